@@ -1,0 +1,153 @@
+"""Build a tiny, randomly initialised Qwen3 causal LM with a locally trained tokenizer.
+
+``python -m piifactory.tiny_model --out .cache/tiny-qwen3``
+
+No hub: the byte-level BPE tokenizer is trained on the pack's own synthetic text and carries
+Qwen's special tokens, so LLaMA-Factory's ``qwen3`` / ``qwen3_nothink`` templates work unchanged.
+Digits and CJK characters are split one per token (Qwen splits digits the same way), which makes
+copying a value from the input a per-token copy the tiny model can learn in minutes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable
+
+from piifactory.schema import DEFAULT_INSTRUCTION, target_text
+from piifactory.synth import generate
+
+SPECIAL_TOKENS = ("<|endoftext|>", "<|im_start|>", "<|im_end|>")
+THINK_TOKENS = ("<think>", "</think>")
+
+# Qwen2's pre-tokenizer pattern with one change: digits were already split one per token.
+_QWEN_PATTERN = (
+    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"
+)
+
+
+@dataclass(frozen=True)
+class TinyConfig:
+    """Model size: the defaults give about 1.5M parameters with a ~3k vocabulary."""
+
+    hidden_size: int = 128
+    num_hidden_layers: int = 4
+    num_attention_heads: int = 4
+    num_key_value_heads: int = 2
+    intermediate_size: int = 384
+    vocab_size: int = 3000
+    max_position_embeddings: int = 2048
+    seed: int = 0
+
+
+def corpus(n_samples: int = 3000, seed: int = 12345) -> Iterable[str]:
+    """Text the tokenizer learns from: synthetic inputs, their targets, the prompt, templates."""
+    yield DEFAULT_INSTRUCTION
+    yield "system\nuser\nassistant\n<think>\n\n</think>\n\n You are a helpful assistant."
+    for sample in generate(n_samples, seed):
+        yield sample.text
+        yield target_text(sample.entities, sample.text)
+
+
+def train_tokenizer(texts: Iterable[str], vocab_size: int):
+    """A byte-level BPE with Han characters and digits isolated before merging."""
+    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.Sequence(
+        [
+            pre_tokenizers.Split(Regex(r"\p{Han}"), behavior="isolated"),
+            pre_tokenizers.Digits(individual_digits=True),
+            pre_tokenizers.Split(Regex(_QWEN_PATTERN), behavior="isolated"),
+            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+        ]
+    )
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=list(SPECIAL_TOKENS),
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    tok.train_from_iterator(texts, trainer=trainer)
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        eos_token="<|im_end|>",
+        pad_token="<|endoftext|>",
+        additional_special_tokens=["<|im_start|>"],
+        clean_up_tokenization_spaces=False,
+        model_max_length=2048,
+    )
+    fast.add_tokens(list(THINK_TOKENS))  # added, not special: Qwen3 keeps them in decoded text
+    return fast
+
+
+def build(out_dir: str | Path, config: TinyConfig = TinyConfig()) -> Path:
+    """Write tokenizer, config and random weights to ``out_dir`` (atomically, as a folder)."""
+    import torch
+    from transformers import GenerationConfig, Qwen3Config, Qwen3ForCausalLM
+
+    out = Path(out_dir)
+    tokenizer = train_tokenizer(corpus(), config.vocab_size)
+    torch.manual_seed(config.seed)
+    model_config = Qwen3Config(
+        vocab_size=len(tokenizer),
+        hidden_size=config.hidden_size,
+        intermediate_size=config.intermediate_size,
+        num_hidden_layers=config.num_hidden_layers,
+        num_attention_heads=config.num_attention_heads,
+        num_key_value_heads=config.num_key_value_heads,
+        head_dim=config.hidden_size // config.num_attention_heads,
+        max_position_embeddings=config.max_position_embeddings,
+        tie_word_embeddings=True,
+        bos_token_id=None,
+        eos_token_id=tokenizer.convert_tokens_to_ids("<|im_end|>"),
+        pad_token_id=tokenizer.pad_token_id,
+        torch_dtype="float32",
+    )
+    model = Qwen3ForCausalLM(model_config)
+    model.generation_config = GenerationConfig(
+        eos_token_id=[model_config.eos_token_id, tokenizer.convert_tokens_to_ids("<|endoftext|>")],
+        pad_token_id=tokenizer.pad_token_id,
+        do_sample=False,
+    )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    staging.chmod(0o755)
+    try:
+        tokenizer.save_pretrained(staging)
+        model.save_pretrained(staging)
+        (staging / "pii_factory_tiny.json").write_text(json.dumps(config.__dict__, indent=2), encoding="utf-8")
+        if out.exists():
+            shutil.rmtree(out)
+        staging.rename(out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m piifactory.tiny_model", description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=Path(".cache/tiny-qwen3"))
+    parser.add_argument("--hidden-size", type=int, default=TinyConfig.hidden_size)
+    parser.add_argument("--layers", type=int, default=TinyConfig.num_hidden_layers)
+    parser.add_argument("--vocab-size", type=int, default=TinyConfig.vocab_size)
+    parser.add_argument("--seed", type=int, default=TinyConfig.seed)
+    args = parser.parse_args(argv)
+    config = TinyConfig(
+        hidden_size=args.hidden_size, num_hidden_layers=args.layers, vocab_size=args.vocab_size, seed=args.seed
+    )
+    path = build(args.out, config)
+    print(f"tiny Qwen3 written to {path}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

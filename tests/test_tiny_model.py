@@ -1,0 +1,32 @@
+import json
+
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+from piifactory.tiny_model import SPECIAL_TOKENS, THINK_TOKENS
+
+
+def test_tokenizer_carries_qwen_special_tokens(tiny_model) -> None:
+    tok = AutoTokenizer.from_pretrained(tiny_model)
+    for token in (*SPECIAL_TOKENS, *THINK_TOKENS):
+        ids = tok.encode(token, add_special_tokens=False)
+        assert len(ids) == 1 and tok.convert_ids_to_tokens(ids) == [token]
+    assert tok.eos_token == "<|im_end|>" and tok.pad_token == "<|endoftext|>"
+
+
+def test_digits_and_han_characters_one_per_token(tiny_model) -> None:
+    tok = AutoTokenizer.from_pretrained(tiny_model)
+    text = "张三的手机号13800138000"
+    ids = tok.encode(text, add_special_tokens=False)
+    pieces = [tok.decode([i]) for i in ids]
+    assert pieces[-11:] == list("13800138000")
+    assert tok.decode(ids) == text
+    assert all(len(p) == 1 for p in pieces[:6]), pieces  # each Han character its own token
+
+
+def test_model_is_small_random_qwen3(tiny_model) -> None:
+    model = AutoModelForCausalLM.from_pretrained(tiny_model)
+    assert model.config.model_type == "qwen3"
+    n_params = sum(p.numel() for p in model.parameters())
+    assert 500_000 < n_params < 10_000_000
+    assert json.loads((tiny_model / "pii_factory_tiny.json").read_text())["hidden_size"] == model.config.hidden_size
+    assert not list(tiny_model.glob(".*"))  # nothing left from the atomic build
