@@ -1,0 +1,1 @@
+"""Prediction and scoring of PII extraction output."""
