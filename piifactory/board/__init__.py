@@ -1,0 +1,115 @@
+"""LLaMA-Board for the pack: stock `llamafactory-cli webui`, started with the pack's defaults.
+
+LLaMA-Board keeps its defaults in module constants (dataset dir "data", configs in
+`llamaboard_config/`, all relative to the working directory) and binds to 0.0.0.0. Rather than
+patch LLaMA-Factory on disk, the launcher runs the board in-process from the pack's root and sets,
+in memory only: the dataset-dir default (so `dataset_info.json` is listed), the pack's recipe
+models in the model dropdown (so a loaded recipe keeps its model path and template), and the bind
+address (127.0.0.1 unless told otherwise).
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from piifactory.board.recipes import load_recipes, model_name, write_board_configs
+
+# Modules that bind LLaMA-Board's dataset-dir default at import; each gets the pack's value.
+DATA_DIR_MODULES = (
+    "llamafactory.webui.common",
+    "llamafactory.webui.control",
+    "llamafactory.webui.components.train",
+    "llamafactory.webui.components.eval",
+)
+
+
+@dataclass(frozen=True)
+class BoardSettings:
+    """Where the board runs and what it serves; `root` holds dataset_info.json and the recipes."""
+
+    root: Path
+    host: str = "127.0.0.1"
+    port: int = 7860
+    dataset_dir: str = "."
+
+    def __post_init__(self) -> None:
+        info = self.root / self.dataset_dir / "dataset_info.json"
+        if not info.is_file():
+            raise FileNotFoundError(f"{info} not found: run from the pack's root or pass --root/--dataset-dir")
+
+    @property
+    def recipes_dir(self) -> Path:
+        return self.root / "llamafactory_configs"
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def env(self) -> dict[str, str]:
+        """Environment for the board and the trainings it starts (it runs bare `llamafactory-cli`)."""
+        bin_dir = str(Path(sys.executable).parent)
+        path = os.environ.get("PATH", "")
+        if path.split(os.pathsep)[0] != bin_dir:
+            path = os.pathsep.join([bin_dir, path]) if path else bin_dir
+        return {
+            "GRADIO_SERVER_NAME": self.host,
+            "GRADIO_SERVER_PORT": str(self.port),
+            "GRADIO_ANALYTICS_ENABLED": "False",
+            "PATH": path,
+        }
+
+
+def set_default_dataset_dir(dataset_dir: str) -> None:
+    """Point LLaMA-Board's dataset-dir box (train and eval tabs) at the pack's dataset_info.json."""
+    for name in DATA_DIR_MODULES:
+        module = importlib.import_module(name)
+        if not hasattr(module, "DEFAULT_DATA_DIR"):
+            raise RuntimeError(f"{name}.DEFAULT_DATA_DIR is gone: this LLaMA-Factory version needs a new launcher")
+        module.DEFAULT_DATA_DIR = dataset_dir
+
+
+def register_recipe_models(recipes: dict[str, dict]) -> dict[str, str]:
+    """Add each recipe's model to the board's model dropdown with the recipe's path and template.
+
+    Picking a model makes the board refill the path and template from its model table; for a model
+    it does not know ("Custom") that empties the path and resets the template to "default".
+    """
+    from llamafactory.extras.constants import DEFAULT_TEMPLATE, SUPPORTED_MODELS, DownloadSource
+
+    names = {}
+    for recipe in recipes.values():
+        name = model_name(recipe["model_name_or_path"])
+        SUPPORTED_MODELS[name] = {DownloadSource.DEFAULT: recipe["model_name_or_path"]}
+        DEFAULT_TEMPLATE[name] = recipe.get("template", "default")
+        names[name] = recipe["model_name_or_path"]
+    return names
+
+
+def prepare(settings: BoardSettings) -> list[Path]:
+    """Apply the pack's board defaults in this process (cwd must be `settings.root`); returns the recipe configs."""
+    from llamafactory.webui.common import DEFAULT_CONFIG_DIR
+
+    os.environ.update(settings.env())
+    set_default_dataset_dir(settings.dataset_dir)
+    recipes = load_recipes(settings.recipes_dir)
+    register_recipe_models(recipes)
+    return write_board_configs(recipes, settings.root / DEFAULT_CONFIG_DIR)
+
+
+def serve(settings: BoardSettings) -> None:
+    """Start LLaMA-Board as `llamafactory-cli webui` does, with the pack's defaults; blocks."""
+    os.chdir(settings.root)
+    os.environ.update(settings.env())  # before gradio is imported: no analytics calls
+    configs = prepare(settings)
+    from llamafactory.extras.misc import fix_proxy
+    from llamafactory.webui.interface import create_ui
+
+    fix_proxy()
+    print(f"[board] datasets: {settings.root / settings.dataset_dir / 'dataset_info.json'}", flush=True)
+    print(f"[board] recipes under 'Load arguments': {', '.join(p.name for p in configs) or 'none'}", flush=True)
+    print(f"[board] LLaMA-Board at {settings.url}", flush=True)
+    create_ui().queue().launch(server_name=settings.host, server_port=settings.port, share=False, inbrowser=False)

@@ -1,0 +1,23 @@
+"""`python -m piifactory.board`: LLaMA-Board on 127.0.0.1 with the pack's datasets and recipes."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from piifactory.board import BoardSettings, serve
+
+
+def parse_args(argv: list[str] | None = None) -> BoardSettings:
+    parser = argparse.ArgumentParser(prog="python -m piifactory.board", description=__doc__)
+    parser.add_argument("--root", type=Path, default=Path.cwd(), help="pack root: dataset_info.json, recipes, saves/ (default: cwd)")
+    parser.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1; 0.0.0.0 exposes the board)")
+    parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", 7860)))
+    parser.add_argument("--dataset-dir", default=".", help="folder of dataset_info.json, relative to --root (default .)")
+    args = parser.parse_args(argv)
+    return BoardSettings(root=args.root.resolve(), host=args.host, port=args.port, dataset_dir=args.dataset_dir)
+
+
+if __name__ == "__main__":
+    serve(parse_args())
