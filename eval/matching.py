@@ -20,7 +20,7 @@ _ROW = {name: i for i, name in enumerate(ROWS)}
 MISSED, SPURIOUS = "(missed)", "(spurious)"
 
 
-def _key(entity: Entity) -> str:
+def entity_key(entity: Entity) -> str:
     return match_key(entity.type, entity.value) if entity.type in PII_TYPES else normalize_value(entity.value)
 
 
@@ -29,8 +29,8 @@ def match_sample(
 ) -> tuple[list[int], tuple[int, int, int], Counter[tuple[str, str]]]:
     """Counts of one sample: flat ``[tp, fp, fn] * len(ROWS)``, any-PII ``(tp, fp, fn)`` and
     type-confusion pairs ``(gold type, predicted type)`` with MISSED / SPURIOUS for the unmatched."""
-    gold_keys = Counter((e.type, _key(e)) for e in gold)
-    pred_keys = Counter((e.type, _key(e)) for e in pred)
+    gold_keys = Counter((e.type, entity_key(e)) for e in gold)
+    pred_keys = Counter((e.type, entity_key(e)) for e in pred)
     flat = [0] * (3 * len(ROWS))
     left_gold: Counter[tuple[str, str]] = Counter()
     left_pred: Counter[tuple[str, str]] = Counter()
@@ -50,7 +50,7 @@ def match_sample(
             left_pred[pair] = p - tp
     flat[3 * _ROW[UNKNOWN] + 1] += len(unknown)
     for entity in unknown:
-        left_pred[(UNKNOWN, _key(entity))] += 1
+        left_pred[(UNKNOWN, entity_key(entity))] += 1
     any_tp = sum(confusion.values())
     for (g_type, key), g_count in sorted(left_gold.items()):
         for p_pair in sorted(left_pred):

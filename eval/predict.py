@@ -1,0 +1,210 @@
+"""``python -m eval.predict RECIPE.yaml [key=value ...] --out preds.jsonl``
+
+Prompts are rendered by LLaMA-Factory's own converter and template (the processor its
+``do_predict`` uses), so they are the training prompts token for token. Greedy decoding goes
+through :func:`eval.generation.greedy_generate`. Output lines follow LLaMA-Factory's
+``generated_predictions.jsonl`` (``prompt``, ``predict``, ``label``) plus ``id``; finished ids are
+skipped on a rerun, so an interrupted run resumes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Callable, Iterator, Sequence
+
+from tqdm.auto import tqdm
+
+from eval.extract import extract
+from eval.recipe import infer_args, load_recipe
+from piifactory.io import InputError, iter_jsonl
+from piifactory.schema import Entity, target_text
+
+Postprocess = Callable[[str, list[Entity]], list[Entity]]
+"""Seam for rule recognisers: (input text, entities extracted from the answer) -> entities."""
+
+
+@dataclass(frozen=True, slots=True)
+class Prompt:
+    id: str
+    text: str  # the user turn as the model saw it (instruction and input)
+    input_ids: list[int]
+    label: str
+
+
+def render_prompts(recipe: dict, dataset: str | None = None) -> tuple[list[Prompt], object, object, object]:
+    """(prompts, tokenizer, template, args) for the recipe's eval dataset or ``dataset``."""
+    from llamafactory.data import get_template_and_fix_tokenizer
+    from llamafactory.data.loader import _get_dataset_processor, _load_single_dataset
+    from llamafactory.data.parser import get_dataset_list
+    from llamafactory.model import load_tokenizer
+
+    recipe = dict(recipe)
+    name = dataset or _first(recipe.get("eval_dataset")) or _first(recipe.get("dataset"))
+    if name is None:
+        raise ValueError("no dataset: pass --dataset or set eval_dataset in the recipe")
+    info: str | dict = recipe.get("dataset_dir", "data")
+    if Path(name).is_file():
+        recipe["dataset_dir"] = str(Path(name).resolve().parent)
+        info = {Path(name).name: {"file_name": Path(name).name}}
+        name = Path(name).name
+    model_args, data_args, finetuning_args, generating_args = infer_args(recipe)
+    tokenizer_module = load_tokenizer(model_args)
+    tokenizer = tokenizer_module["tokenizer"]
+    template = get_template_and_fix_tokenizer(tokenizer, data_args)
+    # The loader reads only these fields of the training arguments.
+    loader_args = SimpleNamespace(seed=recipe.get("seed", 42), local_process_index=0, dataloader_num_workers=0)
+    (attr,) = get_dataset_list([name], info)
+    rows = _load_single_dataset(attr, model_args, data_args, loader_args)
+    processor = _get_dataset_processor(data_args, "sft", template, tokenizer, None, do_generate=True)
+    prompts = []
+    for index, row in enumerate(rows):
+        batch = {key: [value] for key, value in row.items()}
+        encoded = processor.preprocess_dataset(batch)
+        if not encoded["input_ids"]:
+            raise InputError(name, index + 1, "LLaMA-Factory dropped this example (invalid turns)")
+        response = row["_response"][0]["content"] if row["_response"] else ""
+        if isinstance(template.enable_thinking, bool) and not template.enable_thinking:
+            response = template.remove_thought(response)
+        prompts.append(Prompt(str(index), row["_prompt"][-1]["content"], encoded["input_ids"][0], response))
+    args = SimpleNamespace(model=model_args, data=data_args, finetuning=finetuning_args, generating=generating_args)
+    return prompts, tokenizer, template, args
+
+
+def _first(value: object) -> str | None:
+    if isinstance(value, str):
+        return value.split(",")[0].strip() or None
+    if isinstance(value, list) and value:
+        return str(value[0])
+    return None
+
+
+def done_ids(path: Path) -> set[str]:
+    """Ids already written; a half-written last line (a crash mid-write) is cut off first."""
+    if not path.exists():
+        return set()
+    data = path.read_bytes()
+    if data and not data.endswith(b"\n"):
+        with open(path, "r+b") as handle:
+            handle.truncate(data.rfind(b"\n") + 1)
+    return {str(row["id"]) for _, row in iter_jsonl(path) if isinstance(row, dict) and "id" in row}
+
+
+def _chunks(items: Sequence[Prompt], size: int) -> Iterator[Sequence[Prompt]]:
+    for begin in range(0, len(items), size):
+        yield items[begin : begin + size]
+
+
+def run(
+    recipe: dict,
+    out: Path,
+    *,
+    dataset: str | None = None,
+    batch_size: int = 8,
+    max_new_tokens: int = 512,
+    limit: int | None = None,
+    backend: str = "hf",
+    postprocess: Postprocess | None = None,
+    progress: bool = True,
+) -> int:
+    """Predict every not-yet-done sample into ``out``; returns how many were written now."""
+    if backend == "vllm":
+        _require_vllm()
+    prompts, tokenizer, template, args = render_prompts(recipe, dataset)
+    prompts = prompts[:limit] if limit is not None else prompts
+    finished = done_ids(out)
+    todo = [p for p in prompts if p.id not in finished]
+    if not todo:
+        return 0
+    generate = _vllm_generator(args, tokenizer, template) if backend == "vllm" else _hf_generator(args, tokenizer, template)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    written = 0
+    with open(out, "a", encoding="utf-8") as handle, tqdm(total=len(todo), desc="predict", unit="sample", disable=not progress) as bar:
+        for chunk in _chunks(todo, batch_size * 4):
+            answers = generate([p.input_ids for p in chunk], max_new_tokens, batch_size)
+            lines = []
+            for prompt, answer in zip(chunk, answers):
+                record = {"id": prompt.id, "prompt": tokenizer.decode(prompt.input_ids, skip_special_tokens=True), "predict": answer, "label": prompt.label}
+                if postprocess is not None:
+                    entities = postprocess(prompt.text, list(extract(answer, prompt.text).entities))
+                    record = {**record, "predict": target_text(entities, prompt.text), "raw_predict": answer}
+                lines.append(json.dumps(record, ensure_ascii=False) + "\n")
+            handle.write("".join(lines))  # whole lines per write; done_ids cuts a torn tail
+            handle.flush()
+            os.fsync(handle.fileno())
+            written += len(chunk)
+            bar.update(len(chunk))
+    return written
+
+
+def _hf_generator(args, tokenizer, template) -> Callable[[list[list[int]], int, int], list[str]]:
+    from llamafactory.model import load_model
+
+    from eval.generation import greedy_generate
+
+    model = load_model(tokenizer, args.model, args.finetuning, is_trainable=False)
+    stops = template.get_stop_token_ids(tokenizer)
+
+    def generate(ids: list[list[int]], max_new_tokens: int, batch_size: int) -> list[str]:
+        return greedy_generate(model, tokenizer, ids, max_new_tokens=max_new_tokens, stop_token_ids=stops, batch_size=batch_size)
+
+    return generate
+
+
+def _require_vllm() -> None:
+    try:
+        import vllm  # noqa: F401
+    except ImportError:
+        raise SystemExit(
+            "error: --backend vllm needs vLLM, which is not installed in this environment "
+            "(it pins its own torch: install `.[vllm]` in a separate serving environment)"
+        ) from None
+
+
+def _vllm_generator(args, tokenizer, template) -> Callable[[list[list[int]], int, int], list[str]]:
+    from vllm import LLM, SamplingParams
+    from vllm.lora.request import LoRARequest
+
+    adapters = args.model.adapter_name_or_path or []
+    llm = LLM(model=args.model.model_name_or_path, enable_lora=bool(adapters), max_model_len=args.data.cutoff_len + 1024)
+    lora = LoRARequest("adapter", 1, adapters[0]) if adapters else None
+    stops = template.get_stop_token_ids(tokenizer)
+
+    def generate(ids: list[list[int]], max_new_tokens: int, batch_size: int) -> list[str]:
+        params = SamplingParams(temperature=0.0, max_tokens=max_new_tokens, stop_token_ids=stops, skip_special_tokens=True)
+        results = llm.generate([{"prompt_token_ids": p} for p in ids], params, lora_request=lora, use_tqdm=False)
+        return [r.outputs[0].text for r in results]
+
+    return generate
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m eval.predict", description=__doc__.split("\n\n")[0])
+    parser.add_argument("recipe", help="training recipe YAML (model, adapter, template, thinking, cutoff)")
+    parser.add_argument("overrides", nargs="*", help="key=value overrides, e.g. adapter_name_or_path=outputs/x")
+    parser.add_argument("--out", required=True, type=Path, help="predictions JSONL (appended to; done ids skipped)")
+    parser.add_argument("--dataset", help="dataset name from dataset_info.json or a data file (default: eval_dataset)")
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--max-new-tokens", type=int, default=512)
+    parser.add_argument("--limit", type=int, help="first N samples only")
+    parser.add_argument("--backend", choices=("hf", "vllm"), default="hf")
+    parser.add_argument("--no-progress", action="store_true")
+    ns = parser.parse_args(argv)
+    try:
+        recipe = load_recipe(ns.recipe, ns.overrides)
+        count = run(recipe, ns.out, dataset=ns.dataset, batch_size=ns.batch_size, max_new_tokens=ns.max_new_tokens,
+                    limit=ns.limit, backend=ns.backend, progress=not ns.no_progress)
+    except (InputError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"wrote {count} predictions to {ns.out}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,66 @@
+"""``python -m eval.score PREDICTIONS [--gold GOLD] [--json] [--report report.md]``
+
+Scores a ``generated_predictions.jsonl`` (label vs predict), or a gold file against a
+predictions file. Uses :func:`eval.scoring.score_generations`'s implementation, nothing else.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from eval.inputs import load
+from eval.masking import mask
+from eval.matching import MISSED, SPURIOUS
+from eval.report import write_report
+from eval.scoring import Scored, report_dict, score_samples
+from eval.tables import terminal_report
+from piifactory.io import InputError
+
+
+def error_rows(scored: Scored, show_values: bool, limit: int) -> list[list[str]]:
+    """Per-sample problems: failures, misses and false positives (values masked by default)."""
+    from collections import Counter
+
+    rows: list[list[str]] = []
+    for index, (ex, gold) in enumerate(zip(scored.extractions, scored.gold)):
+        for flag in ("parse_failure", "truncated", "empty_output"):
+            if getattr(ex, flag):
+                rows.append([str(index), flag, "", ""])
+        predicted = Counter((e.type, e.value) for e in ex.entities)
+        expected = Counter((e.type, e.value) for e in gold)
+        rows += [[str(index), MISSED, t, mask(v, show_values)] for (t, v) in (expected - predicted).elements()]
+        rows += [[str(index), SPURIOUS, t, mask(v, show_values)] for (t, v) in (predicted - expected).elements()]
+        rows += [[str(index), "unknown type", e.type, mask(e.value, show_values)] for e in ex.unknown]
+        if len(rows) >= limit:
+            break
+    return rows[:limit]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m eval.score", description=__doc__.split("\n\n")[0])
+    parser.add_argument("predictions", help="generated_predictions.jsonl, or predictions with --gold")
+    parser.add_argument("--gold", help="gold file (JSONL or JSON array): input + output.entities, joined by id or line")
+    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    parser.add_argument("--report", help="write a Markdown report with PNG plots here")
+    parser.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for 95%% CIs (0: none)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--show-values", action="store_true", help="show entity values in error lists (personal data)")
+    parser.add_argument("--errors", type=int, default=50, help="error rows in the report")
+    ns = parser.parse_args(argv)
+    try:
+        samples = load(ns.predictions, ns.gold)
+    except (InputError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    scored = score_samples(samples.texts, samples.gold, samples.predictions)
+    result = report_dict(scored, bootstrap=ns.bootstrap, seed=ns.seed)
+    if ns.report:
+        write_report(result, error_rows(scored, ns.show_values, ns.errors), ns.report)
+    print(json.dumps(result, ensure_ascii=False, indent=2) if ns.json else terminal_report(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
