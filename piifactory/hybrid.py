@@ -1,0 +1,134 @@
+"""Model + rules at prediction time: merge policies over the model's entities and the rule hits.
+
+* ``off``: the model's entities, aligned to the text.
+* ``union``: plus every rule hit that no model entity overlaps (recall).
+* ``verify``: minus model entities of a checksum type (ID_CARD, BANK_CARD, USCC) whose value
+  fails its checksum (precision).
+* ``union+verify`` (alias ``both``): verify first, then union.
+
+Every merged entity carries offsets into the text where its value can be found there, and says
+which source found it: ``model``, ``rules`` or ``both``.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Callable, Sequence
+
+from piifactory.checksums import is_valid_id_card, is_valid_luhn, is_valid_uscc
+from piifactory.recognizers import Detection, analyze, fold_width
+from piifactory.schema import IDENTIFIER_TYPES, Entity, match_key, target_text
+
+POLICIES = ("off", "union", "verify", "union+verify")
+_POLICY_ALIASES = {"both": "union+verify", "verify+union": "union+verify"}
+
+CHECKSUMS: dict[str, Callable[[str], bool]] = {
+    "ID_CARD": is_valid_id_card,
+    "BANK_CARD": lambda key: 16 <= len(key) <= 19 and is_valid_luhn(key),
+    "USCC": is_valid_uscc,
+}
+"""Checksum of each checksum type, applied to the value's match key (separators dropped)."""
+
+
+def canonical_policy(policy: str) -> str:
+    name = _POLICY_ALIASES.get(policy, policy)
+    if name not in POLICIES:
+        raise ValueError(f"unknown rules policy {policy!r}; choose from {', '.join(POLICIES)} or both")
+    return name
+
+
+def passes_checksum(entity: Entity) -> bool:
+    """False only for a checksum type whose value fails its checksum; other types pass."""
+    check = CHECKSUMS.get(entity.type)
+    return check is None or check(match_key(entity.type, entity.value))
+
+
+def _occurrences(text: str, folded: str, entity: Entity) -> list[tuple[int, int]]:
+    """Where the value occurs in the text: verbatim first, else width-folded and case-blind,
+    with separators optional inside identifiers (the model may copy 138-1234-5678 as 13812345678)."""
+    exact = [(m.start(), m.end()) for m in re.finditer(re.escape(entity.value), text)]
+    if exact or not entity.value.strip():
+        return exact
+    value = fold_width(entity.value).strip()
+    if entity.type in IDENTIFIER_TYPES:
+        chars = [c for c in value if c not in " -"]
+        pattern = r"[ \-]*".join(re.escape(c) for c in chars)
+    else:
+        pattern = r"\s+".join(re.escape(part) for part in value.split())
+    return [(m.start(), m.end()) for m in re.finditer(pattern, folded, re.IGNORECASE)]
+
+
+def align(text: str, entities: Sequence[Entity]) -> list[Detection]:
+    """The model's entities with offsets: given offsets are kept when they cover the value,
+    otherwise each value takes its first occurrence not already taken (repeats take the next
+    ones). A value absent from the text is kept without offsets."""
+    folded = fold_width(text)
+    taken: set[tuple[int, int]] = set()
+    aligned: list[Detection] = []
+    for entity in entities:
+        span: tuple[int, int] | None = None
+        if entity.has_span and entity.end <= len(text):  # type: ignore[operator]
+            covered = text[entity.start : entity.end]
+            if match_key(entity.type, covered) == match_key(entity.type, entity.value):
+                span = (entity.start, entity.end)  # type: ignore[assignment]
+        if span is None:
+            found = _occurrences(text, folded, entity)
+            span = next((s for s in found if s not in taken), found[0] if found else None)
+        if span is None:
+            aligned.append(Detection(Entity(entity.type, entity.value), "model"))
+        else:
+            taken.add(span)
+            aligned.append(Detection(Entity(entity.type, text[span[0] : span[1]], *span), "model"))
+    return aligned
+
+
+def merge(text: str, model_entities: Sequence[Entity], policy: str) -> list[Detection]:
+    """The merged entities of one text in order of position (entities without offsets last).
+
+    Under ``union`` a rule hit that overlaps a model entity of the same type (or has its value)
+    marks it ``both`` and keeps the model's span; one that overlaps a model entity of another
+    type is dropped: the model saw the context, the rule only the shape.
+    """
+    policy = canonical_policy(policy)
+    merged = align(text, model_entities)
+    if "verify" in policy:
+        merged = [d for d in merged if passes_checksum(d.entity)]
+    if "union" in policy:
+        for hit in analyze(text):
+            key = match_key(hit.type, hit.value)
+            same = [
+                i
+                for i, d in enumerate(merged)
+                if d.type == hit.type and (d.overlaps(hit) or (not d.entity.has_span and match_key(d.type, d.value) == key))
+            ]
+            for i in same:
+                merged[i] = Detection(merged[i].entity, "both", hit.score, hit.recognizer)
+            if not same and not any(d.overlaps(hit) for d in merged):
+                merged.append(hit)
+    placed = sorted((d for d in merged if d.entity.has_span), key=lambda d: d.start)  # type: ignore[arg-type, return-value]
+    return placed + [d for d in merged if not d.entity.has_span]
+
+
+def to_prediction(text: str, merged: Sequence[Detection]) -> str:
+    """The ``{"entities": [...]}`` answer string of merged entities (schema.target_text)."""
+    return target_text([d.entity for d in merged], text)
+
+
+def postprocessor(policy: str) -> Callable[[str, list[Entity]], list[Entity]] | None:
+    """``eval.predict``'s ``postprocess`` seam for ``--rules POLICY``; None for ``off``."""
+    policy = canonical_policy(policy)
+    if policy == "off":
+        return None
+    return lambda text, entities: [d.entity for d in merge(text, entities, policy)]
+
+
+def apply(text: str, generation: str, policy: str) -> str:
+    """A raw model answer after the policy, as ``eval.predict --rules`` writes it: ``off`` leaves
+    the answer untouched; otherwise the answer's schema entities (as the scorer extracts them)
+    are merged and written back as a target string."""
+    from eval.extract import extract  # the scorer's parser: one way to read an answer
+
+    process = postprocessor(policy)
+    if process is None:
+        return generation
+    return target_text(process(text, list(extract(generation, text).entities)), text)

@@ -1,0 +1,123 @@
+"""The recognizer frame: Presidio's ``PatternRecognizer`` shape (patterns, ``validate``, context
+words) in a few lines of our own, because presidio-analyzer 2.2.366 needs pydantic >= 2.12.5
+against the pinned 2.12.3 and pulls in spaCy, thinc and blis (see docs/rules.md).
+
+Matching runs on a width-folded copy of the text whose characters map one to one onto the
+original, so every offset found in the copy is an offset into the original text.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import ClassVar
+
+from piifactory.schema import Entity
+
+# Full-width ASCII (U+FF01..U+FF5E) to ASCII, the ideographic and no-break spaces to a space,
+# dash look-alikes to "-". Every mapping is one character to one character, so offsets survive.
+# The full-width colon stays: it is ordinary Chinese punctuation before a value, never part of one.
+_FOLD: dict[int, int] = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F) if code != 0xFF1A}
+_FOLD.update({0x3000: 0x20, 0x00A0: 0x20})
+_FOLD.update({code: 0x2D for code in (0x2010, 0x2011, 0x2012, 0x2013, 0x2014, 0x2015, 0x2212)})
+
+# Look-arounds for numbers: `\b` does not separate CJK from digits, and a number inside a longer
+# (possibly grouped) number is not a match.
+NOT_AFTER = r"(?<![0-9A-Za-z])(?<![0-9][ -])"
+NOT_BEFORE = r"(?![0-9A-Za-z])(?![ -][0-9])"
+
+
+def fold_width(text: str) -> str:
+    """The text with full-width digits, letters and separators as ASCII; same length."""
+    return text.translate(_FOLD)
+
+
+def compact(value: str) -> str:
+    """A matched value without spaces and hyphens, upper-cased: what checksums are computed on."""
+    return re.sub(r"[ \-]", "", fold_width(value)).upper()
+
+
+@dataclass(frozen=True, slots=True)
+class Detection:
+    """An entity with where it came from (``rules``, ``model`` or ``both``) and a confidence."""
+
+    entity: Entity
+    source: str
+    score: float = 1.0
+    recognizer: str = ""
+
+    @property
+    def type(self) -> str:
+        return self.entity.type
+
+    @property
+    def value(self) -> str:
+        return self.entity.value
+
+    @property
+    def start(self) -> int | None:
+        return self.entity.start
+
+    @property
+    def end(self) -> int | None:
+        return self.entity.end
+
+    def overlaps(self, other: "Detection") -> bool:
+        if not (self.entity.has_span and other.entity.has_span):
+            return False
+        return self.start < other.end and other.start < self.end  # type: ignore[operator]
+
+
+@dataclass(frozen=True, slots=True)
+class Pattern:
+    """A named regex and the score a match gets before validation and context."""
+
+    name: str
+    regex: str
+    score: float
+
+
+class PatternRecognizer:
+    """One entity type: regex candidates, a ``validate`` step, and context words.
+
+    ``validate`` returns False to drop a candidate (a failed checksum or an impossible date) and
+    True to keep it, raised to ``validated_score`` when that is set (a passed checksum is stronger
+    evidence than the shape alone). A context word in the ``context_window`` characters before a
+    match adds ``context_boost``, as Presidio's context enhancer does.
+    """
+
+    entity_type: ClassVar[str]
+    patterns: ClassVar[tuple[Pattern, ...]]
+    context: ClassVar[tuple[str, ...]] = ()
+    validated_score: ClassVar[float | None] = None
+    context_boost: ClassVar[float] = 0.35
+    context_window: ClassVar[int] = 12
+
+    def __init__(self) -> None:
+        self._compiled = [(p, re.compile(p.regex, re.ASCII)) for p in self.patterns]
+
+    @property
+    def name(self) -> str:
+        return type(self).__name__
+
+    def validate(self, value: str) -> bool:
+        """Whether the matched (width-folded) text is a real instance of the type."""
+        raise NotImplementedError
+
+    def analyze(self, text: str) -> list[Detection]:
+        folded = fold_width(text)
+        found: list[Detection] = []
+        for pattern, regex in self._compiled:
+            for match in regex.finditer(folded):
+                if not self.validate(match.group()):
+                    continue
+                score = max(pattern.score, self.validated_score or 0.0)
+                if self.has_context(folded, match.start()):
+                    score = min(1.0, score + self.context_boost)
+                entity = Entity(self.entity_type, text[match.start() : match.end()], match.start(), match.end())
+                found.append(Detection(entity, "rules", round(score, 4), self.name))
+        return found
+
+    def has_context(self, folded: str, start: int) -> bool:
+        window = folded[max(0, start - self.context_window) : start].lower()
+        return any(word in window for word in self.context)
