@@ -1,0 +1,123 @@
+"""``python -m converters convert|stats``: argument parsing and error reporting only.
+
+Every error the user can cause is printed as one ``file:line: what is wrong`` line with exit
+status 2; no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from converters.balance import Balance, parse_oversample
+from converters.formats import FORMATS
+from converters.pipeline import ConvertOptions, convert
+from converters.stats import compute_stats, template_measure
+from converters.writers import Prompting
+from piifactory.io import InputError
+from piifactory.schema import DEFAULT_INSTRUCTION, UnknownLabelError, canonical_type
+
+
+def load_label_map(path: Path) -> dict[str, str | None]:
+    """A JSON object label -> canonical type (or an alias of one), or null to drop the label."""
+    try:
+        mapping = json.loads(path.read_text(encoding="utf-8-sig"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(path, None, f"cannot read the label map: {exc}") from None
+    if not isinstance(mapping, dict):
+        raise InputError(path, None, "a label map must be a JSON object of label -> type or null")
+    for label, target in mapping.items():
+        if target is None:
+            continue
+        try:
+            canonical_type(target) if isinstance(target, str) else canonical_type("")
+        except UnknownLabelError:
+            raise InputError(path, None, f"label {label!r} maps to {target!r}, which is not a PII type") from None
+    return mapping
+
+
+def _ratios(text: str) -> tuple[float, float, float]:
+    try:
+        parts = tuple(float(p) for p in text.split(","))
+    except ValueError:
+        parts = ()
+    if len(parts) != 3:
+        raise argparse.ArgumentTypeError("expected TRAIN,VAL,TEST such as 0.8,0.1,0.1")
+    return parts  # type: ignore[return-value]
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("inputs", nargs="+", type=Path, help="input files (JSONL, JSON array or CoNLL/BIO)")
+    parser.add_argument("--from", dest="fmt", choices=FORMATS, help="input format (default: detected from the first record)")
+    parser.add_argument("--label-map", type=Path, help="JSON file: label -> canonical type, or null to drop")
+    parser.add_argument("--instruction", default=DEFAULT_INSTRUCTION, help="instruction of every PII row (default: the schema's)")
+    parser.add_argument("--system", help="system prompt of every PII row (default: none)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m converters", description="PII data formats into LLaMA-Factory datasets")
+    sub = parser.add_subparsers(dest="command", required=True)
+    conv = sub.add_parser("convert", help="check, split, balance and write datasets, and register them")
+    _common(conv)
+    conv.add_argument("--name", required=True, help="dataset name; splits are NAME_train, NAME_val, NAME_test")
+    conv.add_argument("--out-dir", type=Path, default=Path("data"))
+    conv.add_argument("--format", dest="style", choices=("alpaca", "sharegpt"), default="alpaca")
+    conv.add_argument("--file-type", choices=("json", "jsonl"), default="json")
+    conv.add_argument("--split", type=_ratios, default=(0.8, 0.1, 0.1), help="TRAIN,VAL,TEST ratios (1,0,0: one file)")
+    conv.add_argument("--dataset-info", type=Path, default=Path("dataset_info.json"), help="registry to merge into")
+    conv.add_argument("--no-register", action="store_true", help="do not touch dataset_info.json")
+    conv.add_argument("--overwrite", action="store_true", help="replace registry entries of the same name")
+    conv.add_argument("--skip-invalid", action="store_true", help="write bad records to a rejects file and go on")
+    conv.add_argument("--rejects", type=Path, help="rejects file (default OUT_DIR/NAME_rejects.jsonl)")
+    conv.add_argument("--overlap", choices=("error", "longest"), default="error", help="overlapping spans: error, or keep the longest")
+    conv.add_argument("--max-tokens", type=int, help="chunk texts longer than this many tokens")
+    conv.add_argument("--chunk-overlap", type=int, default=0, help="tokens shared by consecutive chunks")
+    conv.add_argument("--tokenizer", help="local tokenizer folder for --max-tokens (default: one token per character)")
+    conv.add_argument("--oversample", action="append", default=[], metavar="positive=N|TYPE=N", help="copies in train (repeatable)")
+    conv.add_argument("--neg-ratio", type=float, help="keep at most this many negatives per positive in train")
+    st = sub.add_parser("stats", help="type counts, positive ratio, token lengths and a cutoff_len")
+    _common(st)
+    st.add_argument("--tokenizer", help="local tokenizer folder of the target model")
+    st.add_argument("--template", default="qwen3", help="LLaMA-Factory template (default qwen3)")
+    st.add_argument("--enable-thinking", action="store_true", help="as the template's enable_thinking (default false)")
+    st.add_argument("--json", action="store_true", help="print the stats as JSON")
+    return parser
+
+
+def _convert(args: argparse.Namespace, label_map: Any, prompting: Prompting) -> list[str]:
+    positive, types = parse_oversample(args.oversample)
+    options = ConvertOptions(
+        name=args.name, out_dir=args.out_dir, fmt=args.fmt, label_map=label_map, overlap=args.overlap,
+        style=args.style, file_kind=args.file_type, prompting=prompting, ratios=args.split,
+        dataset_info=None if args.no_register else args.dataset_info, overwrite=args.overwrite,
+        skip_invalid=args.skip_invalid, rejects=args.rejects, max_tokens=args.max_tokens,
+        overlap_tokens=args.chunk_overlap, tokenizer=args.tokenizer,
+        balance=Balance(positive, types, args.neg_ratio), progress=not args.no_progress,
+    )
+    return convert(args.inputs, options).lines()
+
+
+def _stats(args: argparse.Namespace, label_map: Any, prompting: Prompting) -> list[str]:
+    measure = template_measure(args.tokenizer, args.template, args.enable_thinking) if args.tokenizer else None
+    stats = compute_stats(args.inputs, args.fmt, label_map, prompting, measure, progress=not args.no_progress)
+    return [json.dumps(stats.to_json(), ensure_ascii=False)] if args.json else stats.lines()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "convert" and (args.max_tokens is not None and args.max_tokens < 1 or args.chunk_overlap < 0
+                                          or (args.max_tokens and args.chunk_overlap >= args.max_tokens)):
+            raise ValueError("--max-tokens must be >= 1 and --chunk-overlap between 0 and --max-tokens - 1")
+        label_map = load_label_map(args.label_map) if args.label_map else None
+        prompting = Prompting(args.instruction, args.system)
+        lines = (_convert if args.command == "convert" else _stats)(args, label_map, prompting)
+    except (InputError, ValueError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print("\n".join(lines))
+    return 0

@@ -1,0 +1,124 @@
+"""Read any supported input file as a stream of checked records (or rejects with reasons).
+
+JSONL is read line by line (memory flat); a JSON array file is loaded whole and its items are
+numbered from 1 in place of lines. The format is detected from the first record unless forced.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, Iterator
+
+from converters.checks import LabelMap, OverlapPolicy, build_sample
+from converters.conll import read_conll
+from converters.formats import FORMATS, PARSERS, detect
+from converters.records import Chat, Record, RecordError, Rejected
+from piifactory.io import InputError
+
+_CONLL_SUFFIXES = (".conll", ".bio", ".bioes", ".bmes", ".iob", ".tsv")
+
+
+def _json_lines(path: Path) -> Iterator[tuple[int, Any, str | None]]:
+    """``(line, object, error)`` per non-blank line; a bad line is reported, not fatal."""
+    with open(path, "rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
+                raw = raw[3:]
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                yield number, raw.decode("utf-8", "replace"), f"not UTF-8 text ({exc.reason} at byte {exc.start})"
+                continue
+            if not line.strip():
+                continue
+            try:
+                yield number, json.loads(line), None
+            except json.JSONDecodeError as exc:
+                yield number, line.rstrip("\r\n"), f"invalid JSON: {exc.msg} (column {exc.colno})"
+
+
+def _json_array(path: Path) -> Iterator[tuple[int, Any, str | None]]:
+    try:
+        items = json.loads(path.read_text(encoding="utf-8-sig"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(path, None, f"not a JSON file: {exc}") from None
+    if not isinstance(items, list):
+        raise InputError(path, None, "a .json input must hold a list of records")
+    for number, item in enumerate(items, start=1):
+        yield number, item, None
+
+
+def _first_char(path: Path) -> str:
+    with open(path, "rb") as handle:
+        head = handle.read(4096).lstrip(b"\xef\xbb\xbf").lstrip()
+    return head[:1].decode("ascii", "replace")
+
+
+def sniff(path: Path) -> str:
+    """``conll``, ``json`` (array) or ``jsonl`` from the suffix and the first character."""
+    first = _first_char(path)
+    if path.suffix.lower() in _CONLL_SUFFIXES or first not in ("{", "["):
+        return "conll"
+    return "json" if first == "[" else "jsonl"
+
+
+def _one(fmt: str, obj: Any, label_map: LabelMap | None, overlap: OverlapPolicy) -> Record | Chat:
+    if not isinstance(obj, dict):
+        raise RecordError(f"a record must be a JSON object, got {type(obj).__name__}")
+    parsed = PARSERS[fmt](obj)
+    if isinstance(parsed, Chat):
+        return parsed
+    return build_sample(*parsed, label_map=label_map, overlap=overlap)
+
+
+def read_records(path: str | os.PathLike[str], fmt: str | None = None, label_map: LabelMap | None = None,
+                 overlap: OverlapPolicy = "error") -> Iterator[Record | Rejected]:
+    """Every record of ``path``, checked: a :class:`Record`, or a :class:`Rejected` with its reason.
+
+    Raises :class:`InputError` only when the file as a whole cannot be read or its format told.
+    """
+    path = Path(path)
+    if fmt is not None and fmt not in FORMATS:
+        raise InputError(path, None, f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    if not path.is_file():
+        raise InputError(path, None, "no such file")
+    layout = "conll" if fmt == "conll" else sniff(path)
+    if layout == "conll":
+        if fmt not in (None, "conll"):
+            raise InputError(path, 1, f"--from {fmt} needs JSON records, but this file is not JSON")
+        yield from _read_conll(path, label_map, overlap)
+        return
+    for number, obj, error in (_json_array(path) if layout == "json" else _json_lines(path)):
+        if error is not None:
+            yield Rejected(str(path), number, error, obj)
+            continue
+        if fmt is None:
+            fmt = detect(obj)
+            if fmt is None:
+                keys = sorted(obj) if isinstance(obj, dict) else type(obj).__name__
+                raise InputError(path, number, f"cannot tell the format from the fields {keys}; use --from ({', '.join(FORMATS)})")
+        try:
+            got = _one(fmt, obj, label_map, overlap)
+        except RecordError as exc:
+            yield Rejected(str(path), number, str(exc), obj)
+            continue
+        if isinstance(got, Chat):
+            yield Record(str(path), number, chat=got)
+        else:
+            yield Record(str(path), number, sample=got)
+
+
+def _read_conll(path: Path, label_map: LabelMap | None, overlap: OverlapPolicy) -> Iterator[Record | Rejected]:
+    try:
+        for line, parsed, block in read_conll(path):
+            if isinstance(parsed, RecordError):
+                yield Rejected(str(path), line, str(parsed), block)
+                continue
+            try:
+                yield Record(str(path), line, sample=build_sample(*parsed, label_map=label_map, overlap=overlap))
+            except RecordError as exc:
+                yield Rejected(str(path), line, str(exc), block)
+    except UnicodeDecodeError as exc:
+        raise InputError(path, None, f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
