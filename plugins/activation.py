@@ -1,0 +1,111 @@
+"""Turn the plugins on for one ``run_exp`` call when the recipe carries a ``pii_factory:`` block.
+
+``llamafactory.train.tuner.run_exp`` is wrapped as soon as that module is imported (see
+``plugins._startup``), in every process that trains: the plain CLI, each torchrun worker (which
+re-executes llamafactory's launcher.py) and LLaMA-Board's ``llamafactory-cli train`` subprocess.
+The wrapper reads the config the way LLaMA-Factory does, removes and validates the block before
+LLaMA-Factory's parser sees it (it rejects unknown keys) and before any model loads, then runs the
+stock ``run_exp`` with the plugin trainer swapped in. Without the block it calls stock directly.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+from typing import Any, Callable, Iterator
+
+from plugins.options import BLOCK_KEY, OptionsError, PiiFactoryOptions, parse_options
+
+SUPPORTED_LLAMAFACTORY = "0.9.5"
+_EXCLUSIVE_LOSSES = ("use_dft_loss", "use_eaft_loss", "use_asft_loss")
+
+
+class UnsupportedVersionError(RuntimeError):
+    """The installed llamafactory is not the version these hooks were written and tested for."""
+
+
+def check_version(found: str) -> None:
+    if found != SUPPORTED_LLAMAFACTORY:
+        raise UnsupportedVersionError(
+            f"pii_factory plugins support llamafactory {SUPPORTED_LLAMAFACTORY} only; found {found}. "
+            f"Install llamafactory=={SUPPORTED_LLAMAFACTORY} or remove the `{BLOCK_KEY}:` block to train stock."
+        )
+
+
+def _enabled(value: Any) -> bool:
+    return value is True or str(value).lower() == "true"
+
+
+def check_combination(args: dict[str, Any], options: PiiFactoryOptions) -> None:
+    """Refuse what the plugins cannot honour, before the model loads."""
+    if args.get("stage", "sft") != "sft":
+        raise OptionsError(f"{BLOCK_KEY}: the plugins apply to `stage: sft`, not {args.get('stage')!r}")
+    if _enabled(args.get("use_ray")):
+        raise OptionsError(f"{BLOCK_KEY}: Ray workers are not covered by the plugins; drop `use_ray`")
+    if options.focal_loss is not None:
+        clashing = [key for key in _EXCLUSIVE_LOSSES if _enabled(args.get(key))]
+        if clashing:
+            raise OptionsError(f"{BLOCK_KEY}.focal_loss cannot be combined with {', '.join(clashing)}")
+    if options.entity_metrics is not None and options.entity_metrics.enabled and _enabled(args.get("predict_with_generate")):
+        raise OptionsError(
+            f"{BLOCK_KEY}.entity_metrics replaces `predict_with_generate` during training; set one of them"
+        )
+
+
+def run_preflight(args: dict[str, Any], options: PiiFactoryOptions) -> None:
+    """Call site for ``plugins.preflight`` (wired by the pack's lead; runs before the model loads)."""
+
+
+@contextlib.contextmanager
+def plugin_trainer(options: PiiFactoryOptions) -> Iterator[None]:
+    """Swap the SFT workflow's trainer class for the plugin subclass, for one run."""
+    from llamafactory.train.sft import workflow
+
+    from plugins.trainer import plugin_trainer_class
+
+    stock = workflow.CustomSeq2SeqTrainer
+    workflow.CustomSeq2SeqTrainer = plugin_trainer_class(stock, options)
+    try:
+        yield
+    finally:
+        workflow.CustomSeq2SeqTrainer = stock
+
+
+def split_options(args: Any) -> tuple[Any, PiiFactoryOptions | None]:
+    """(args without the block, validated options), or (args, None) when there is no block."""
+    if not isinstance(args, dict) or BLOCK_KEY not in args:
+        return args, None
+    rest = {key: value for key, value in args.items() if key != BLOCK_KEY}
+    return rest, parse_options(args[BLOCK_KEY])
+
+
+def with_plugins(stock_run_exp: Callable[..., None]) -> Callable[..., None]:
+    """``run_exp`` that applies the plugins when the config carries the block."""
+
+    @functools.wraps(stock_run_exp)
+    def run_exp(args: dict[str, Any] | None = None, callbacks: list | None = None) -> None:
+        from llamafactory.extras.env import VERSION
+        from llamafactory.extras.logging import get_logger
+        from llamafactory.hparams import read_args
+
+        args, options = split_options(read_args(args))
+        if options is None:
+            return stock_run_exp(args, callbacks)
+        check_version(VERSION)
+        check_combination(args, options)
+        run_preflight(args, options)
+        get_logger(__name__).info(
+            f"pii_factory plugins active on rank {os.environ.get('RANK', '0')}: {options.model_dump(exclude_none=True)}"
+        )
+        with plugin_trainer(options):
+            return stock_run_exp(args, callbacks)
+
+    run_exp.pii_factory_wrapped = True
+    return run_exp
+
+
+def patch_tuner(tuner_module) -> None:
+    """Wrap ``tuner_module.run_exp`` once (launcher.py looks it up at call time)."""
+    if not getattr(tuner_module.run_exp, "pii_factory_wrapped", False):
+        tuner_module.run_exp = with_plugins(tuner_module.run_exp)

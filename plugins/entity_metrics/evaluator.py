@@ -1,0 +1,110 @@
+"""Generate on a fixed seeded eval subset, score with the pack's scorer, return the metrics.
+
+Prompts are the tokenized eval rows cut at their first supervised label, so they are exactly
+what training rendered (same template, system prompt, thinking setting, cutoff). Under DDP each
+rank generates an interleaved shard with the unwrapped model and the texts are all-gathered, so
+every rank scores the same list and gets the same numbers; there is no rank-0-only collective.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import torch
+import torch.distributed as dist
+
+from eval.generation import greedy_generate
+from eval.scoring import score_generations
+from piifactory.io import atomic_write_lines
+from plugins.options import EntityMetricsOptions
+
+IGNORE_INDEX = -100
+# metric name (after the eval prefix) -> where it sits in score_generations' report
+METRIC_NAMES: dict[str, tuple[str, str]] = {
+    "entity_precision": ("micro", "precision"),
+    "entity_recall": ("micro", "recall"),
+    "entity_f1": ("micro", "f1"),
+    "entity_f2": ("micro", "f2"),
+    "parse_failure_rate": ("failures", "parse_failure_rate"),
+}
+
+
+@dataclass(frozen=True)
+class EvalSubset:
+    """The fixed rows of one eval dataset: indices, prompt ids, prompt text and gold target."""
+
+    indices: list[int]
+    prompts: list[list[int]]
+    texts: list[str]
+    gold: list[str]
+    max_new_tokens: int
+
+
+def _split_row(input_ids: Sequence[int], labels: Sequence[int]) -> tuple[list[int], list[int]]:
+    """(prompt ids up to the first supervised label, supervised target ids)."""
+    first = next((i for i, label in enumerate(labels) if label != IGNORE_INDEX), len(labels))
+    return list(input_ids[:first]), [label for label in labels[first:] if label != IGNORE_INDEX]
+
+
+class EntityEvaluator:
+    """Holds the subset per eval dataset (picked once) and computes the metrics each time."""
+
+    def __init__(self, options: EntityMetricsOptions, tokenizer, stop_token_ids: Sequence[int]) -> None:
+        self.options = options
+        self.tokenizer = tokenizer
+        self.stop_token_ids = list(stop_token_ids)
+        self._subsets: dict[str, EvalSubset] = {}
+
+    def subset(self, key: str, dataset) -> EvalSubset:
+        if key not in self._subsets:
+            count = min(self.options.eval_samples, len(dataset))
+            indices = sorted(random.Random(self.options.seed).sample(range(len(dataset)), count))
+            prompts, texts, gold, longest = [], [], [], 0
+            for index in indices:
+                row = dataset[index]
+                prompt, target = _split_row(row["input_ids"], row["labels"])
+                prompts.append(prompt)
+                texts.append(self.tokenizer.decode(prompt, skip_special_tokens=True))
+                gold.append(self.tokenizer.decode(target, skip_special_tokens=True).strip())
+                longest = max(longest, len(target))
+            max_new = self.options.max_new_tokens or longest + max(8, longest // 4)
+            self._subsets[key] = EvalSubset(indices, prompts, texts, gold, max_new)
+        return self._subsets[key]
+
+    def evaluate(self, model: torch.nn.Module, key: str, dataset) -> tuple[dict[str, float], list[dict[str, Any]]]:
+        """(metrics without prefix, one record per sample for the predictions file)."""
+        subset = self.subset(key, dataset)
+        rank, world = (dist.get_rank(), dist.get_world_size()) if dist.is_available() and dist.is_initialized() else (0, 1)
+        mine = list(range(rank, len(subset.prompts), world))
+        texts = greedy_generate(
+            model,
+            self.tokenizer,
+            [subset.prompts[i] for i in mine],
+            max_new_tokens=subset.max_new_tokens,
+            stop_token_ids=self.stop_token_ids,
+            batch_size=self.options.batch_size,
+        )
+        predictions = [""] * len(subset.prompts)
+        shards: list[list[tuple[int, str]]] = [list(zip(mine, texts))]
+        if world > 1:
+            shards = [[] for _ in range(world)]
+            dist.all_gather_object(shards, list(zip(mine, texts)))
+        for shard in shards:
+            for index, text in shard:
+                predictions[index] = text
+        report = score_generations(subset.texts, subset.gold, predictions)
+        metrics = {name: float(report[section][field]) for name, (section, field) in METRIC_NAMES.items()}
+        records = [
+            {"index": index, "gold": gold, "prediction": prediction}
+            for index, gold, prediction in zip(subset.indices, subset.gold, predictions)
+        ]
+        return metrics, records
+
+
+def write_predictions(path: Path, records: list[dict[str, Any]]) -> None:
+    """One JSON line per sample (eval row index, gold target, raw prediction); atomic."""
+    atomic_write_lines(path, (json.dumps(record, ensure_ascii=False) for record in records))

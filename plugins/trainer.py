@@ -1,0 +1,61 @@
+"""The trainer subclass that carries the plugins into LLaMA-Factory's own SFT workflow.
+
+``activation`` swaps it in for ``CustomSeq2SeqTrainer`` inside ``llamafactory.train.sft.workflow``
+for the duration of one run, so everything else (data, template, callbacks, saving) stays stock.
+The entity metrics are added inside ``evaluation_loop``: ``Trainer.evaluate`` then logs them
+(trainer_log.jsonl, log_history, TensorBoard), hands them to ``on_evaluate`` (early stopping) and
+returns them to ``_determine_best_metric`` (best checkpoint), all from one dict.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from plugins.entity_metrics.evaluator import EntityEvaluator, write_predictions
+from plugins.focal_loss import ValueTokenWeigher, make_loss_func
+from plugins.options import PiiFactoryOptions
+
+
+def plugin_trainer_class(base: type, options: PiiFactoryOptions) -> type:
+    """A subclass of LLaMA-Factory's SFT trainer with the options baked in."""
+
+    class PiiFactoryTrainer(base):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            tokenizer = self.processing_class
+            focal = options.focal_loss
+            if focal is not None:
+                weigher = ValueTokenWeigher(tokenizer, focal.entity_token_weight) if focal.entity_token_weight != 1.0 else None
+                self.compute_loss_func = make_loss_func(focal.gamma, focal.alpha, weigher)
+            metrics = options.entity_metrics
+            self.entity_evaluator: EntityEvaluator | None = None
+            if metrics is not None and metrics.enabled:
+                _refuse_sharded_generation(self)
+                # LLaMA-Factory's EOS list (template stop words included); Seq2SeqTrainer.evaluate
+                # overwrites _gen_kwargs later, so it is read now.
+                stop_ids = self._gen_kwargs["eos_token_id"]
+                self.entity_evaluator = EntityEvaluator(metrics, tokenizer, stop_ids)
+
+        def evaluation_loop(self, dataloader, description, prediction_loss_only=None, ignore_keys=None, metric_key_prefix="eval"):
+            output = super().evaluation_loop(
+                dataloader, description, prediction_loss_only=prediction_loss_only,
+                ignore_keys=ignore_keys, metric_key_prefix=metric_key_prefix,
+            )
+            if self.entity_evaluator is not None and metric_key_prefix.startswith("eval"):
+                metrics, records = self.entity_evaluator.evaluate(self.model, metric_key_prefix, dataloader.dataset)
+                output.metrics.update({f"{metric_key_prefix}_{name}": value for name, value in metrics.items()})
+                if options.entity_metrics.save_predictions and self.is_world_process_zero():
+                    path = Path(self.args.output_dir) / "entity_eval" / f"{metric_key_prefix}-step{self.state.global_step}.jsonl"
+                    write_predictions(path, records)
+            return output
+
+    return PiiFactoryTrainer
+
+
+def _refuse_sharded_generation(trainer) -> None:
+    """Ranks generate different lengths; with sharded parameters that would deadlock."""
+    from transformers.integrations import is_deepspeed_zero3_enabled
+
+    if is_deepspeed_zero3_enabled() or trainer.is_fsdp_enabled:
+        raise ValueError("pii_factory.entity_metrics does not support DeepSpeed ZeRO-3 or FSDP; use ZeRO-2 or DDP")
