@@ -1,0 +1,60 @@
+import json
+from pathlib import Path
+
+import pytest
+
+from eval import predict
+from eval.scoring import score_generations
+from tests.conftest import write_alpaca_splits
+
+
+@pytest.fixture()
+def recipe(tiny_model: Path, tmp_path: Path) -> dict:
+    write_alpaca_splits(tmp_path, {"train": 4, "val": 5})
+    return {
+        "model_name_or_path": str(tiny_model), "stage": "sft", "do_train": True, "finetuning_type": "lora",
+        "lora_target": "all", "dataset_dir": str(tmp_path), "dataset": "pii_synth_train",
+        "eval_dataset": "pii_synth_val", "template": "qwen3", "enable_thinking": False, "cutoff_len": 384,
+        "output_dir": str(tmp_path / "out"), "overwrite_cache": True, "report_to": "none", "use_cpu": True,
+        "learning_rate": 1e-3, "per_device_eval_batch_size": 2,
+    }
+
+
+def test_prompts_equal_training_prompts_token_for_token(recipe: dict) -> None:
+    from llamafactory.data import get_dataset, get_template_and_fix_tokenizer
+    from llamafactory.hparams import get_train_args
+    from llamafactory.model import load_tokenizer
+
+    model_args, data_args, training_args, _, _ = get_train_args(dict(recipe))
+    tokenizer = load_tokenizer(model_args)["tokenizer"]
+    template = get_template_and_fix_tokenizer(tokenizer, data_args)
+    module = get_dataset(template, model_args, data_args, training_args, "sft", tokenizer)
+    training = []
+    for row in module["eval_dataset"]:
+        n_prompt = next(i for i, label in enumerate(row["labels"]) if label != -100)
+        training.append(row["input_ids"][:n_prompt])
+    prompts, *_ = predict.render_prompts(recipe)
+    assert [p.input_ids for p in prompts] == training
+    think = tokenizer.encode("<think>\n\n</think>\n\n", add_special_tokens=False)
+    assert training[0][-len(think):] == think  # enable_thinking: false puts the empty block in the prompt
+
+
+def test_predict_end_to_end_with_resume(recipe: dict, tmp_path: Path) -> None:
+    out = tmp_path / "preds.jsonl"
+    assert predict.run(recipe, out, batch_size=2, max_new_tokens=8, limit=2, progress=False) == 2
+    first = out.read_text(encoding="utf-8")
+    with open(out, "a", encoding="utf-8") as handle:  # a crash in the middle of a line
+        handle.write('{"id": "2", "prompt": "tor')
+    assert predict.run(recipe, out, batch_size=2, max_new_tokens=8, progress=False) == 3
+    rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert out.read_text(encoding="utf-8").startswith(first)
+    assert [r["id"] for r in rows] == ["0", "1", "2", "3", "4"]
+    assert all({"id", "prompt", "predict", "label"} <= set(r) for r in rows)
+    assert predict.run(recipe, out, batch_size=2, max_new_tokens=8, progress=False) == 0
+    result = score_generations([r["prompt"] for r in rows], [r["label"] for r in rows], [r["predict"] for r in rows])
+    assert result["failures"]["samples"] == 5 and result["micro"]["fn"] > 0
+
+
+def test_vllm_backend_absent_is_a_clear_error(recipe: dict, tmp_path: Path) -> None:
+    with pytest.raises(SystemExit, match="needs vLLM"):
+        predict.run(recipe, tmp_path / "p.jsonl", backend="vllm", progress=False)
