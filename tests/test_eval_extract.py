@@ -49,7 +49,7 @@ def test_empty_prediction_and_empty_list() -> None:
     result = score_generations([TEXT, TEXT], [GOLD, '{"entities": []}'], ["", '{"entities": []}'])
     assert result["failures"]["empty_outputs"] == 1
     assert result["failures"]["parse_failures"] == 0
-    assert result["micro"] | {} and result["micro"]["fn"] == 2 and result["micro"]["fp"] == 0
+    assert result["micro"]["fn"] == 2 and result["micro"]["fp"] == 0
 
 
 def test_duplicates_count_as_a_multiset() -> None:
