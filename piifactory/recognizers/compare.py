@@ -1,0 +1,108 @@
+"""``python -m piifactory.recognizers.compare``: rules alone, model alone and each hybrid policy,
+P / R / F1 per type in one Markdown table, all scored by ``eval.scoring.score_generations``.
+
+    --predictions generated_predictions.jsonl [--gold test.jsonl]   model, rules and hybrids
+    --gold test.jsonl                                                 rules alone
+    --synthetic 500 --seed 0                                          rules alone, generated data
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from eval.extract import GoldError, parse_gold
+from eval.inputs import load
+from eval.scoring import score_generations
+from eval.tables import markdown_table
+from piifactory.hybrid import POLICIES, apply, to_prediction
+from piifactory.io import InputError, atomic_write_text, iter_jsonl
+from piifactory.recognizers.registry import analyze
+from piifactory.schema import PII_TYPES, Entity
+from piifactory.synth import generate
+
+
+def _load_gold(path: Path) -> tuple[list[str], list[tuple[Entity, ...]]]:
+    """Texts and gold entities of a users'-format (or ``{"text", "entities"}``) JSONL file."""
+    texts, gold = [], []
+    for line, row in iter_jsonl(path):
+        text = row.get("input", row.get("text")) if isinstance(row, dict) else None
+        if not isinstance(text, str):
+            raise InputError(path, line, 'missing "input" (or "text") string')
+        target = row.get("output", {"entities": row.get("entities")})
+        try:
+            gold.append(parse_gold(target if isinstance(target, str) else json.dumps(target, ensure_ascii=False)))
+        except GoldError as exc:
+            raise InputError(path, line, str(exc)) from None
+        texts.append(text)
+    return texts, gold
+
+
+def systems(texts: Sequence[str], generations: Sequence[str] | None) -> dict[str, list[str]]:
+    """Answer strings per system: ``rules``, and with model answers ``model`` and each policy."""
+    out = {"rules": [to_prediction(t, analyze(t)) for t in texts]}
+    if generations is not None:
+        out["model"] = list(generations)
+        for policy in POLICIES[1:]:
+            out[policy] = [apply(t, g, policy) for t, g in zip(texts, generations)]
+    return out
+
+
+def compare(texts: Sequence[str], gold: Sequence[Sequence[Entity]], generations: Sequence[str] | None = None) -> dict[str, dict]:
+    """``score_generations`` result of each system, by system name."""
+    return {name: score_generations(texts, gold, answers) for name, answers in systems(texts, generations).items()}
+
+
+def _cell(m: dict | None) -> str:
+    if m is None:
+        return "-"
+    return f"{100 * m['precision']:.1f} / {100 * m['recall']:.1f} / {100 * m['f1']:.1f}"
+
+
+def table(results: dict[str, dict], gold: Sequence[Sequence[Entity]]) -> str:
+    """One Markdown table: a row per type (and micro), a column per system, cells P / R / F1 (%)."""
+    support = {t: sum(e.type == t for g in gold for e in g) for t in PII_TYPES}
+    seen = [t for t in PII_TYPES if support[t] or any(t in r["per_type"] for r in results.values())]
+    header = ["type", "gold", *(f"{name} P / R / F1" for name in results)]
+    rows = [[t, str(support[t]), *(_cell(r["per_type"].get(t)) for r in results.values())] for t in seen]
+    rows.append(["micro", str(sum(support.values())), *(_cell(r["micro"]) for r in results.values())])
+    return markdown_table(header, rows)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m piifactory.recognizers.compare", description=__doc__.splitlines()[0])
+    parser.add_argument("--predictions", type=Path, help="generated_predictions.jsonl (predict, label[, id])")
+    parser.add_argument("--gold", type=Path, help="gold JSONL in the users' format; joined by id or line")
+    parser.add_argument("--synthetic", type=int, metavar="N", help="score rules alone on N synthetic samples")
+    parser.add_argument("--seed", type=int, default=0, help="seed of --synthetic")
+    parser.add_argument("--out", type=Path, help="also write the table to this Markdown file")
+    args = parser.parse_args(argv)
+    if sum(x is not None for x in (args.predictions, args.gold, args.synthetic)) == 0 or (
+        args.synthetic is not None and (args.predictions or args.gold)
+    ):
+        parser.error("give --predictions [--gold], --gold, or --synthetic N")
+    generations = None
+    try:
+        if args.predictions is not None:
+            samples = load(args.predictions, args.gold)
+            texts, gold, generations = samples.texts, samples.gold, samples.predictions
+        elif args.gold is not None:
+            texts, gold = _load_gold(args.gold)
+        else:
+            synthetic = generate(args.synthetic, seed=args.seed)
+            texts, gold = [s.text for s in synthetic], [s.entities for s in synthetic]
+    except InputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    markdown = table(compare(texts, gold, generations), gold)
+    print(markdown)
+    if args.out is not None:
+        atomic_write_text(args.out, markdown + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,122 @@
+"""Merge policies: what each adds or drops, offsets, sources, and the answer string."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from piifactory.checksums import id_card_check_char, luhn_check_digit, uscc_check_char
+from piifactory.hybrid import align, apply, canonical_policy, merge, passes_checksum, postprocessor, to_prediction
+from piifactory.schema import Entity
+
+ID17 = "37011219990122942"
+ID = ID17 + id_card_check_char(ID17)
+BAD_ID = ID17 + ("0" if ID[-1] != "0" else "1")
+CARD = "625552667869819" + luhn_check_digit("625552667869819")
+BAD_CARD = CARD[:-1] + str((int(CARD[-1]) + 1) % 10)
+USCC = "91350100M000100Y4" + uscc_check_char("91350100M000100Y4")
+BAD_USCC = USCC[:-1] + ("0" if USCC[-1] != "0" else "1")
+ID_X = "11010519491231002X"  # check character X
+TEXT = f"经核实，陈玉珍（身份证{ID}）名下银行卡{CARD}已冻结，电话１３８－１２３４－５６７８。"
+
+
+def by_type(merged):
+    return {(d.type, d.value): d for d in merged}
+
+
+def check_offsets(text, merged):
+    for d in merged:
+        if d.entity.has_span:
+            assert text[d.start : d.end] == d.value
+
+
+def test_off_aligns_model_values_and_keeps_them_all():
+    model = [Entity("PERSON", "陈玉珍"), Entity("PHONE", "13812345678"), Entity("ID_CARD", BAD_ID)]
+    merged = merge(TEXT, model, "off")
+    check_offsets(TEXT, merged)
+    assert [(d.type, d.source) for d in merged] == [("PERSON", "model"), ("PHONE", "model"), ("ID_CARD", "model")]
+    phone = merged[1]
+    assert phone.value == "１３８－１２３４－５６７８"  # the model's ASCII copy, aligned to the full-width text
+    assert not merged[2].entity.has_span  # a value that is not in the text keeps no offsets
+
+
+def test_union_adds_rule_hits_the_model_missed_and_marks_agreement():
+    model = [Entity("PERSON", "陈玉珍"), Entity("PHONE", "13812345678")]
+    merged = merge(TEXT, model, "union")
+    check_offsets(TEXT, merged)
+    sources = {d.type: d.source for d in merged}
+    assert sources == {"PERSON": "model", "ID_CARD": "rules", "BANK_CARD": "rules", "PHONE": "both"}
+    assert [d.type for d in merged] == ["PERSON", "ID_CARD", "BANK_CARD", "PHONE"]  # by position
+
+
+def test_union_keeps_the_model_type_where_a_rule_disagrees():
+    model = [Entity("PASSPORT", ID)]
+    merged = merge(TEXT, model, "union")
+    assert ("PASSPORT", "model") in {(d.type, d.source) for d in merged}
+    assert "ID_CARD" not in {d.type for d in merged}
+
+
+def test_verify_drops_checksum_failures_only():
+    model = [Entity("PERSON", "陈玉珍"), Entity("ID_CARD", BAD_ID), Entity("BANK_CARD", BAD_CARD), Entity("USCC", BAD_USCC), Entity("PHONE", "13812345678")]
+    merged = merge(TEXT, model, "verify")
+    assert [d.type for d in merged] == ["PERSON", "PHONE"]
+    assert all(d.source == "model" for d in merged)
+
+
+def test_verify_keeps_valid_checksums_with_separators():
+    spaced = " ".join(CARD[i : i + 4] for i in range(0, 16, 4))
+    assert passes_checksum(Entity("BANK_CARD", spaced))
+    assert passes_checksum(Entity("ID_CARD", ID_X.lower())) and passes_checksum(Entity("USCC", USCC.lower()))
+    assert passes_checksum(Entity("PERSON", "anything"))
+    assert not passes_checksum(Entity("BANK_CARD", "1234"))
+
+
+def test_union_verify_replaces_a_wrong_model_id_with_the_valid_one():
+    text = f"身份证{ID}，复印件上写成{BAD_ID}"
+    merged = merge(text, [Entity("ID_CARD", BAD_ID)], "both")
+    check_offsets(text, merged)
+    assert [(d.type, d.value, d.source) for d in merged] == [("ID_CARD", ID, "rules")]
+
+
+def test_repeated_values_take_successive_occurrences():
+    text = "手机13812345678被盗，13812345678无法接通"
+    merged = merge(text, [Entity("PHONE", "13812345678"), Entity("PHONE", "13812345678")], "union")
+    assert [(d.start, d.source) for d in merged] == [(2, "both"), (16, "both")]
+
+
+def test_align_keeps_given_offsets_that_cover_the_value():
+    text = "A13812345678 B13812345678"
+    aligned = align(text, [Entity("PHONE", "13812345678", 14, 25)])
+    assert (aligned[0].start, aligned[0].end) == (14, 25)
+
+
+def test_to_prediction_is_the_target_text():
+    merged = merge(TEXT, [Entity("PERSON", "陈玉珍")], "union")
+    answer = json.loads(to_prediction(TEXT, merged))
+    assert [e["type"] for e in answer["entities"]] == ["PERSON", "ID_CARD", "BANK_CARD", "PHONE"]
+    assert set(answer["entities"][0]) == {"type", "value"}
+
+
+def test_apply_reads_raw_answers_and_leaves_off_untouched():
+    raw = '<think>\n</think>\n```json\n{"entities": [{"type": "ID_CARD", "value": "%s"}]}\n```' % BAD_ID
+    assert apply(TEXT, raw, "off") == raw
+    assert json.loads(apply(TEXT, raw, "verify")) == {"entities": []}
+    both = json.loads(apply(TEXT, raw, "union+verify"))["entities"]
+    assert {e["type"] for e in both} == {"ID_CARD", "BANK_CARD", "PHONE"}
+    assert json.loads(apply(TEXT, "not json", "union"))["entities"][0]["type"] == "ID_CARD"
+
+
+def test_postprocessor_is_the_predict_seam():
+    assert postprocessor("off") is None
+    process = postprocessor("both")
+    out = process(TEXT, [Entity("PERSON", "陈玉珍"), Entity("ID_CARD", BAD_ID)])
+    assert all(isinstance(e, Entity) for e in out)
+    assert [e.type for e in out] == ["PERSON", "ID_CARD", "BANK_CARD", "PHONE"]
+    assert out[1].value == ID
+
+
+def test_policy_names():
+    assert canonical_policy("both") == "union+verify"
+    with pytest.raises(ValueError, match="unknown rules policy"):
+        canonical_policy("all")
