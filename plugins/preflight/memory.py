@@ -1,0 +1,132 @@
+"""Peak GPU memory of a training step, an evaluation step and the entity-F1 generation pass.
+
+The formula (docs/recipes.md explains each term) counts what is alive at the peak; the logits
+term (batch x length x vocabulary, upcast to fp32 by the loss) dominates for Qwen's 152k
+vocabulary and is what made the users' evaluation batch of 12 run out of memory.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from plugins.preflight.models import ModelSpec
+
+GIB = 1024**3
+CUDA_OVERHEAD_GIB = 0.8  # CUDA context, cuBLAS workspace and allocator slack on one card
+TRAIN_LOGIT_BYTES = 12  # bf16 logits + fp32 upcast + fp32 log-softmax, then its gradient
+EVAL_LOGIT_BYTES = 10  # bf16 logits + fp32 upcast + fp32 log-softmax, no gradient
+FOCAL_EXTRA_BYTES = 4  # focal loss keeps one more fp32 tensor of probabilities
+
+
+@dataclass(frozen=True)
+class Setup:
+    """The recipe values the estimate depends on (derived by :func:`setup_from_config`)."""
+
+    train_batch: int
+    eval_batch: int
+    seq_len: int
+    quant_bits: int | None = None
+    double_quant: bool = True
+    finetuning: str = "lora"
+    lora_rank: int = 8
+    lora_targets: tuple[str, ...] = ("all",)
+    full_precision_trainable: bool = True  # LLaMA-Factory keeps trainable params in fp32
+    gradient_checkpointing: bool = True
+    optim_8bit: bool = False
+    focal_loss: bool = False
+    zero_stage: int = 0
+    num_gpus: int = 1
+    gen_batch: int = 0
+    gen_len: int = 0
+
+
+@dataclass
+class Estimate:
+    """One step's peak in GiB, by component, so the table shows what to shrink."""
+
+    name: str
+    parts: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def total(self) -> float:
+        return sum(self.parts.values())
+
+
+def _weight_bytes(spec: ModelSpec, s: Setup) -> float:
+    """Frozen base weights: bnb 4/8-bit for the blocks' linear layers, 16-bit for embeddings."""
+    if s.quant_bits == 4:
+        per_param = 0.5 + (0.127 / 8 if s.double_quant else 4 / 64)  # nf4 + absmax per 64 values
+        body = spec.linear_params * per_param + spec.embedding_params * 2
+        body += max(a * b for a, b in spec.linear_shapes.values()) * 2  # one dequantised weight
+    elif s.quant_bits == 8:
+        body = spec.linear_params * (1 + 4 / 4096) + spec.embedding_params * 2
+    elif s.finetuning == "full" and s.full_precision_trainable:
+        body = spec.total_params * 4.0
+    else:
+        body = spec.total_params * 2.0
+    return body / (s.num_gpus if s.zero_stage == 3 else 1)
+
+
+def trainable_params(spec: ModelSpec, s: Setup) -> int:
+    if s.finetuning == "lora":
+        return spec.lora_params(s.lora_rank, list(s.lora_targets))
+    return spec.total_params
+
+
+def _layer_bytes_per_token(spec: ModelSpec) -> float:
+    """16-bit tensors one decoder layer saves for backward, per token (fp32 norm inputs and LoRA
+    dropout copies included): about 27h + 9q + 4kv + 11i bytes."""
+    q, kv = spec.heads * spec.head_dim, spec.kv_heads * spec.head_dim
+    return 27 * spec.hidden + 9 * q + 4 * kv + 11 * spec.intermediate
+
+
+def _trainable_bytes(spec: ModelSpec, s: Setup, with_grads: bool) -> float:
+    """LoRA: fp32 params (+ fp32 grads) + Adam moments; full: params are in the weights already.
+    Evaluation runs mid-training, so the optimiser states are still resident then."""
+    adam = 2 if s.optim_8bit else 8
+    per_param = adam + (4 if with_grads else 0) + (4 if s.finetuning == "lora" else 0)
+    shard = s.num_gpus if s.zero_stage >= 2 else 1
+    return trainable_params(spec, s) * per_param / shard
+
+
+def train_step(spec: ModelSpec, s: Setup) -> Estimate:
+    tokens = s.train_batch * s.seq_len
+    layer = _layer_bytes_per_token(spec) * tokens
+    if s.gradient_checkpointing:
+        activations = spec.layers * tokens * spec.hidden * 2 + 2 * layer
+    else:
+        activations = spec.layers * layer
+    logit_bytes = TRAIN_LOGIT_BYTES + (FOCAL_EXTRA_BYTES if s.focal_loss else 0)
+    return Estimate("train step", {
+        "weights": _weight_bytes(spec, s) / GIB,
+        "trainable+optimiser": _trainable_bytes(spec, s, True) / GIB,
+        "activations": activations / GIB,
+        "logits": tokens * spec.vocab * logit_bytes / GIB,
+        "cuda overhead": CUDA_OVERHEAD_GIB,
+    })
+
+
+def eval_step(spec: ModelSpec, s: Setup) -> Estimate:
+    tokens = s.eval_batch * s.seq_len
+    logit_bytes = EVAL_LOGIT_BYTES + (FOCAL_EXTRA_BYTES if s.focal_loss else 0)
+    return Estimate("eval step", {
+        "weights": _weight_bytes(spec, s) / GIB,
+        "trainable+optimiser": _trainable_bytes(spec, s, False) / GIB,
+        "activations": _layer_bytes_per_token(spec) * tokens / GIB,
+        "logits": tokens * spec.vocab * logit_bytes / GIB,
+        "cuda overhead": CUDA_OVERHEAD_GIB,
+    })
+
+
+def generate_step(spec: ModelSpec, s: Setup) -> Estimate:
+    """Greedy decoding with a KV cache: only the last position's logits are computed."""
+    tokens = s.gen_batch * s.gen_len
+    kv_cache = tokens * spec.layers * 2 * spec.kv_heads * spec.head_dim * 2
+    prefill = tokens * (2 * spec.hidden + 3 * spec.intermediate) * 2
+    return Estimate("generate (entity F1)", {
+        "weights": _weight_bytes(spec, s) / GIB,
+        "trainable+optimiser": _trainable_bytes(spec, s, False) / GIB,
+        "activations": (kv_cache + prefill) / GIB,
+        "logits": s.gen_batch * spec.vocab * 4 / GIB,
+        "cuda overhead": CUDA_OVERHEAD_GIB,
+    })
