@@ -20,11 +20,11 @@ FORMATS = ("pii", "spans", "presidio", "cluener", "ai4privacy", "conll", "sft", 
 
 def _field(obj: dict[str, Any], key: str, kind: type | tuple[type, ...], where: str = "") -> Any:
     if key not in obj:
-        raise RecordError(f"missing field {where}{key!r}")
+        raise RecordError(f"missing field '{where}{key}'")
     value = obj[key]
     if not isinstance(value, kind) or isinstance(value, bool):
         names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
-        raise RecordError(f"field {where}{key!r} must be {names}, got {type(value).__name__}")
+        raise RecordError(f"field '{where}{key}' must be {names}, got {type(value).__name__}")
     return value
 
 

@@ -1,18 +1,20 @@
 """``convert``: input files -> checked, split, balanced, chunked LLaMA-Factory datasets.
 
 Pass 1 reads and checks every record (strict mode stops here at the first bad one, before any
-output exists) and counts what the split and the negative downsampling need. Pass 2 reads again
-and writes every split incrementally through atomic writers; the registry is updated last.
+output exists), counts what the split and the negative downsampling need, and spools each
+rendered row to a temporary file. Pass 2 streams the spool into the split files through atomic
+writers; the registry is updated last. Memory holds counts, never records.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, Mapping
+from typing import IO, Any, Iterator, Mapping
 
 from tqdm import tqdm
 
@@ -20,11 +22,11 @@ from converters.balance import Balance, keeps_negative
 from converters.checks import OverlapPolicy
 from converters.chunking import chunk_sample
 from converters.readers import read_records
-from converters.records import Record, Rejected
+from converters.records import Chat, Record, Rejected
 from converters.registry import check_registry, file_name_for, merge_registry
-from converters.split import SPLITS, SplitPlan, find_leaks, texts_of
+from converters.split import SPLITS, SplitPlan, bucket_of, find_leaks, text_hash, type_key, user_key
 from converters.tokens import TokenSpans, char_spans, load_tokenizer, tokenizer_spans
-from converters.writers import FileKind, Prompting, RowWriter, Style, dataset_entry, row_writer, to_chat, to_row
+from converters.writers import FileKind, Prompting, Style, dataset_entry, row_writer, to_chat, to_row
 from piifactory.io import InputError, atomic_open
 
 
@@ -97,25 +99,70 @@ def _records(paths: list[Path], options: ConvertOptions, desc: str) -> Iterator[
         yield from tqdm(items, desc=f"{desc} {path.name}", unit=" rec", disable=not options.progress, leave=False)
 
 
-def _first_pass(paths: list[Path], options: ConvertOptions, summary: Summary) -> tuple[SplitPlan, float, bool]:
-    """Check everything and count; returns the split plan, the negative keep fraction and
-    whether any row carries a system prompt."""
+class _Spool:
+    """Pass 1 writes every accepted row here once, rendered, behind a tab-separated header
+    (bucket, type key, copies, negative draw, leakage key, first piece?, types, origin); pass 2
+    routes the lines to the split files without parsing the JSON again."""
+
+    def __init__(self, handle: IO[str]) -> None:
+        self.handle = handle
+
+    def add(self, record: Record, bucket: int, rows: list[tuple[dict[str, Any], int, list[str]]], copies: int) -> None:
+        negative = record.sample is not None and not record.sample.entities
+        draw = f"{text_hash(record.text, salt='negative:') / 2**64:.6f}" if negative else "-"
+        for index, (row, key, types) in enumerate(rows):
+            header = (bucket, type_key(record), copies, draw, key, int(index == 0), ",".join(types), f"{record.path}:{record.line}")
+            self.handle.write("\t".join(map(str, header)) + "\t" + json.dumps(row, ensure_ascii=False) + "\n")
+
+    @staticmethod
+    def parse(line: str) -> tuple[int, str, int, float | None, int, bool, list[str], str, str]:
+        bucket, key, copies, draw, leak, first, types, origin, row = line.rstrip("\n").split("\t", 8)
+        return (int(bucket), key, int(copies), None if draw == "-" else float(draw), int(leak), first == "1",
+                types.split(",") if types else [], origin, row)
+
+
+def _rows(record: Record, options: ConvertOptions, spans: TokenSpans | None, summary: Summary) -> list[tuple[dict[str, Any], int, list[str]]]:
+    """The rendered rows of one record (several when chunked), each with its leakage key and types."""
+    if record.chat is not None:
+        pieces: list[tuple[Chat, list[str]]] = [(record.chat, [])]
+    else:
+        samples = [record.sample]
+        if spans is not None:
+            samples = chunk_sample(record.sample, options.max_tokens, options.overlap_tokens, spans)
+            if len(samples) > 1:
+                summary.chunked += 1
+                summary.oversized += sum(len({s for s, _ in spans(p.text)}) > options.max_tokens for p in samples)
+        pieces = [(to_chat(p, options.prompting), [e.type for e in p.entities]) for p in samples]
+    return [(to_row(chat, options.style), user_key(f"{chat.instruction}\n{chat.input}"), types)
+            for chat, types in pieces]
+
+
+def _first_pass(paths: list[Path], options: ConvertOptions, summary: Summary, spool: _Spool,
+                rejects: IO[str] | None) -> tuple[SplitPlan, float, bool]:
+    """Check every record (strict mode stops at the first bad one), count, and spool the rows.
+    Returns the split plan, the fraction of train negatives to keep, and whether any row has a
+    system prompt."""
     plan = SplitPlan(options.ratios)
     positives = negatives = 0
+    spans = _token_spans(options) if options.max_tokens else None
     with_system = options.prompting.system is not None
     for item in _records(paths, options, "check"):
         summary.read += 1
         if isinstance(item, Rejected):
-            if not options.skip_invalid:
+            if rejects is None:
                 raise InputError(item.path, item.line, item.reason)
             summary.rejected += 1
+            rejects.write(json.dumps(item.to_json(), ensure_ascii=False) + "\n")
             continue
-        plan.observe(item)
-        if item.chat is not None:
-            with_system = with_system or item.chat.system is not None
+        types = [e.type for e in item.sample.entities] if item.sample is not None else []
+        bucket = bucket_of(text_hash(item.text))
+        plan.observe(type_key(item), bucket, types)
+        if item.sample is not None:
+            positives += bool(types)
+            negatives += not types
         else:
-            positives += bool(item.sample.entities)
-            negatives += not item.sample.entities
+            with_system = with_system or item.chat.system is not None
+        spool.add(item, bucket, _rows(item, options, spans, summary), options.balance.copies(item))
     plan.finish()
     return plan, options.balance.negative_keep(positives, negatives), with_system
 
@@ -127,53 +174,42 @@ def convert(paths: list[Path], options: ConvertOptions) -> Summary:
     names = split_names(options.name, options.ratios)
     files = {s: options.out_dir / f"{n}.{options.file_kind}" for s, n in names.items()}
     summary = Summary(files=files)
-    plan, neg_keep, with_system = _first_pass(paths, options, summary)
-    entries = {}
-    if options.dataset_info is not None:
-        entries = {names[s]: dataset_entry(file_name_for(f, options.dataset_info), options.style, with_system) for s, f in files.items()}
-        check_registry(options.dataset_info, entries, options.overwrite)
-    spans = _token_spans(options) if options.max_tokens else None
-    summary.read = summary.rejected = 0
     rejects_path = options.rejects or options.out_dir / f"{options.name}_rejects.jsonl"
+    options.out_dir.mkdir(parents=True, exist_ok=True)
     with contextlib.ExitStack() as stack:
-        writers = {s: stack.enter_context(row_writer(f, options.file_kind)) for s, f in files.items()}
+        spool_file = stack.enter_context(tempfile.TemporaryFile("w+", encoding="utf-8", dir=options.out_dir))
         rejects = stack.enter_context(atomic_open(rejects_path)) if options.skip_invalid else None
-        for item in _records(paths, options, "write"):
-            summary.read += 1
-            if isinstance(item, Rejected):
-                summary.rejected += 1
-                rejects.write(json.dumps(item.to_json(), ensure_ascii=False) + "\n")
+        plan, neg_keep, with_system = _first_pass(paths, options, summary, _Spool(spool_file), rejects)
+        entries = {}
+        if options.dataset_info is not None:
+            entries = {names[s]: dataset_entry(file_name_for(f, options.dataset_info), options.style, with_system)
+                       for s, f in files.items()}
+            check_registry(options.dataset_info, entries, options.overwrite)
+        writers = {s: stack.enter_context(row_writer(f, options.file_kind)) for s, f in files.items()}
+        spool_file.seek(0)
+        for line in tqdm(spool_file, desc="write", unit=" row", disable=not options.progress, leave=False):
+            bucket, key, copies, draw, _, first, types, _, row = _Spool.parse(line)
+            split = plan.assign(key, bucket)
+            if split == "train" and draw is not None and draw >= neg_keep:
+                summary.dropped += first
                 continue
-            split = plan.assign(item)
-            if split == "train" and item.sample is not None and not item.sample.entities and not keeps_negative(item, neg_keep):
-                summary.dropped += 1
-                continue
-            summary.written += 1
-            _write(item, split, writers[split], options, spans, summary, with_system)
+            summary.written += first
+            copies = copies if split == "train" else 1
+            for _ in range(copies):
+                writers[split].write_raw(row)
+            summary.rows[split] += copies
+            summary.types[split].update({t: n * copies for t, n in Counter(types).items()})
+        summary.leaks = find_leaks({s: _spooled_keys(spool_file, plan, neg_keep, s) for s in files})
     summary.rejects_file = rejects_path if options.skip_invalid else None
-    summary.leaks = find_leaks({s: texts_of(f) for s, f in files.items()})
     if options.dataset_info is not None:
         merge_registry(options.dataset_info, entries, options.overwrite)
     return summary
 
 
-def _write(record: Record, split: str, writer: RowWriter, options: ConvertOptions, spans: TokenSpans | None,
-           summary: Summary, with_system: bool) -> None:
-    copies = options.balance.copies(record) if split == "train" else 1
-    if record.chat is not None:
-        chats = [record.chat]
-    else:
-        pieces = [record.sample]
-        if spans is not None:
-            pieces = chunk_sample(record.sample, options.max_tokens, options.overlap_tokens, spans)
-            if len(pieces) > 1:
-                summary.chunked += 1
-                summary.oversized += sum(len({s for s, _ in spans(p.text)}) > options.max_tokens for p in pieces)
-        chats = [to_chat(p, options.prompting) for p in pieces]
-        for piece in pieces:
-            summary.types[split].update(e.type for e in piece.entities for _ in range(copies))
-    for chat in chats:
-        row = to_row(chat, options.style, with_system)
-        for _ in range(copies):
-            writer.write(row)
-            summary.rows[split] += 1
+def _spooled_keys(spool_file: IO[str], plan: SplitPlan, neg_keep: float, split: str) -> Iterator[tuple[int, str]]:
+    """``(leakage key, origin)`` of the rows written to ``split``, read back from the spool."""
+    spool_file.seek(0)
+    for line in spool_file:
+        bucket, key, _, draw, leak, _, _, origin, _ = _Spool.parse(line)
+        if plan.assign(key, bucket) == split and not (split == "train" and draw is not None and draw >= neg_keep):
+            yield leak, origin

@@ -26,17 +26,22 @@ SPLITS = ("train", "val", "test")
 _BUCKET_BITS = 16
 
 
-def text_hash(text: str, salt: str = "") -> int:
-    """A stable 64-bit hash of the normalised text (independent of Python's hash seed)."""
-    digest = hashlib.blake2b((salt + normalize_value(text)).encode("utf-8"), digest_size=8).digest()
+def text_hash(text: str, salt: str = "", normalize: bool = True) -> int:
+    """A stable 64-bit hash of the (normalised) text, independent of Python's hash seed."""
+    digest = hashlib.blake2b((salt + (normalize_value(text) if normalize else text)).encode("utf-8"), digest_size=8).digest()
     return int.from_bytes(digest, "big")
 
 
-def type_key(record: Record) -> tuple[str, ...]:
-    """The set of types a record holds, as a sorted tuple (``("CHAT",)`` for chat rows)."""
+def bucket_of(key: int) -> int:
+    """The hash bucket (top 16 bits) a text hash falls in."""
+    return key >> (64 - _BUCKET_BITS)
+
+
+def type_key(record: Record) -> str:
+    """The types a record holds, sorted and comma-joined (``CHAT`` for chat rows, empty for none)."""
     if record.sample is None:
-        return ("CHAT",)
-    return tuple(sorted({e.type for e in record.sample.entities}))
+        return "CHAT"
+    return ",".join(sorted({e.type for e in record.sample.entities}))
 
 
 @dataclass
@@ -44,22 +49,22 @@ class SplitPlan:
     """Collects the first pass, then assigns splits. Ratios are (train, val, test)."""
 
     ratios: tuple[float, float, float]
-    _hist: dict[tuple[str, ...], Counter[int]] = field(default_factory=lambda: defaultdict(Counter))
+    _hist: dict[str, Counter[int]] = field(default_factory=lambda: defaultdict(Counter))
     _cuts: dict[str, tuple[int, int]] = field(default_factory=dict)
-    _stratum_of: dict[tuple[str, ...], str] = field(default_factory=dict)
+    _stratum_of: dict[str, str] = field(default_factory=dict)
     type_counts: Counter[str] = field(default_factory=Counter)
 
-    def observe(self, record: Record) -> None:
-        key = type_key(record)
-        self._hist[key][text_hash(record.text) >> (64 - _BUCKET_BITS)] += 1
-        if record.sample is not None:
-            self.type_counts.update(e.type for e in record.sample.entities)
+    def observe(self, key: str, bucket: int, types: list[str]) -> None:
+        """Count one record of type key ``key`` in ``bucket`` holding entity ``types``."""
+        self._hist[key][bucket] += 1
+        self.type_counts.update(types)
 
     def finish(self) -> None:
         """Choose the per-stratum cut points from the counts of the first pass."""
         merged: dict[str, Counter[int]] = defaultdict(Counter)
         for key, hist in self._hist.items():
-            stratum = min(key, key=lambda t: (self.type_counts[t], t)) if key else "NONE"
+            types = key.split(",") if key else []
+            stratum = min(types, key=lambda t: (self.type_counts[t], t)) if types else "NONE"
             self._stratum_of[key] = stratum
             merged[stratum].update(hist)
         _, val_ratio, test_ratio = self.ratios
@@ -81,37 +86,43 @@ class SplitPlan:
             self._cuts[stratum] = (cut_test, cut_val)
         self._hist.clear()
 
-    def assign(self, record: Record) -> str:
+    def assign(self, key: str, bucket: int) -> str:
         """The split of a record seen in the first pass."""
-        cut_test, cut_val = self._cuts[self._stratum_of[type_key(record)]]
-        bucket = text_hash(record.text) >> (64 - _BUCKET_BITS)
+        cut_test, cut_val = self._cuts[self._stratum_of[key]]
         if bucket < cut_test:
             return "test"
         return "val" if bucket < cut_val else "train"
 
 
-def find_leaks(split_texts: dict[str, Iterable[str]]) -> list[tuple[str, str, str]]:
-    """Texts found in two splits: ``(text, split, other split)``. Holds the hashes of every split
-    but the largest (streamed last) in memory."""
-    names = sorted(split_texts, key=lambda n: n == "train")
+def find_leaks(split_keys: dict[str, Iterable[tuple[int, str]]]) -> list[tuple[str, str, str]]:
+    """Texts found in two splits, from ``(text hash, label)`` pairs per split: returns
+    ``(label, split, other split)``. Holds the hashes of every split but the largest (``train``,
+    streamed last) in memory."""
+    names = sorted(split_keys, key=lambda n: n == "train")
     seen: dict[int, str] = {}
     leaks: list[tuple[str, str, str]] = []
     for name in names:
         last = name == names[-1]
-        for text in split_texts[name]:
-            key = text_hash(text)
+        for key, label in split_keys[name]:
             other = seen.get(key)
             if other is not None and other != name:
-                leaks.append((text, other, name))
+                leaks.append((label, other, name))
             elif not last:
                 seen[key] = name
     return leaks
 
 
-def texts_of(path: str | os.PathLike[str]) -> Iterable[str]:
-    """The input texts of a written dataset file (alpaca ``input`` or the user message)."""
+def file_keys(path: str | os.PathLike[str]) -> Iterable[tuple[int, str]]:
+    """``(text hash, text)`` of each row of a written dataset file (instruction + input, or the
+    user message), for checking existing split files with :func:`find_leaks`."""
     for row in iter_rows(path):
         if "messages" in row:
-            yield next(m["content"] for m in row["messages"] if m["role"] == "user")
+            text = next(m["content"] for m in row["messages"] if m["role"] == "user")
         else:
-            yield f"{row.get('instruction', '')}\n{row.get('input', '')}"
+            text = f"{row.get('instruction', '')}\n{row.get('input', '')}"
+        yield user_key(text), text
+
+
+def user_key(user_text: str) -> int:
+    """The leakage key of a row: the exact user-side text (instruction and input)."""
+    return text_hash(user_text, normalize=False)

@@ -33,14 +33,14 @@ def to_chat(sample: Sample, prompting: Prompting) -> Chat:
     return Chat(prompting.instruction, target_text(sample.entities, sample.text), sample.text, prompting.system)
 
 
-def to_row(chat: Chat, style: Style, with_system: bool = False) -> dict[str, Any]:
+def to_row(chat: Chat, style: Style) -> dict[str, Any]:
     """One dataset row. Alpaca keeps instruction and input apart (LLaMA-Factory joins them with a
-    newline) and, when the dataset has a system column, gives every row one (empty if unset);
-    sharegpt puts the joined text in the user message."""
+    newline); sharegpt puts the joined text in the user message. A system prompt is written only
+    when the turn has one."""
     if style == "alpaca":
         row: dict[str, Any] = {"instruction": chat.instruction, "input": chat.input, "output": chat.output}
-        if with_system:
-            row["system"] = chat.system or ""
+        if chat.system is not None:
+            row["system"] = chat.system
         return row
     user = f"{chat.instruction}\n{chat.input}" if chat.input else chat.instruction
     messages = [{"role": "system", "content": chat.system}] if chat.system is not None else []
@@ -57,7 +57,10 @@ class RowWriter:
             handle.write("[")
 
     def write(self, row: dict[str, Any]) -> None:
-        line = json.dumps(row, ensure_ascii=False)
+        self.write_raw(json.dumps(row, ensure_ascii=False))
+
+    def write_raw(self, line: str) -> None:
+        """Append a row already serialised as one line of JSON."""
         if self.kind == "json":
             self.handle.write(",\n" if self.count else "\n")
             self.handle.write(line)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -10,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from piifactory.schema import DEFAULT_INSTRUCTION, target_text
 from piifactory.synth import generate
 
 REPO = Path(__file__).resolve().parents[1]
@@ -32,16 +30,15 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def write_alpaca_splits(dataset_dir: Path, sizes: dict[str, int], prefix: str = "pii_synth") -> Path:
     """Synthetic samples as alpaca JSON files plus a dataset_info.json that registers them."""
-    info = {}
+    from converters import Prompting, dataset_entry, merge_registry, to_chat, to_row, write_rows
+
+    info_path = dataset_dir / "dataset_info.json"
+    info_path.unlink(missing_ok=True)
     for offset, (split, n) in enumerate(sizes.items()):
-        rows = [
-            {"instruction": DEFAULT_INSTRUCTION, "input": s.text, "output": target_text(s.entities, s.text)}
-            for s in generate(n, seed=100 + offset)
-        ]
         name = f"{prefix}_{split}"
-        (dataset_dir / f"{name}.json").write_text(json.dumps(rows, ensure_ascii=False), encoding="utf-8")
-        info[name] = {"file_name": f"{name}.json"}
-    (dataset_dir / "dataset_info.json").write_text(json.dumps(info, indent=2), encoding="utf-8")
+        rows = (to_row(to_chat(s, Prompting()), "alpaca") for s in generate(n, seed=100 + offset))
+        write_rows(dataset_dir / f"{name}.json", rows, "json")
+        merge_registry(info_path, {name: dataset_entry(f"{name}.json", "alpaca", with_system=False)})
     return dataset_dir
 
 
