@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from typing import Callable, Sequence
 
+from eval.extract import extract
 from piifactory.checksums import is_valid_id_card, is_valid_luhn, is_valid_uscc
 from piifactory.recognizers import Detection, analyze, fold_width
 from piifactory.schema import IDENTIFIER_TYPES, Entity, match_key, target_text
@@ -124,10 +125,8 @@ def postprocessor(policy: str) -> Callable[[str, list[Entity]], list[Entity]] | 
 
 def apply(text: str, generation: str, policy: str) -> str:
     """A raw model answer after the policy, as ``eval.predict --rules`` writes it: ``off`` leaves
-    the answer untouched; otherwise the answer's schema entities (as the scorer extracts them)
+    the answer untouched; otherwise the answer's schema entities (read by the scorer's parser)
     are merged and written back as a target string."""
-    from eval.extract import extract  # the scorer's parser: one way to read an answer
-
     process = postprocessor(policy)
     if process is None:
         return generation
