@@ -1,0 +1,145 @@
+"""LLaMA-Board in a real headless browser: Debian's chromium + chromedriver, driven by selenium.
+
+Needs `apt-get install chromium chromium-driver` (see `make test-browser`); nothing downloads a
+browser (explicit driver path, SE_OFFLINE). Screenshots go to $PII_BOARD_SCREENSHOTS or tmp.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support.ui import WebDriverWait
+
+from tests.test_board import BLOCK, PII_DATASETS, write_pack
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
+CHROMIUM_FLAGS = (
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync", "--window-size=1400,1900",
+)
+# Gradio's multiselect input and text boxes have no aria-label: find them by their block's label.
+INPUT_BY_LABEL = """
+for (const e of document.querySelectorAll('input, textarea')) {
+  const b = e.closest('.block'); const l = b && b.querySelector('[data-testid=block-info]');
+  if (l && l.textContent.trim() === arguments[0]) return e;
+}"""
+
+# The command preview (re-rendered as it streams, so read and scrolled to in one go).
+PREVIEW_TEXT = """
+for (const c of document.querySelectorAll('code')) {
+  if (c.textContent.includes('--pii_factory')) { c.scrollIntoView(); return c.textContent; }
+}"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_http(url: str, proc: subprocess.Popen, log: Path, timeout: float = 180) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"board exited with {proc.returncode}:\n{log.read_text()}")
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except OSError:
+            time.sleep(0.5)
+    pytest.fail(f"board not up at {url} after {timeout}s:\n{log.read_text()}")
+
+
+@pytest.fixture
+def board(tmp_path: Path):
+    """`python -m piifactory.board` on a free port over a tiny pack; stopped in teardown."""
+    (tmp_path / "pack").mkdir()
+    root, port, log = write_pack(tmp_path / "pack"), free_port(), tmp_path / "board.log"
+    cmd = [sys.executable, "-m", "piifactory.board", "--root", str(root), "--port", str(port)]
+    with log.open("w") as out:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    try:
+        wait_for_http(f"http://127.0.0.1:{port}/", proc, log)
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=15)
+
+
+@pytest.fixture
+def browser(tmp_path: Path):
+    missing = [p for p in (CHROMIUM, CHROMEDRIVER) if not shutil.which(p)]
+    assert not missing, f"{missing} missing: `make test-browser` installs Debian's chromium and chromium-driver"
+    os.environ["SE_OFFLINE"] = "true"  # selenium-manager must never fetch a browser or driver
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in (*CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def screenshot(driver: webdriver.Chrome, tmp_path: Path, name: str) -> Path:
+    folder = Path(os.environ.get("PII_BOARD_SCREENSHOTS", tmp_path))
+    folder.mkdir(parents=True, exist_ok=True)
+    driver.save_screenshot(str(folder / name))
+    print(f"screenshot: {folder / name}")
+    return folder / name
+
+
+def open_options(driver: webdriver.Chrome, field) -> list[str]:
+    """Click a dropdown and return its options once LLaMA-Board has filled them."""
+    field.click()
+    wait = WebDriverWait(driver, 30)
+    return wait.until(lambda d: [li.get_attribute("aria-label") for li in d.find_elements(By.CSS_SELECTOR, "ul.options li")])
+
+
+def test_board_lists_pii_datasets_and_loads_a_recipe(board: str, browser: webdriver.Chrome, tmp_path: Path) -> None:
+    wait = WebDriverWait(browser, 60)
+    browser.get(board)
+    # Labels arrive once the board has applied its language: the page is live, not just served.
+    wait.until(lambda d: d.execute_script(INPUT_BY_LABEL, "Dataset"))
+    assert browser.title.startswith("LLaMA Factory")
+    assert browser.execute_script(INPUT_BY_LABEL, "Data dir").get_attribute("value") == "."
+
+    assert open_options(browser, browser.execute_script(INPUT_BY_LABEL, "Dataset")) == PII_DATASETS
+    assert screenshot(browser, tmp_path, "board_datasets.png").stat().st_size > 0
+    browser.find_element(By.TAG_NAME, "body").send_keys(Keys.ESCAPE)
+
+    config_path = browser.find_element(By.CSS_SELECTOR, "input[aria-label='Config path']")
+    assert "recipe_pii_demo.yaml" in open_options(browser, config_path)
+    browser.find_element(By.CSS_SELECTOR, "ul.options li[aria-label='recipe_pii_demo.yaml']").click()
+    browser.find_element(By.XPATH, "//button[normalize-space()='Load arguments']").click()
+    model = browser.find_element(By.CSS_SELECTOR, "input[aria-label='Model name']")
+    wait.until(lambda d: model.get_attribute("value") == "PII-tiny-qwen3")
+
+    # The board's own command preview: what it would write to training_args.yaml.
+    browser.find_element(By.XPATH, "//button[normalize-space()='Preview command']").click()
+    command = wait.until(lambda d: d.execute_script(PREVIEW_TEXT))
+    screenshot(browser, tmp_path, "board_recipe_preview.png")
+    for line in ("--model_name_or_path .cache/tiny-qwen3", "--template qwen3", "--dataset pii_synth_train", "--dataset_dir ."):
+        assert line in command
+    block = next(line for line in command.splitlines() if "--pii_factory" in line)
+    assert json.loads(block.split("--pii_factory", 1)[1].rstrip(" \\")) == BLOCK
