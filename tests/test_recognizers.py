@@ -265,6 +265,7 @@ def test_ip_valid(text, expected):
     "text",
     [
         "版本1.2.3.4.5发布",  # dotted version number
+        "固件v1.2.3.4已发布",
         "地址256.1.1.1",  # octet out of range
         "时间12:30:45开会",  # a time, not IPv6
         "金额1234.56元",

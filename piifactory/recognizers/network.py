@@ -36,7 +36,7 @@ class IpRecognizer(PatternRecognizer):
 
     entity_type = "IP"
     patterns = (
-        Pattern("ipv4", rf"(?<![0-9.]){_OCTET}(?:\.{_OCTET}){{3}}(?![0-9]|\.[0-9])", 0.6),
+        Pattern("ipv4", rf"(?<![0-9A-Za-z.]){_OCTET}(?:\.{_OCTET}){{3}}(?![0-9]|\.[0-9])", 0.6),
         Pattern(
             "ipv6",
             r"(?<![0-9A-Za-z:.])(?=[0-9A-Fa-f:]*:[0-9A-Fa-f:]*:)[0-9A-Fa-f:]*[0-9A-Fa-f]"
