@@ -47,6 +47,7 @@ def test_compare_rules_alone_on_synthetic_data(tmp_path, capsys):
     assert rows["ID_CARD"].endswith("| 100.0 / 100.0 / 100.0 |")
     assert "| 0.0 / 0.0 / 0.0 |" in rows["PERSON"]  # rules do not find names
     assert "micro" in rows
+    assert rows["unreadable answers"] == "| unreadable answers | 200 | 0 |"
 
 
 def _model_run(tmp_path):
@@ -92,4 +93,5 @@ def test_compare_command_scores_model_rules_and_hybrids(tmp_path):
     assert both == "100.0 / 100.0 / 100.0"  # and union puts the real ones back
     precision = {name: float(cell.split(" / ")[0]) for name, cell in zip(("rules", "model", "union", "verify", "both"), cells["micro"])}
     assert precision["verify"] > precision["model"] and precision["both"] > precision["union"]
+    assert cells["unreadable answers"] == ["0"] * 5
     assert cells["PERSON"][1] == cells["PERSON"][4] == "100.0 / 100.0 / 100.0"  # the model's names survive

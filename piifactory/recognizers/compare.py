@@ -63,12 +63,15 @@ def _cell(m: dict | None) -> str:
 
 
 def table(results: dict[str, dict], gold: Sequence[Sequence[Entity]]) -> str:
-    """One Markdown table: a row per type (and micro), a column per system, cells P / R / F1 (%)."""
+    """One Markdown table: a row per type (and micro), a column per system, cells P / R / F1 (%),
+    and a last row of unreadable answers (parse failures + truncated), which score as misses."""
     support = {t: sum(e.type == t for g in gold for e in g) for t in PII_TYPES}
     seen = [t for t in PII_TYPES if support[t] or any(t in r["per_type"] for r in results.values())]
     header = ["type", "gold", *(f"{name} P / R / F1" for name in results)]
     rows = [[t, str(support[t]), *(_cell(r["per_type"].get(t)) for r in results.values())] for t in seen]
     rows.append(["micro", str(sum(support.values())), *(_cell(r["micro"]) for r in results.values())])
+    failed = (r["failures"]["parse_failures"] + r["failures"]["truncated"] for r in results.values())
+    rows.append(["unreadable answers", str(len(gold)), *(str(n) for n in failed)])
     return markdown_table(header, rows)
 
 
