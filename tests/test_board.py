@@ -52,7 +52,7 @@ def board_state(monkeypatch: pytest.MonkeyPatch):
         if key in os.environ:
             monkeypatch.setenv(key, os.environ[key])
         else:
-            monkeypatch.delenv(key)
+            monkeypatch.delenv(key, raising=False)
     for name in DATA_DIR_MODULES:
         module = __import__(name, fromlist=["DEFAULT_DATA_DIR"])
         monkeypatch.setattr(module, "DEFAULT_DATA_DIR", module.DEFAULT_DATA_DIR)
