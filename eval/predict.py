@@ -22,6 +22,7 @@ from tqdm.auto import tqdm
 
 from eval.extract import extract
 from eval.recipe import infer_args, load_recipe
+from piifactory.hybrid import postprocessor
 from piifactory.io import InputError, iter_jsonl
 from piifactory.schema import Entity, target_text
 
@@ -193,12 +194,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-new-tokens", type=int, default=512)
     parser.add_argument("--limit", type=int, help="first N samples only")
     parser.add_argument("--backend", choices=("hf", "vllm"), default="hf")
+    parser.add_argument("--rules", choices=("off", "union", "verify", "both"), default="off",
+                        help="merge checksum-verified rule hits: union adds missed ones (recall), verify drops "
+                             "predictions failing their checksum (precision), both does the two")
     parser.add_argument("--no-progress", action="store_true")
     ns = parser.parse_args(argv)
     try:
         recipe = load_recipe(ns.recipe, ns.overrides)
         count = run(recipe, ns.out, dataset=ns.dataset, batch_size=ns.batch_size, max_new_tokens=ns.max_new_tokens,
-                    limit=ns.limit, backend=ns.backend, progress=not ns.no_progress)
+                    limit=ns.limit, backend=ns.backend, postprocess=postprocessor(ns.rules),
+                    progress=not ns.no_progress)
     except (InputError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

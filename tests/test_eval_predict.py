@@ -58,3 +58,26 @@ def test_predict_end_to_end_with_resume(recipe: dict, tmp_path: Path) -> None:
 def test_vllm_backend_absent_is_a_clear_error(recipe: dict, tmp_path: Path) -> None:
     with pytest.raises(SystemExit, match="needs vLLM"):
         predict.run(recipe, tmp_path / "p.jsonl", backend="vllm", progress=False)
+
+
+def test_cli_rules_union_adds_rule_hits_and_keeps_raw_answer(recipe: dict, tmp_path: Path) -> None:
+    import yaml
+
+    from eval.extract import extract
+    from piifactory.recognizers import analyze
+
+    recipe_path = tmp_path / "recipe.yaml"
+    recipe_path.write_text(yaml.safe_dump(recipe, allow_unicode=True), encoding="utf-8")
+    out = tmp_path / "ruled.jsonl"
+    argv = [str(recipe_path), "--out", str(out), "--limit", "5", "--max-new-tokens", "4", "--rules", "union", "--no-progress"]
+    assert predict.main(argv) == 0
+    rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert len(rows) == 5 and all("raw_predict" in r for r in rows)
+    found = 0
+    for row in rows:
+        predicted = {(e.type, e.value) for e in extract(row["predict"]).entities}
+        text = row["prompt"]
+        rule_hits = {(d.entity.type, d.entity.value) for d in analyze(text)}
+        assert rule_hits <= predicted
+        found += len(rule_hits)
+    assert found > 0, "the synthetic validation rows carry rule-detectable PII"
