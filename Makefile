@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.pii-factory-installed
 
-.PHONY: demo test venv clean
+.PHONY: demo test test-browser board venv clean
 
 venv: $(STAMP)
 
@@ -20,6 +20,16 @@ $(STAMP): pyproject.toml constraints.txt
 
 test: $(STAMP)
 	$(PY) -m pytest
+
+# LLaMA-Board driven in Debian's headless chromium (installed here if missing; nothing downloads
+# a browser). Screenshots land in outputs/board-screenshots.
+test-browser: $(STAMP)
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+	  (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver)
+	PII_BOARD_SCREENSHOTS=$(CURDIR)/outputs/board-screenshots $(PY) -m pytest -m browser -s
+
+board: $(STAMP)
+	$(PY) -m piifactory.board
 
 demo: $(STAMP)
 	$(PY) -m piifactory.demo
