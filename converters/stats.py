@@ -8,8 +8,10 @@ histogram, so memory stays flat in the number of records.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import sys
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +21,7 @@ from tqdm import tqdm
 
 from converters.readers import read_records
 from converters.records import Chat, Record, Rejected
+from converters.tokens import load_tokenizer
 from converters.writers import Prompting, to_chat
 
 Measure = Callable[[Chat], tuple[int, int]]
@@ -94,13 +97,12 @@ def _answer_types(chat: Chat) -> list[str] | None:
 
 def template_measure(tokenizer_path: str | os.PathLike[str], template: str = "qwen3", enable_thinking: bool = False) -> Measure:
     """Prompt and answer lengths exactly as LLaMA-Factory encodes one turn."""
-    from llamafactory.data import get_template_and_fix_tokenizer
-    from llamafactory.hparams import DataArguments
-
-    from converters.tokens import load_tokenizer
-
     tokenizer = load_tokenizer(tokenizer_path)
-    tmpl = get_template_and_fix_tokenizer(tokenizer, DataArguments(template=template, enable_thinking=enable_thinking))
+    with contextlib.redirect_stdout(sys.stderr):  # LLaMA-Factory's log handler binds stdout when first imported
+        from llamafactory.data import get_template_and_fix_tokenizer
+        from llamafactory.hparams import DataArguments
+
+        tmpl = get_template_and_fix_tokenizer(tokenizer, DataArguments(template=template, enable_thinking=enable_thinking))
 
     def measure(chat: Chat) -> tuple[int, int]:
         user = f"{chat.instruction}\n{chat.input}" if chat.input else chat.instruction

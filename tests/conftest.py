@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from converters import Prompting, dataset_entry, merge_registry, to_chat, to_row, write_rows
 from piifactory.synth import generate
 
 REPO = Path(__file__).resolve().parents[1]
@@ -30,8 +31,6 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def write_alpaca_splits(dataset_dir: Path, sizes: dict[str, int], prefix: str = "pii_synth") -> Path:
     """Synthetic samples as alpaca JSON files plus a dataset_info.json that registers them."""
-    from converters import Prompting, dataset_entry, merge_registry, to_chat, to_row, write_rows
-
     info_path = dataset_dir / "dataset_info.json"
     info_path.unlink(missing_ok=True)
     for offset, (split, n) in enumerate(sizes.items()):
