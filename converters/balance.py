@@ -6,7 +6,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from converters.records import Record
-from converters.split import text_hash
 from piifactory.schema import UnknownLabelError, canonical_type
 
 
@@ -31,11 +30,6 @@ class Balance:
         if self.neg_ratio is None or negatives == 0:
             return 1.0
         return min(1.0, self.neg_ratio * positives / negatives)
-
-
-def keeps_negative(record: Record, fraction: float) -> bool:
-    """Deterministic: the same text is kept or dropped on every run."""
-    return fraction >= 1.0 or text_hash(record.text, salt="negative:") < fraction * 2**64
 
 
 def parse_oversample(specs: list[str]) -> tuple[int, dict[str, int]]:

@@ -18,7 +18,7 @@ from typing import IO, Any, Iterator, Mapping
 
 from tqdm import tqdm
 
-from converters.balance import Balance, keeps_negative
+from converters.balance import Balance
 from converters.checks import OverlapPolicy
 from converters.chunking import chunk_sample
 from converters.readers import read_records

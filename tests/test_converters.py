@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from converters import Balance, ConvertOptions, Prompting, chunk_sample, convert, file_keys, find_leaks, iter_rows
+from converters import Balance, ConvertOptions, chunk_sample, convert, file_keys, find_leaks, iter_rows
 from converters.cli import main
 from converters.tokens import char_spans
 from piifactory.schema import DEFAULT_INSTRUCTION, Entity, Sample
@@ -228,7 +228,7 @@ def test_oversampling_and_negative_downsampling_touch_train_only(tmp_path: Path)
 
 def test_chunking_keeps_every_entity_whole() -> None:
     sample = generate(40, seed=13)
-    text, entities, cursor = "", [], 0
+    text, entities = "", []
     for s in sample:  # one long text made of many samples
         entities += [Entity(e.type, e.value, e.start + len(text), e.end + len(text)) for e in s.entities]
         text += s.text
@@ -259,18 +259,13 @@ def test_conftest_writer_uses_the_library(tmp_path: Path) -> None:
     assert json.loads(rows[0]["output"])["entities"] == [{"type": e.type, "value": e.value} for e in first.entities]
 
 
-def test_demo_contract_keeps_repo_registry(tmp_path: Path) -> None:
+def test_demo_contract_keeps_repo_registry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """`python -m converters convert data/pii_synth.jsonl --name pii_synth --out-dir data` from the repo root."""
     repo_info = Path(__file__).resolve().parents[1] / "dataset_info.json"
     shutil.copy(repo_info, tmp_path / "dataset_info.json")
     (tmp_path / "data").mkdir()
     _synth_file(tmp_path / "data" / "pii_synth.jsonl", 50, seed=0)
-    import os
-    cwd = os.getcwd()
-    os.chdir(tmp_path)
-    try:
-        assert main(["convert", "data/pii_synth.jsonl", "--name", "pii_synth", "--out-dir", "data", "--no-progress"]) == 0
-    finally:
-        os.chdir(cwd)
+    monkeypatch.chdir(tmp_path)
+    assert main(["convert", "data/pii_synth.jsonl", "--name", "pii_synth", "--out-dir", "data", "--no-progress"]) == 0
     assert (tmp_path / "dataset_info.json").read_bytes() == repo_info.read_bytes()
     assert sum(len(json.loads((tmp_path / "data" / f"pii_synth_{s}.json").read_text(encoding="utf-8"))) for s in ("train", "val", "test")) == 50
