@@ -95,7 +95,8 @@ def with_plugins(stock_run_exp: Callable[..., None]) -> Callable[..., None]:
         check_version(VERSION)
         check_combination(args, options)
         run_preflight(args, options)
-        get_logger(__name__).info(
+        # a child of llamafactory's logger: same handler, format and level as its own lines
+        get_logger("llamafactory.pii_factory").info(
             f"pii_factory plugins active on rank {os.environ.get('RANK', '0')}: {options.model_dump(exclude_none=True)}"
         )
         with plugin_trainer(options):

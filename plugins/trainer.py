@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from plugins.entity_metrics.evaluator import EntityEvaluator, write_predictions
+from plugins.entity_metrics.evaluator import METRIC_NAMES, EntityEvaluator, write_predictions
 from plugins.focal_loss import ValueTokenWeigher, make_loss_func
 from plugins.options import PiiFactoryOptions
 
@@ -36,6 +36,7 @@ def plugin_trainer_class(base: type, options: PiiFactoryOptions) -> type:
                 # overwrites _gen_kwargs later, so it is read now.
                 stop_ids = self._gen_kwargs["eos_token_id"]
                 self.entity_evaluator = EntityEvaluator(metrics, tokenizer, stop_ids)
+                _add_entity_metrics_to_trainer_log(self)
 
         def evaluation_loop(self, dataloader, description, prediction_loss_only=None, ignore_keys=None, metric_key_prefix="eval"):
             output = super().evaluation_loop(
@@ -51,6 +52,33 @@ def plugin_trainer_class(base: type, options: PiiFactoryOptions) -> type:
             return output
 
     return PiiFactoryTrainer
+
+
+def _add_entity_metrics_to_trainer_log(trainer) -> None:
+    """LLaMA-Factory's LogCallback writes a fixed set of keys to trainer_log.jsonl; append ours to
+    the same line (LLaMA-Board reads that file, so no lines of a different shape are added)."""
+    from llamafactory.train.callbacks import LogCallback
+
+    for callback in trainer.callback_handler.callbacks:
+        if isinstance(callback, LogCallback):
+            callback.on_log = _with_entity_keys(callback)
+
+
+def _with_entity_keys(callback):
+    stock_on_log = callback.on_log
+    stock_write = callback._write_log
+
+    def on_log(args, state, control, **kwargs):
+        latest = state.log_history[-1] if state.log_history else {}
+        extra = {k: v for k, v in latest.items() if k.startswith("eval") and k.endswith(tuple(METRIC_NAMES))}
+        # _write_log runs on LogCallback's thread pool: bind this line's extras now, not later
+        callback._write_log = lambda output_dir, logs: stock_write(output_dir, {**logs, **extra})
+        try:
+            stock_on_log(args, state, control, **kwargs)
+        finally:
+            callback._write_log = stock_write
+
+    return on_log
 
 
 def _refuse_sharded_generation(trainer) -> None:

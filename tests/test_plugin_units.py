@@ -1,0 +1,102 @@
+"""In-process checks of the plugin pieces on the tiny model: options, version refusal, focal loss
+against transformers' own causal-LM loss, gradient-accumulation normalisation, value tokens."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+from piifactory.schema import Entity, target_text
+from plugins.activation import UnsupportedVersionError, with_plugins
+from plugins.focal_loss import ValueTokenWeigher, focal_loss
+from plugins.options import OptionsError, parse_options
+
+
+def test_options_name_bad_keys() -> None:
+    with pytest.raises(OptionsError) as info:
+        parse_options({"focal_loss": {"gama": 2}, "entity_metrics": {"eval_samples": "many"}, "extra": 1})
+    message = str(info.value)
+    for key in ("pii_factory.focal_loss.gama", "pii_factory.entity_metrics.eval_samples", "pii_factory.extra"):
+        assert key in message
+    options = parse_options({"focal_loss": None, "entity_metrics": {"eval_samples": 5}})
+    assert options.focal_loss.gamma == 2.0 and options.entity_metrics.eval_samples == 5
+    assert options.preflight is None
+
+
+def test_other_llamafactory_version_is_refused(monkeypatch) -> None:
+    from llamafactory.extras import env
+
+    calls = []
+    run_exp = with_plugins(lambda args, callbacks: calls.append(args))
+    monkeypatch.setattr(env, "VERSION", "0.9.6")
+    with pytest.raises(UnsupportedVersionError, match=r"support llamafactory 0\.9\.5 only; found 0\.9\.6"):
+        run_exp({"stage": "sft", "pii_factory": {"focal_loss": {}}})
+    assert calls == []
+    run_exp({"stage": "sft"})  # without the block the version does not matter: stock runs
+    assert calls == [{"stage": "sft"}]
+
+
+@pytest.fixture(scope="module")
+def model_and_batch(tiny_model):
+    torch.manual_seed(0)
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model)
+    model = AutoModelForCausalLM.from_pretrained(tiny_model, dtype=torch.float32)
+    texts = ["李娜的电话是13812345678。", "请联系张伟，邮箱 wang@example.com", "今天天气很好。", "张三"]
+    rows = [tokenizer(t)["input_ids"] for t in texts]
+    width = max(map(len, rows))
+    input_ids = torch.zeros((len(rows), width), dtype=torch.long)
+    labels = torch.full((len(rows), width), -100, dtype=torch.long)
+    for i, row in enumerate(rows):
+        input_ids[i, : len(row)] = torch.tensor(row)
+        labels[i, 2 : len(row)] = torch.tensor(row[2:])  # a 2-token "prompt", right padding
+    return model, input_ids, labels
+
+
+def _grads(model) -> torch.Tensor:
+    grads = torch.cat([p.grad.flatten() for p in model.parameters() if p.grad is not None])
+    model.zero_grad()
+    return grads
+
+
+def test_gamma_zero_equals_transformers_causal_lm_loss(model_and_batch) -> None:
+    model, input_ids, labels = model_and_batch
+    mask = (input_ids != 0).long()
+    stock = model(input_ids=input_ids, attention_mask=mask, labels=labels).loss
+    stock.backward()
+    stock_grads = _grads(model)
+    logits = model(input_ids=input_ids, attention_mask=mask).logits
+    ours = focal_loss(logits, labels, gamma=0.0)
+    ours.backward()
+    torch.testing.assert_close(ours, stock, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(_grads(model), stock_grads, rtol=1e-4, atol=1e-7)
+    assert focal_loss(logits, labels, gamma=2.0) < ours  # (1 - p)^2 < 1 shrinks every term
+
+
+def test_gradient_accumulation_sums_to_the_full_batch(model_and_batch) -> None:
+    """Two micro-batches divided by the accumulated token count give the full batch's gradient."""
+    model, input_ids, labels = model_and_batch
+    mask = (input_ids != 0).long()
+    items = int((labels[:, 1:] != -100).sum())
+    full = focal_loss(model(input_ids=input_ids, attention_mask=mask).logits, labels, gamma=2.0, alpha=0.5)
+    full.backward()
+    full_grads = _grads(model)
+    total = 0.0
+    for part in (slice(0, 1), slice(1, 4)):  # uneven token counts, as real micro-batches have
+        logits = model(input_ids=input_ids[part], attention_mask=mask[part]).logits
+        loss = focal_loss(logits, labels[part], gamma=2.0, alpha=0.5, num_items_in_batch=torch.tensor(items))
+        loss.backward()
+        total += float(loss.detach())
+    assert total == pytest.approx(float(full), rel=1e-5)
+    torch.testing.assert_close(_grads(model), full_grads, rtol=1e-4, atol=1e-7)
+
+
+def test_value_tokens_cover_exactly_the_entity_values(tiny_model) -> None:
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model)
+    entities = [Entity("PERSON", "李娜"), Entity("PHONE", "13812345678"), Entity("EMAIL", "wang@example.com")]
+    ids = tokenizer(target_text(entities) + "<|im_end|>\n")["input_ids"]
+    labels = torch.tensor([[-100, -100, *ids]])
+    weights = ValueTokenWeigher(tokenizer, 3.0)(labels)
+    assert weights[0, :2].tolist() == [0.0, 0.0]
+    heavy = [i for i, w in zip(ids, weights[0, 2:].tolist()) if w == 3.0]
+    assert tokenizer.decode(heavy) == "李娜13812345678wang@example.com"  # values only: no keys, types, quotes
