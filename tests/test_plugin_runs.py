@@ -7,6 +7,7 @@ plugins on only by carrying a `pii_factory:` block.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -15,7 +16,7 @@ import pytest
 import yaml
 
 from piifactory.schema import DEFAULT_INSTRUCTION, Entity, target_text
-from tests.conftest import REPO, run_cli, write_alpaca_splits
+from tests.conftest import VENV_BIN, run_cli, write_alpaca_splits
 
 pytestmark = pytest.mark.slow
 ACTIVE = "pii_factory plugins active on rank"
@@ -159,7 +160,8 @@ def test_torchrun_two_processes_apply_the_plugin_on_both_ranks(tiny_model, data,
             "entity_metrics": {"eval_samples": 3, "batch_size": 2, "max_new_tokens": 8},
         },
     )
-    result = train(config, tmp_path, "ddp", env={"FORCE_TORCHRUN": "1", "NPROC_PER_NODE": "2"})
+    path = f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}"  # launcher.py runs `torchrun` from PATH
+    result = train(config, tmp_path, "ddp", env={"FORCE_TORCHRUN": "1", "NPROC_PER_NODE": "2", "PATH": path})
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-4000:]
     assert f"{ACTIVE} 0" in output and f"{ACTIVE} 1" in output

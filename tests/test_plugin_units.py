@@ -87,7 +87,7 @@ def test_gradient_accumulation_sums_to_the_full_batch(model_and_batch) -> None:
         loss = focal_loss(logits, labels[part], gamma=2.0, alpha=0.5, num_items_in_batch=torch.tensor(items))
         loss.backward()
         total += float(loss.detach())
-    assert total == pytest.approx(float(full), rel=1e-5)
+    assert total == pytest.approx(float(full.detach()), rel=1e-5)
     torch.testing.assert_close(_grads(model), full_grads, rtol=1e-4, atol=1e-7)
 
 
