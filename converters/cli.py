@@ -17,14 +17,14 @@ from converters.formats import FORMATS
 from converters.pipeline import ConvertOptions, convert
 from converters.stats import compute_stats, template_measure
 from converters.writers import Prompting
-from piifactory.io import InputError
+from piifactory.io import InputError, parse_json
 from piifactory.schema import DEFAULT_INSTRUCTION, UnknownLabelError, canonical_type
 
 
 def load_label_map(path: Path) -> dict[str, str | None]:
     """A JSON object label -> canonical type (or an alias of one), or null to drop the label."""
     try:
-        mapping = json.loads(path.read_text(encoding="utf-8-sig"))
+        mapping = parse_json(path.read_text(encoding="utf-8-sig"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InputError(path, None, f"cannot read the label map: {exc}") from None
     if not isinstance(mapping, dict):

@@ -24,8 +24,13 @@ class _LineError(RecordError):
 def _sentences(path: str | os.PathLike[str]) -> Iterator[tuple[list[Row], _LineError | None]]:
     rows: list[Row] = []
     bad: _LineError | None = None
-    with open(path, encoding="utf-8-sig") as handle:
-        for number, line in enumerate(handle, start=1):
+    with open(path, "rb") as handle:  # decoded line by line, so bad bytes get their line number
+        for number, raw in enumerate(handle, start=1):
+            try:
+                line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+            except UnicodeDecodeError as exc:
+                bad = bad or _LineError(number, f"not UTF-8 text ({exc.reason} at byte {exc.start})")
+                continue
             parts = line.split()
             if not parts or parts[0] == "-DOCSTART-":
                 if rows or bad:

@@ -15,7 +15,7 @@ from converters.checks import LabelMap, OverlapPolicy, build_sample
 from converters.conll import read_conll
 from converters.formats import FORMATS, PARSERS, detect
 from converters.records import Chat, Record, RecordError, Rejected
-from piifactory.io import InputError
+from piifactory.io import InputError, parse_json
 
 _CONLL_SUFFIXES = (".conll", ".bio", ".bioes", ".bmes", ".iob", ".tsv")
 
@@ -34,16 +34,18 @@ def _json_lines(path: Path) -> Iterator[tuple[int, Any, str | None]]:
             if not line.strip():
                 continue
             try:
-                yield number, json.loads(line), None
+                yield number, parse_json(line), None
             except json.JSONDecodeError as exc:
                 yield number, line.rstrip("\r\n"), f"invalid JSON: {exc.msg} (column {exc.colno})"
 
 
 def _json_array(path: Path) -> Iterator[tuple[int, Any, str | None]]:
     try:
-        items = json.loads(path.read_text(encoding="utf-8-sig"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(path, None, f"not a JSON file: {exc}") from None
+        items = parse_json(path.read_text(encoding="utf-8-sig"))
+    except UnicodeDecodeError as exc:
+        raise InputError(path, None, f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except json.JSONDecodeError as exc:
+        raise InputError(path, exc.lineno, f"not a JSON file: {exc.msg} (column {exc.colno})") from None
     if not isinstance(items, list):
         raise InputError(path, None, "a .json input must hold a list of records")
     for number, item in enumerate(items, start=1):
@@ -111,14 +113,11 @@ def read_records(path: str | os.PathLike[str], fmt: str | None = None, label_map
 
 
 def _read_conll(path: Path, label_map: LabelMap | None, overlap: OverlapPolicy) -> Iterator[Record | Rejected]:
-    try:
-        for line, parsed, block in read_conll(path):
-            if isinstance(parsed, RecordError):
-                yield Rejected(str(path), line, str(parsed), block)
-                continue
-            try:
-                yield Record(str(path), line, sample=build_sample(*parsed, label_map=label_map, overlap=overlap))
-            except RecordError as exc:
-                yield Rejected(str(path), line, str(exc), block)
-    except UnicodeDecodeError as exc:
-        raise InputError(path, None, f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    for line, parsed, block in read_conll(path):
+        if isinstance(parsed, RecordError):
+            yield Rejected(str(path), line, str(parsed), block)
+            continue
+        try:
+            yield Record(str(path), line, sample=build_sample(*parsed, label_map=label_map, overlap=overlap))
+        except RecordError as exc:
+            yield Rejected(str(path), line, str(exc), block)

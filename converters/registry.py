@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from piifactory.io import InputError, atomic_write_text
+from piifactory.io import InputError, atomic_write_text, parse_json
 
 
 def load_info(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -16,7 +16,7 @@ def load_info(path: str | os.PathLike[str]) -> dict[str, Any]:
     if not path.exists():
         return {}
     try:
-        info = json.loads(path.read_text(encoding="utf-8-sig"))
+        info = parse_json(path.read_text(encoding="utf-8-sig"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InputError(path, None, f"not valid JSON: {exc}") from None
     if not isinstance(info, dict):

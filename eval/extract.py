@@ -10,6 +10,7 @@ import json
 import re
 from dataclasses import dataclass
 
+from piifactory.io import parse_json
 from piifactory.schema import Entity, UnknownLabelError, canonical_type, normalize_value
 
 _THINK = re.compile(r"<think>.*?</think>", re.DOTALL)
@@ -55,6 +56,8 @@ def _decode_prefix(text: str) -> tuple[object | None, bool]:
     begin = min(starts)
     try:
         return _DECODER.raw_decode(text, begin)[0], False
+    except RecursionError:  # nested deeper than the interpreter allows: not an answer
+        return None, False
     except json.JSONDecodeError as exc:
         truncated = exc.pos >= len(text.rstrip()) or exc.msg.startswith("Unterminated string")
         return None, truncated
@@ -74,6 +77,8 @@ def _salvage(text: str) -> tuple[list[object], bool]:
             return items, True
         try:
             item, pos = _DECODER.raw_decode(text, pos)
+        except RecursionError:
+            return items, False
         except json.JSONDecodeError as exc:
             return items, exc.pos >= len(text.rstrip()) or exc.msg.startswith("Unterminated string")
         items.append(item)
@@ -153,7 +158,7 @@ class GoldError(ValueError):
 def parse_gold(target: str) -> tuple[Entity, ...]:
     """Strictly parse a gold target string; raises :class:`GoldError` on anything doubtful."""
     try:
-        value = json.loads(target)
+        value = parse_json(target)
     except json.JSONDecodeError as exc:
         raise GoldError(f"gold is not JSON: {exc.msg} (column {exc.colno})") from None
     items = _items_of(value)

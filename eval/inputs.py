@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from eval.extract import GoldError, parse_gold
-from piifactory.io import InputError, iter_jsonl
+from piifactory.io import InputError, iter_jsonl, parse_json
 from piifactory.schema import Entity
 
 
@@ -25,7 +25,7 @@ def _rows(path: Path) -> Iterator[tuple[int, Any]]:
     """JSONL rows, or the items of a JSON array file (numbered from 1)."""
     if path.suffix == ".json":
         try:
-            data = json.loads(path.read_text(encoding="utf-8-sig"))
+            data = parse_json(path.read_text(encoding="utf-8-sig"))
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise InputError(path, getattr(exc, "lineno", None), f"invalid JSON: {exc}") from None
         if not isinstance(data, list):

@@ -65,6 +65,23 @@ def atomic_write_lines(path: str | os.PathLike[str], lines: Iterable[str]) -> in
     return count
 
 
+def parse_json(text: str) -> Any:
+    """``json.loads``, failing with :class:`json.JSONDecodeError` also on what JSON allows but no
+    text file can hold: nesting deeper than Python's recursion limit (a RecursionError
+    otherwise) and lone UTF-16 surrogate escapes such as ``"\\ud800"`` (which no UTF-8 output
+    can write, so they would fail far from the input line)."""
+    try:
+        value = json.loads(text)
+    except RecursionError:
+        raise json.JSONDecodeError("nested too deeply", text, 0) from None
+    if "\\u" in text:
+        try:
+            json.dumps(value, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            raise json.JSONDecodeError("lone surrogate escape, not text", text, text.find("\\u")) from None
+    return value
+
+
 def iter_jsonl(path: str | os.PathLike[str]) -> Iterator[tuple[int, Any]]:
     """Yield ``(line_number, object)`` for each non-blank line; streams, never loads the file.
 
@@ -82,6 +99,6 @@ def iter_jsonl(path: str | os.PathLike[str]) -> Iterator[tuple[int, Any]]:
             if not line.strip():
                 continue
             try:
-                yield number, json.loads(line)
+                yield number, parse_json(line)
             except json.JSONDecodeError as exc:
                 raise InputError(path, number, f"invalid JSON: {exc.msg} (column {exc.colno})") from None
