@@ -53,8 +53,30 @@ def check_combination(args: dict[str, Any], options: PiiFactoryOptions) -> None:
         )
 
 
+class PreflightFailed(RuntimeError):
+    """``preflight.mode: error`` and the preflight found errors: stop before hours are lost."""
+
+
+def _recipe_path() -> str | None:
+    """The YAML the CLI (or a torchrun worker of launcher.py) was given, for the consistency check."""
+    import sys
+
+    first = sys.argv[1] if len(sys.argv) > 1 else ""
+    return first if first.endswith((".yaml", ".yml")) else None
+
+
 def run_preflight(args: dict[str, Any], options: PiiFactoryOptions) -> None:
-    """Call site for ``plugins.preflight`` (wired by the pack's lead; runs before the model loads)."""
+    """The recipe's preflight, before the model loads; each rank decides, rank 0 prints."""
+    if options.preflight.mode == "off":
+        return
+    from plugins.preflight import run_preflight as preflight
+
+    report = preflight(args, gpu_mem_gb=options.preflight.gpu_mem_gb, recipe_path=_recipe_path(),
+                       num_gpus=int(os.environ.get("WORLD_SIZE", "1")))
+    if os.environ.get("LOCAL_RANK", "0") == "0":
+        print(report.render(), flush=True)
+    if options.preflight.mode == "error" and not report.ok:
+        raise PreflightFailed(f"{BLOCK_KEY}.preflight.mode is error and the preflight found: " + "; ".join(report.errors))
 
 
 @contextlib.contextmanager

@@ -37,18 +37,20 @@ class EntityMetricsOptions(_Strict):
 
 
 class PreflightOptions(_Strict):
-    """Passed to ``plugins.preflight`` (owned separately); validated here so typos fail early."""
+    """``plugins.preflight`` at the start of training: ``warn`` prints its findings, ``error``
+    also stops the run on an error finding, ``off`` skips it."""
 
     mode: Literal["off", "warn", "error"] = "warn"
     gpu_mem_gb: float | None = Field(None, gt=0.0)
 
 
 class PiiFactoryOptions(_Strict):
-    """A sub-block that is absent is off; ``{}`` (or ``null``) turns it on with the defaults."""
+    """A sub-block that is absent is off (the preflight excepted: it warns unless ``mode: off``);
+    ``{}`` (or ``null``) turns it on with the defaults."""
 
     focal_loss: FocalLossOptions | None = None
     entity_metrics: EntityMetricsOptions | None = None
-    preflight: PreflightOptions | None = None
+    preflight: PreflightOptions = PreflightOptions()
 
 
 class OptionsError(ValueError):

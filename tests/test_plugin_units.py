@@ -21,7 +21,24 @@ def test_options_name_bad_keys() -> None:
         assert key in message
     options = parse_options({"focal_loss": None, "entity_metrics": {"eval_samples": 5}})
     assert options.focal_loss.gamma == 2.0 and options.entity_metrics.eval_samples == 5
-    assert options.preflight is None
+    assert options.preflight.mode == "warn"  # the preflight runs unless told off
+
+
+def test_preflight_runs_before_the_model_and_error_mode_stops(tiny_model, tmp_path, capsys) -> None:
+    from plugins.activation import PreflightFailed
+
+    calls = []
+    run_exp = with_plugins(lambda args, callbacks: calls.append(args))
+    recipe = {"stage": "sft", "model_name_or_path": str(tiny_model), "template": "qwen3", "enable_thinking": False,
+              "trust_remote_code": True, "dataset_dir": str(tmp_path), "do_train": True, "use_cpu": True}
+    with pytest.raises(PreflightFailed, match="trust_remote_code"):
+        run_exp({**recipe, "pii_factory": {"preflight": {"mode": "error"}}})
+    assert calls == []
+    run_exp({**recipe, "pii_factory": {"preflight": {"mode": "warn"}}})
+    assert len(calls) == 1 and "pii_factory" not in calls[0]
+    assert "trust_remote_code" in capsys.readouterr().out
+    run_exp({**recipe, "pii_factory": {"preflight": {"mode": "off"}}})
+    assert len(calls) == 2 and "preflight: " not in capsys.readouterr().out
 
 
 def test_other_llamafactory_version_is_refused(monkeypatch) -> None:
