@@ -7,6 +7,9 @@ Policy (stated once, documented in docs/converters.md):
   value is given; an entity without offsets is placed at the next unused occurrence of its value;
 - exact duplicates (same span, same type) are kept once; the same span with two types is an error;
 - overlapping spans are an error, or with ``overlap="longest"`` the longest one wins.
+
+Messages name types, offsets and lengths, never values: they reach terminals, CI logs and the
+stats summary, and values are personal data (the rejects file keeps the whole record).
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ def _is_int(value: object) -> bool:
 
 
 def _describe(ent: Entity) -> str:
-    return f"{ent.type} {ent.value!r} [{ent.start}, {ent.end})"
+    return f"{ent.type} [{ent.start}, {ent.end})"
 
 
 def _place(text: str, raw: RawEntity, etype: str, taken: set[tuple[int, int]]) -> Entity:
@@ -40,7 +43,7 @@ def _place(text: str, raw: RawEntity, etype: str, taken: set[tuple[int, int]]) -
         while at >= 0 and (at, at + len(value)) in taken:
             at = text.find(value, at + 1)
         if at < 0:
-            raise RecordError(f"{etype} value {value!r} not found in the text")
+            raise RecordError(f"{etype} value ({len(value)} characters) not found in the text")
         return Entity(etype, value, at, at + len(value))
     if not (_is_int(raw.start) and _is_int(raw.end)):
         raise RecordError(f"{etype} offsets must be integers, got start={raw.start!r} end={raw.end!r}")
@@ -49,7 +52,7 @@ def _place(text: str, raw: RawEntity, etype: str, taken: set[tuple[int, int]]) -
         raise RecordError(f"{etype} span [{start}, {end}) is outside the text (length {len(text)}) or empty")
     piece = text[start:end]
     if value is not None and piece != value:
-        raise RecordError(f"{etype} span [{start}, {end}) is {piece!r}, not the value {value!r}")
+        raise RecordError(f"{etype} span [{start}, {end}) does not hold its value (the text there differs; value has {len(value)} characters)")
     return Entity(etype, piece, start, end)
 
 

@@ -38,7 +38,7 @@ def _sentences(path: str | os.PathLike[str]) -> Iterator[tuple[list[Row], _LineE
                 rows, bad = [], None
                 continue
             if len(parts) < 2:
-                bad = bad or _LineError(number, f"expected 'token label', got {line.strip()!r}")
+                bad = bad or _LineError(number, "expected 'token label', got a single field")
             rows.append((number, parts[0], parts[-1]))
     if rows or bad:
         yield rows, bad

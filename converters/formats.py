@@ -103,7 +103,7 @@ def parse_cluener(obj: dict[str, Any]) -> Parsed:
             raise RecordError(f"label.{label} must be an object of surface -> [[start, end]]")
         for surface, pairs in surfaces.items():
             if not isinstance(pairs, list) or not all(isinstance(p, list) and len(p) == 2 for p in pairs):
-                raise RecordError(f"label.{label}.{surface} must be a list of [start, end] pairs")
+                raise RecordError(f"label.{label}: each surface must map to a list of [start, end] pairs")
             for start, end in pairs:
                 inclusive_end = end + 1 if isinstance(end, int) and not isinstance(end, bool) else end
                 raws.append(RawEntity(label, surface, start, inclusive_end))

@@ -107,22 +107,22 @@ BAD_RECORDS = [
     ("pii", {"input": "张三电话13800138000", "output": {"entities": [{"type": "PHONE", "value": "13800138000", "start": 4, "end": 40}]}},
      "PHONE span [4, 40) is outside the text (length 15) or empty"),
     ("pii", {"input": "张三电话13800138000", "output": {"entities": [{"type": "PHONE", "value": "13800138001", "start": 4, "end": 15}]}},
-     "PHONE span [4, 15) is '13800138000', not the value '13800138001'"),
+     "PHONE span [4, 15) does not hold its value (the text there differs; value has 11 characters)"),
     ("pii", {"input": "张三电话13800138000", "output": {"entities": [{"type": "PERSON", "value": "李四"}]}},
-     "PERSON value '李四' not found in the text"),
+     "PERSON value (2 characters) not found in the text"),
     ("pii", {"input": "   ", "output": {"entities": []}}, "empty text"),
     ("pii", {"input": 42, "output": {"entities": []}}, "field 'input' must be str, got int"),
     ("pii", {"input": "张三", "output": {"entities": [{"type": "PERSON", "value": "张三", "start": "0", "end": 2}]}},
      "PERSON offsets must be integers, got start='0' end=2"),
     ("pii", {"input": "张三", "output": {"entities": "张三"}}, "field 'output.entities' must be list, got str"),
     ("spans", {"text": "张三丰来了", "spans": [{"start": 0, "end": 3, "label": "PERSON"}, {"start": 0, "end": 2, "label": "PERSON"}]},
-     "spans overlap: PERSON '张三丰' [0, 3) and PERSON '张三' [0, 2)"),
+     "spans overlap: PERSON [0, 3) and PERSON [0, 2)"),
     ("spans", {"text": "张三来了", "spans": [{"start": 0, "end": 2, "label": "PERSON"}, {"start": 0, "end": 2, "label": "ORG"}]},
-     "the same span has two types: PERSON '张三' [0, 2) and ORG"),
+     "the same span has two types: PERSON [0, 2) and ORG"),
     ("spans", {"text": "张三来了", "spans": [{"start": 0, "end": 2, "label": "movie"}]},
      "unknown label 'movie': map it in a --label-map file"),
     ("spans", {"text": "张三来了", "spans": [{"start": 0, "label": "PERSON"}]}, "spans[0] needs 'start' and 'end'"),
-    ("cluener", {"text": "叶老桂博士", "label": {"name": {"叶老桂": [[0, 3]]}}}, "PERSON span [0, 4) is '叶老桂博', not the value '叶老桂'"),
+    ("cluener", {"text": "叶老桂博士", "label": {"name": {"叶老桂": [[0, 3]]}}}, "PERSON span [0, 4) does not hold its value (the text there differs; value has 3 characters)"),
     ("ai4privacy", {"source_text": "Hi Ann", "privacy_mask": {"value": "Ann"}}, "field 'privacy_mask' must be list or str, got dict"),
     ("sft", {"instruction": "问", "output": ""}, "empty 'instruction' or 'output'"),
 ]
@@ -167,7 +167,7 @@ def test_skip_invalid_writes_rejects_and_reconciles(tmp_path: Path, capsys: pyte
     assert "read 20 = written 18 + dropped negatives 0 + rejected 2" in capsys.readouterr().out
     rejects = [json.loads(line) for line in (tmp_path / "out" / "ds_rejects.jsonl").read_text(encoding="utf-8").splitlines()]
     assert [(r["line"], r["reason"]) for r in rejects] == [
-        (4, "PERSON value '李四' not found in the text"), (8, "invalid JSON: Expecting value (column 1)")]
+        (4, "PERSON value (2 characters) not found in the text"), (8, "invalid JSON: Expecting value (column 1)")]
     assert rejects[0]["record"]["input"] == "张三" and rejects[1]["record"] == "not json"
     written = sum(len(list(iter_rows(tmp_path / "out" / f"ds_{s}.json"))) for s in ("train", "val", "test"))
     assert written == 18
