@@ -71,7 +71,10 @@ def run_preflight(args: dict[str, Any], options: PiiFactoryOptions) -> None:
         return
     from plugins.preflight import run_preflight as preflight
 
-    report = preflight(args, gpu_mem_gb=options.preflight.gpu_mem_gb, recipe_path=_recipe_path(),
+    # ``args`` no longer carries the block: hand the validated one back, or the preflight would
+    # judge the recipe as if the plugins were off (entity_f1 with no entity metrics, no focal loss)
+    config = {**args, BLOCK_KEY: options.model_dump()}
+    report = preflight(config, gpu_mem_gb=options.preflight.gpu_mem_gb, recipe_path=_recipe_path(),
                        num_gpus=int(os.environ.get("WORLD_SIZE", "1")))
     if os.environ.get("LOCAL_RANK", "0") == "0":
         print(report.render(), flush=True)

@@ -38,6 +38,18 @@ def _zero_stage(config: dict[str, Any], report: PreflightReport) -> int:
     return int(stage)
 
 
+def _as_plugin_reads_it(block: dict[str, Any]) -> dict[str, Any]:
+    """The block with the plugin's defaults filled in: ``focal_loss:`` or ``{}`` is on, and
+    ``entity_metrics`` without ``enabled`` is enabled. A block the plugin would refuse is kept as
+    written (the training stops on it before the model loads, naming the keys)."""
+    from plugins.options import OptionsError, parse_options
+
+    try:
+        return parse_options(block).model_dump()
+    except OptionsError:
+        return block
+
+
 def _setup(ctx: checks.Context, report: PreflightReport) -> memory.Setup:
     cfg, block = ctx.config, ctx.block
     cutoff = int(ctx.get("cutoff_len", 2048))
@@ -98,6 +110,7 @@ def run_preflight(config: dict[str, Any], *, gpu_mem_gb: float | None = None,
     block's ``preflight.gpu_mem_gb``; ``recipe_path`` enables the train/serve consistency check;
     ``num_gpus`` divides what DeepSpeed ZeRO shards."""
     lf_config, block = split_plugin_block(config)
+    block = _as_plugin_reads_it(block)
     path = Path(recipe_path) if recipe_path else None
     card = gpu_mem_gb if gpu_mem_gb is not None else (block.get("preflight") or {}).get("gpu_mem_gb")
     report = PreflightReport(recipe=str(recipe_path or "<config>"), gpu_mem_gb=card)
