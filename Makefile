@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.pii-factory-installed
 
-.PHONY: demo test test-browser board venv clean
+.PHONY: demo test test-browser board bench venv clean
 
 venv: $(STAMP)
 
@@ -27,6 +27,10 @@ test-browser: $(STAMP)
 	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
 	  (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver)
 	PII_BOARD_SCREENSHOTS=$(CURDIR)/outputs/board-screenshots $(PY) -m pytest -m browser -s
+
+# Throughputs and side-by-side ratios, printed and written to bench/results.md with the machine.
+bench: $(STAMP)
+	$(PY) -m bench
 
 board: $(STAMP)
 	$(PY) -m piifactory.board

@@ -1,0 +1,75 @@
+"""Run the benchmarks, print one table, and write it with the machine's details to
+``bench/results.md`` (atomically: an interrupted run leaves the last complete file)."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from pathlib import Path
+
+from bench.common import Row
+from bench.machine import details
+from piifactory.io import atomic_write_text
+
+# name -> module with ``run(scale: float) -> list[Row]``. Adding a benchmark is one line here;
+# the training benchmarks (focal loss vs default loss step time and peak memory, entity-F1
+# evaluation overhead, GPU tokens/s when CUDA is available) are to be added the same way.
+BENCHMARKS: dict[str, str] = {
+    "scorer": "bench.scorer",
+    "converters": "bench.convert",
+    "predict": "bench.predict",
+}
+QUICK_SCALE = 0.1
+RESULTS = Path(__file__).with_name("results.md")
+
+
+def run_all(names: list[str], scale: float) -> list[Row]:
+    rows: list[Row] = []
+    for name in names:
+        print(f"[bench] {name} (scale {scale:g}) ...", file=sys.stderr, flush=True)
+        rows += importlib.import_module(BENCHMARKS[name]).run(scale)
+    return rows
+
+
+def _value(row: Row) -> str:
+    return f"{row.value:,.0f}" if row.value >= 100 else f"{row.value:.2f}"
+
+
+def table(rows: list[Row]) -> list[list[str]]:
+    return [[r.benchmark, r.figure, _value(r), r.unit, r.note] for r in rows]
+
+
+def render_text(rows: list[Row]) -> str:
+    header = ["benchmark", "figure", "value", "unit", "measured on"]
+    body = table(rows)
+    widths = [max(len(line[i]) for line in [header, *body]) for i in range(len(header))]
+    fmt = lambda line: "  ".join(cell.rjust(w) if i == 2 else cell.ljust(w) for i, (cell, w) in enumerate(zip(line, widths)))
+    return "\n".join([fmt(header), "  ".join("-" * w for w in widths), *map(fmt, body)])
+
+
+def render_markdown(rows: list[Row], machine: dict[str, str], scale: float) -> str:
+    lines = ["# Benchmark results", "", "Written by `python -m bench` (`make bench`); every figure is a throughput or a",
+             "ratio measured side by side in this one run. Do not edit by hand.", "", "| machine | |", "|---|---|"]
+    lines += [f"| {k} | {v} |" for k, v in machine.items()]
+    lines += [f"| scale | {scale:g} (1 = full sizes; --quick = {QUICK_SCALE:g}) |", "",
+              "| benchmark | figure | value | unit | measured on |", "|---|---|---:|---|---|"]
+    lines += ["| " + " | ".join(cells) + " |" for cells in table(rows)]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description="benchmarks of PII Factory")
+    parser.add_argument("--quick", action="store_true", help=f"sizes times {QUICK_SCALE:g} (a minute or two)")
+    parser.add_argument("--scale", type=float, help="sizes times this (overrides --quick)")
+    parser.add_argument("--only", action="append", choices=list(BENCHMARKS), help="run only this benchmark (repeatable)")
+    parser.add_argument("--out", type=Path, default=RESULTS, help=f"results file (default {RESULTS})")
+    ns = parser.parse_args(argv)
+    scale = ns.scale if ns.scale is not None else QUICK_SCALE if ns.quick else 1.0
+    if scale <= 0:
+        parser.error("--scale must be positive")
+    rows = run_all(ns.only or list(BENCHMARKS), scale)
+    print(render_text(rows))
+    atomic_write_text(ns.out, render_markdown(rows, details(), scale))
+    print(f"[bench] wrote {ns.out}", file=sys.stderr)
+    return 0

@@ -1,0 +1,35 @@
+"""The benchmark runner end to end at tiny sizes: a results file with the machine and every row."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bench import runner
+from bench.common import Row
+
+
+def test_runner_writes_results_with_machine_and_rows(tmp_path: Path, capsys) -> None:
+    out = tmp_path / "results.md"
+    assert runner.main(["--scale", "0.001", "--out", str(out)]) == 0
+    text = out.read_text(encoding="utf-8")
+    for key in ("cpu", "cores", "ram", "python", "torch", "transformers", "llamafactory", "date", "scale | 0.001"):
+        assert f"| {key}" in text, key
+    figures = ["score_generations", "span counting vs nervaluate", "convert (check + split + write)", "peak RSS 10000 / 1000 records",
+               "batched generation (batch 8)", "one-by-one generation", "batched / one-by-one"]
+    printed = capsys.readouterr().out
+    for figure in figures:
+        assert f"| {figure} |" in text and figure in printed, figure
+    assert len([line for line in text.splitlines() if line.startswith("| ") and " | " in line]) >= len(figures)
+
+
+def test_adding_a_benchmark_is_one_entry(monkeypatch, tmp_path: Path) -> None:
+    import sys
+    import types
+
+    module = types.ModuleType("bench_fake")
+    module.run = lambda scale: [Row("fake", "ratio", 1.5 * scale, "x")]
+    monkeypatch.setitem(sys.modules, "bench_fake", module)
+    monkeypatch.setitem(runner.BENCHMARKS, "fake", "bench_fake")
+    out = tmp_path / "r.md"
+    assert runner.main(["--only", "fake", "--scale", "2", "--out", str(out)]) == 0
+    assert "| fake | ratio | 3.00 | x |" in out.read_text(encoding="utf-8")
