@@ -19,6 +19,9 @@ BENCHMARKS: dict[str, str] = {
     "scorer": "bench.scorer",
     "converters": "bench.convert",
     "predict": "bench.predict",
+    "focal-loss": "bench.train_loss",
+    "entity-eval": "bench.train_eval",
+    "training-gpu": "bench.train_gpu",
 }
 QUICK_SCALE = 0.1
 RESULTS = Path(__file__).with_name("results.md")
