@@ -12,9 +12,7 @@ from bench.common import Row
 from bench.machine import details
 from piifactory.io import atomic_write_text
 
-# name -> module with ``run(scale: float) -> list[Row]``. Adding a benchmark is one line here;
-# the training benchmarks (focal loss vs default loss step time and peak memory, entity-F1
-# evaluation overhead, GPU tokens/s when CUDA is available) are to be added the same way.
+# name -> module with ``run(scale: float) -> list[Row]``. Adding a benchmark is one line here.
 BENCHMARKS: dict[str, str] = {
     "scorer": "bench.scorer",
     "converters": "bench.convert",
