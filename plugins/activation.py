@@ -82,6 +82,34 @@ def run_preflight(args: dict[str, Any], options: PiiFactoryOptions) -> None:
         raise PreflightFailed(f"{BLOCK_KEY}.preflight.mode is error and the preflight found: " + "; ".join(report.errors))
 
 
+def skip_incomplete_checkpoint(args: dict[str, Any], logger) -> dict[str, Any]:
+    """Resume from the last *complete* checkpoint when LLaMA-Factory would resume automatically.
+
+    With ``overwrite_output_dir`` off and no ``resume_from_checkpoint``, LLaMA-Factory resumes from
+    the highest-numbered ``checkpoint-N`` folder, complete or not. A run killed while saving leaves
+    one without ``trainer_state.json`` (transformers writes it last), and resuming from it fails
+    (or loses the best-metric bookkeeping). Name the last complete one instead, and say so.
+    """
+    from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
+
+    output_dir = args.get("output_dir")
+    if (not _enabled(args.get("do_train")) or _enabled(args.get("overwrite_output_dir"))
+            or args.get("resume_from_checkpoint") is not None or not output_dir or not os.path.isdir(output_dir)):
+        return args
+    steps = sorted(
+        (int(name.rsplit("-", 1)[1]), name) for name in os.listdir(output_dir)
+        if name.startswith(PREFIX_CHECKPOINT_DIR + "-") and name.rsplit("-", 1)[1].isdigit()
+        and os.path.isdir(os.path.join(output_dir, name))
+    )
+    complete = [name for _, name in steps if os.path.isfile(os.path.join(output_dir, name, "trainer_state.json"))]
+    if not steps or not complete or complete[-1] == steps[-1][1]:
+        return args
+    chosen = os.path.join(output_dir, complete[-1])
+    logger.warning(f"{os.path.join(output_dir, steps[-1][1])} is incomplete (no trainer_state.json: interrupted "
+                   f"while saving); resuming from {chosen}")
+    return {**args, "resume_from_checkpoint": chosen}
+
+
 @contextlib.contextmanager
 def plugin_trainer(options: PiiFactoryOptions) -> Iterator[None]:
     """Swap the SFT workflow's trainer class for the plugin subclass, for one run."""
@@ -119,6 +147,7 @@ def with_plugins(stock_run_exp: Callable[..., None]) -> Callable[..., None]:
             return stock_run_exp(args, callbacks)
         check_version(VERSION)
         check_combination(args, options)
+        args = skip_incomplete_checkpoint(args, get_logger("llamafactory.pii_factory"))
         run_preflight(args, options)
         # a child of llamafactory's logger: same handler, format and level as its own lines
         get_logger("llamafactory.pii_factory").info(
