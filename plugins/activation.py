@@ -110,6 +110,39 @@ def skip_incomplete_checkpoint(args: dict[str, Any], logger) -> dict[str, Any]:
     return {**args, "resume_from_checkpoint": chosen}
 
 
+LOG_EXAMPLES_ENV = "PII_FACTORY_LOG_EXAMPLES"
+
+
+@contextlib.contextmanager
+def redacted_data_examples() -> Iterator[None]:
+    """LLaMA-Factory prints the first training and eval example in full (prompt text, answer, so
+    the entity values) to stdout, which ends up in console logs and LLaMA-Board's output. For one
+    run, print its token counts instead; ``PII_FACTORY_LOG_EXAMPLES=1`` keeps the stock print."""
+    if os.environ.get(LOG_EXAMPLES_ENV, "") not in ("", "0"):
+        yield
+        return
+    from llamafactory.data import loader
+
+    stock = loader._get_dataset_processor
+
+    def get_processor(*args: Any, **kwargs: Any):
+        processor = stock(*args, **kwargs)
+
+        def print_data_example(example: dict[str, list[int]]) -> None:
+            supervised = sum(1 for label in example.get("labels", ()) if label != -100)
+            print(f"{len(example.get('input_ids', ()))} input tokens, {supervised} supervised label tokens "
+                  f"(text not logged by pii_factory; {LOG_EXAMPLES_ENV}=1 prints it)")
+
+        processor.print_data_example = print_data_example
+        return processor
+
+    loader._get_dataset_processor = get_processor
+    try:
+        yield
+    finally:
+        loader._get_dataset_processor = stock
+
+
 @contextlib.contextmanager
 def plugin_trainer(options: PiiFactoryOptions) -> Iterator[None]:
     """Swap the SFT workflow's trainer class for the plugin subclass, for one run."""
@@ -153,7 +186,7 @@ def with_plugins(stock_run_exp: Callable[..., None]) -> Callable[..., None]:
         get_logger("llamafactory.pii_factory").info(
             f"pii_factory plugins active on rank {os.environ.get('RANK', '0')}: {options.model_dump(exclude_none=True)}"
         )
-        with plugin_trainer(options):
+        with plugin_trainer(options), redacted_data_examples():
             return stock_run_exp(args, callbacks)
 
     run_exp.pii_factory_wrapped = True

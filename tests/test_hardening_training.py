@@ -125,6 +125,24 @@ def test_sigkill_after_a_checkpoint_then_resume_keeps_the_best_metric(tiny_model
     logged = [json.loads(line) for line in (out / "trainer_log.jsonl").read_text().splitlines()]
     assert {e["current_steps"] for e in logged if "eval_entity_f1" in e} >= {2, 4, 6, 8}
     assert {p.name for p in (out / "entity_eval").iterdir()} >= {f"eval-step{s}.jsonl" for s in (2, 4, 6, 8)}
+    assert_no_entity_values(out, [output, (tmp_path / "killed.log").read_text(encoding="utf-8")])
+
+
+def assert_no_entity_values(out: Path, console: list[str]) -> None:
+    """Console output (both runs), trainer_log.jsonl and trainer_state.json carry metrics, not
+    values; the entity_eval prediction files are the deliberate exception (they hold the gold)."""
+    from piifactory.synth import generate
+
+    values = {e.value for n, seed in ((32, 100), (4, 101)) for s in generate(n, seed=seed) for e in s.entities}
+    values = {v for v in values if len(v) >= 3}
+    assert len(values) > 20
+    predictions = "".join(p.read_text(encoding="utf-8") for p in (out / "entity_eval").iterdir())
+    assert any(v in predictions for v in values)  # the check can see a value where there is one
+    assert all("text not logged by pii_factory" in text for text in console)  # LLaMA-Factory's example print
+    logs = [*console, (out / "trainer_log.jsonl").read_text(encoding="utf-8"),
+            (out / "trainer_state.json").read_text(encoding="utf-8")]
+    leaked = sorted(v for v in values if any(v in text for text in logs))
+    assert not leaked, leaked
 
 
 def test_resume_skips_a_checkpoint_cut_off_while_saving(tmp_path: Path, caplog) -> None:
