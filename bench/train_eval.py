@@ -23,7 +23,8 @@ EVAL_ROWS = 16
 os.environ.setdefault("LLAMAFACTORY_VERBOSITY", "WARN")
 
 
-def capture_trainer(model_dir: Path, data_dir: Path, out: Path, eval_batch: int):
+def capture_trainer(model_dir: Path, data_dir: Path, out: Path, eval_batch: int, rows: int = EVAL_ROWS,
+                    max_new_tokens: int | None = None):
     """The plugin trainer LLaMA-Factory's workflow builds for a recipe with entity metrics."""
     import plugins.trainer as plugin_trainer
     from llamafactory.train.tuner import run_exp
@@ -50,7 +51,8 @@ def capture_trainer(model_dir: Path, data_dir: Path, out: Path, eval_batch: int)
             "preprocessing_num_workers": 1, "output_dir": str(out), "report_to": "none", "use_cpu": True,
             "per_device_eval_batch_size": eval_batch, "disable_tqdm": True,
             "pii_factory": {
-                "entity_metrics": {"eval_samples": EVAL_ROWS, "batch_size": eval_batch, "save_predictions": False},
+                "entity_metrics": {"eval_samples": rows, "batch_size": eval_batch, "max_new_tokens": max_new_tokens,
+                                   "save_predictions": False},
                 "preflight": {"mode": "off"},
             },
         })

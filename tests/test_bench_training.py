@@ -1,0 +1,41 @@
+"""The training benchmarks at their smallest sizes: they run, and their figures are sane ratios."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bench import runner, train_eval, train_gpu, train_loss
+
+
+def test_registered_in_the_runner() -> None:
+    assert {runner.BENCHMARKS[k] for k in ("focal-loss", "entity-eval", "training-gpu")} == {
+        "bench.train_loss", "bench.train_eval", "bench.train_gpu"}
+
+
+def test_focal_loss_bench(tiny_model: Path) -> None:
+    """The pieces of ``run`` at the smallest size (run itself: `make bench`)."""
+    medians = train_loss.time_steps(tiny_model, 2)
+    assert 0.3 < medians["focal"] / medians["default"] < 3.0, medians  # same model and batch
+    memory = train_loss.peak_added(tiny_model, "focal", 1)
+    assert memory["added_mb"] > 10 and memory["peak_mb"] > memory["before_mb"], memory  # logits, activations, grads
+
+
+def test_entity_eval_bench(tiny_model: Path, tmp_path: Path) -> None:
+    """The pieces of ``run`` on 4 rows and 8 new tokens (run itself: `make bench`)."""
+    from tests.conftest import write_alpaca_splits
+
+    data = write_alpaca_splits(tmp_path, {"val": 4})
+    trainer = train_eval.capture_trainer(tiny_model, data, tmp_path / "out", eval_batch=4, rows=4, max_new_tokens=8)
+    result = train_eval.compare(trainer, rounds=1)  # asserts entity metrics only on the entity side
+    assert result["max_new_tokens"] == 8
+    assert result["entity"] > result["plain"] > 0, result  # generation on top of the same loss pass
+
+
+def test_gpu_bench_gives_no_figure_without_cuda(monkeypatch: pytest.MonkeyPatch) -> None:
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert train_gpu.run(1.0) == []
+    assert train_gpu.NOTES == ["skipped: no CUDA (Qwen-sized LoRA step and HF vs vLLM prediction need a GPU)"]
