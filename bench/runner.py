@@ -25,12 +25,16 @@ QUICK_SCALE = 0.1
 RESULTS = Path(__file__).with_name("results.md")
 
 
-def run_all(names: list[str], scale: float) -> list[Row]:
+def run_all(names: list[str], scale: float) -> tuple[list[Row], list[str]]:
+    """Rows of every benchmark, and the notes (``NOTES`` of a module: what it could not measure)."""
     rows: list[Row] = []
+    notes: list[str] = []
     for name in names:
         print(f"[bench] {name} (scale {scale:g}) ...", file=sys.stderr, flush=True)
-        rows += importlib.import_module(BENCHMARKS[name]).run(scale)
-    return rows
+        module = importlib.import_module(BENCHMARKS[name])
+        rows += module.run(scale)
+        notes += [f"{name}: {line}" for line in getattr(module, "NOTES", [])]
+    return rows, notes
 
 
 def _value(row: Row) -> str:
@@ -49,13 +53,15 @@ def render_text(rows: list[Row]) -> str:
     return "\n".join([fmt(header), "  ".join("-" * w for w in widths), *map(fmt, body)])
 
 
-def render_markdown(rows: list[Row], machine: dict[str, str], scale: float) -> str:
+def render_markdown(rows: list[Row], machine: dict[str, str], scale: float, notes: list[str] = ()) -> str:
     lines = ["# Benchmark results", "", "Written by `python -m bench` (`make bench`); every figure is a throughput or a",
              "ratio measured side by side in this one run. Do not edit by hand.", "", "| machine | |", "|---|---|"]
     lines += [f"| {k} | {v} |" for k, v in machine.items()]
     lines += [f"| scale | {scale:g} (1 = full sizes; --quick = {QUICK_SCALE:g}) |", "",
               "| benchmark | figure | value | unit | measured on |", "|---|---|---:|---|---|"]
     lines += ["| " + " | ".join(cells) + " |" for cells in table(rows)]
+    if notes:
+        lines += ["", "Not measured in this run:", ""] + [f"- {note}" for note in notes]
     return "\n".join(lines) + "\n"
 
 
@@ -69,8 +75,8 @@ def main(argv: list[str] | None = None) -> int:
     scale = ns.scale if ns.scale is not None else QUICK_SCALE if ns.quick else 1.0
     if scale <= 0:
         parser.error("--scale must be positive")
-    rows = run_all(ns.only or list(BENCHMARKS), scale)
+    rows, notes = run_all(ns.only or list(BENCHMARKS), scale)
     print(render_text(rows))
-    atomic_write_text(ns.out, render_markdown(rows, details(), scale))
+    atomic_write_text(ns.out, render_markdown(rows, details(), scale, notes))
     print(f"[bench] wrote {ns.out}", file=sys.stderr)
     return 0

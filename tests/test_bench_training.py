@@ -39,3 +39,7 @@ def test_gpu_bench_gives_no_figure_without_cuda(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     assert train_gpu.run(1.0) == []
     assert train_gpu.NOTES == ["skipped: no CUDA (Qwen-sized LoRA step and HF vs vLLM prediction need a GPU)"]
+    rows, notes = runner.run_all(["training-gpu"], 1.0)
+    assert rows == [] and notes == ["training-gpu: " + train_gpu.NOTES[0]]
+    markdown = runner.render_markdown(rows, {"cpu": "x"}, 1.0, notes)
+    assert "Not measured in this run:" in markdown and "- training-gpu: skipped: no CUDA" in markdown
