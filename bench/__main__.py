@@ -1,4 +1,8 @@
+import os
 import sys
+
+# quiet LLaMA-Factory in the benchmark process only (set before it is first imported)
+os.environ.setdefault("LLAMAFACTORY_VERBOSITY", "WARN")
 
 from bench.runner import main
 

@@ -11,7 +11,6 @@ is of the medians. The tiny model is untrained, so most answers run to ``max_new
 
 from __future__ import annotations
 
-import os
 import statistics
 import tempfile
 import time
@@ -20,7 +19,6 @@ from pathlib import Path
 from bench.common import Row, scaled
 
 EVAL_ROWS = 16
-os.environ.setdefault("LLAMAFACTORY_VERBOSITY", "WARN")
 
 
 def capture_trainer(model_dir: Path, data_dir: Path, out: Path, eval_batch: int, rows: int = EVAL_ROWS,

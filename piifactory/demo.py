@@ -56,8 +56,10 @@ class Stages:
         started = time.perf_counter()
         exe = args[0] if args[0] == sys.executable else str(BIN / args[0])
         env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", "PYTHONUNBUFFERED": "1"}
-        with open(stdout, "w", encoding="utf-8") if stdout else open(os.devnull, "w") as sink:
-            result = subprocess.run([exe, *args[1:]], cwd=self.root, env=env, stdout=sink if stdout else None)
+        result = subprocess.run([exe, *args[1:]], cwd=self.root, env=env,
+                                stdout=subprocess.PIPE if stdout else None, text=True)
+        if stdout and result.returncode == 0:
+            atomic_write_text(stdout, result.stdout)
         elapsed = time.perf_counter() - started
         self.times.append((name, elapsed))
         print(f"[demo] {name}: {elapsed:.1f}s", flush=True)
