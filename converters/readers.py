@@ -15,28 +15,9 @@ from converters.checks import LabelMap, OverlapPolicy, build_sample
 from converters.conll import read_conll
 from converters.formats import FORMATS, PARSERS, detect
 from converters.records import Chat, Record, RecordError, Rejected
-from piifactory.io import InputError, parse_json
+from piifactory.io import InputError, iter_json_lines, parse_json
 
 _CONLL_SUFFIXES = (".conll", ".bio", ".bioes", ".bmes", ".iob", ".tsv")
-
-
-def _json_lines(path: Path) -> Iterator[tuple[int, Any, str | None]]:
-    """``(line, object, error)`` per non-blank line; a bad line is reported, not fatal."""
-    with open(path, "rb") as handle:
-        for number, raw in enumerate(handle, start=1):
-            if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
-                raw = raw[3:]
-            try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                yield number, raw.decode("utf-8", "replace"), f"not UTF-8 text ({exc.reason} at byte {exc.start})"
-                continue
-            if not line.strip():
-                continue
-            try:
-                yield number, parse_json(line), None
-            except json.JSONDecodeError as exc:
-                yield number, line.rstrip("\r\n"), f"invalid JSON: {exc.msg} (column {exc.colno})"
 
 
 def _json_array(path: Path) -> Iterator[tuple[int, Any, str | None]]:
@@ -92,7 +73,7 @@ def read_records(path: str | os.PathLike[str], fmt: str | None = None, label_map
             raise InputError(path, 1, f"--from {fmt} needs JSON records, but this file is not JSON")
         yield from _read_conll(path, label_map, overlap)
         return
-    for number, obj, error in (_json_array(path) if layout == "json" else _json_lines(path)):
+    for number, obj, error in (_json_array(path) if layout == "json" else iter_json_lines(path)):
         if error is not None:
             yield Rejected(str(path), number, error, obj)
             continue

@@ -82,12 +82,10 @@ def parse_json(text: str) -> Any:
     return value
 
 
-def iter_jsonl(path: str | os.PathLike[str]) -> Iterator[tuple[int, Any]]:
-    """Yield ``(line_number, object)`` for each non-blank line; streams, never loads the file.
-
-    A UTF-8 BOM and CRLF line ends are accepted; anything that is not UTF-8 JSON raises
-    :class:`InputError` naming the file and line.
-    """
+def iter_json_lines(path: str | os.PathLike[str]) -> Iterator[tuple[int, Any, str | None]]:
+    """``(line_number, object, None)`` per non-blank line, or ``(line_number, raw_text, error)``
+    for a line that is not UTF-8 JSON; streams. A UTF-8 BOM and CRLF line ends are accepted.
+    Strict readers raise on the error (:func:`iter_jsonl`); lenient ones reject the line."""
     with open(path, "rb") as handle:
         for number, raw in enumerate(handle, start=1):
             if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
@@ -95,10 +93,20 @@ def iter_jsonl(path: str | os.PathLike[str]) -> Iterator[tuple[int, Any]]:
             try:
                 line = raw.decode("utf-8")
             except UnicodeDecodeError as exc:
-                raise InputError(path, number, f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+                yield number, raw.decode("utf-8", "replace"), f"not UTF-8 text ({exc.reason} at byte {exc.start})"
+                continue
             if not line.strip():
                 continue
             try:
-                yield number, parse_json(line)
+                yield number, parse_json(line), None
             except json.JSONDecodeError as exc:
-                raise InputError(path, number, f"invalid JSON: {exc.msg} (column {exc.colno})") from None
+                yield number, line.rstrip("\r\n"), f"invalid JSON: {exc.msg} (column {exc.colno})"
+
+
+def iter_jsonl(path: str | os.PathLike[str]) -> Iterator[tuple[int, Any]]:
+    """Yield ``(line_number, object)`` for each non-blank line; streams, never loads the file.
+    Anything that is not UTF-8 JSON raises :class:`InputError` naming the file and line."""
+    for number, value, error in iter_json_lines(path):
+        if error is not None:
+            raise InputError(path, number, error)
+        yield number, value

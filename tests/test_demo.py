@@ -29,8 +29,10 @@ def test_quick_demo_runs_the_whole_pipeline(tmp_path) -> None:
     assert len(predictions) == 24 and all({"id", "predict", "label"} <= set(p) for p in predictions)
     score = json.loads((out / "report/score.json").read_text(encoding="utf-8"))
     assert score["failures"]["samples"] == 24
-    # the lower bar of the shortened run: the model has learnt the answer format
-    assert score["failures"]["parse_failure_rate"] <= 0.25, score["failures"]
+    # the lower bar of the shortened run: the loss fell and most answers are readable JSON
+    losses = [json.loads(line)["loss"] for line in (out / "trainer_log.jsonl").read_text().splitlines() if '"loss"' in line]
+    assert losses[-1] < losses[0] / 2, losses
+    assert score["failures"]["parse_failure_rate"] <= 0.5, score["failures"]
     summary = (out / "report/README.md").read_text(encoding="utf-8")
     assert f"{score['micro']['f1']:.3f}" in summary and "training_curves.png" in summary
     for name in ("training_curves.png", "score_per_type.png", "score_confusion.png"):
