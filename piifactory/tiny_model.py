@@ -25,18 +25,21 @@ from piifactory.synth import generate
 SPECIAL_TOKENS = ("<|endoftext|>", "<|im_start|>", "<|im_end|>")
 THINK_TOKENS = ("<think>", "</think>")
 
-# Qwen2's pre-tokenizer pattern with one change: digits were already split one per token.
+# Qwen2's pre-tokenizer pattern with one change: a letter run does not take the punctuation
+# before it, so `hchang@x.org` is the same tokens after `"value": "` as in the input text (Qwen
+# would make `"h` one token there, and the tiny model would have to learn two spellings to copy).
 _QWEN_PATTERN = (
-    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"
+    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"
 )
 
 
 @dataclass(frozen=True)
 class TinyConfig:
-    """Model size: the defaults give about 1.5M parameters with a ~3k vocabulary."""
+    """Model size: the defaults give about 0.7M parameters with a ~2-3k vocabulary. Two layers are
+    enough for the copy circuit (an induction head) and twice as fast per step as four."""
 
     hidden_size: int = 128
-    num_hidden_layers: int = 4
+    num_hidden_layers: int = 2
     num_attention_heads: int = 4
     num_key_value_heads: int = 2
     intermediate_size: int = 384

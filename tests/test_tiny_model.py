@@ -30,3 +30,13 @@ def test_model_is_small_random_qwen3(tiny_model) -> None:
     assert 500_000 < n_params < 10_000_000
     assert json.loads((tiny_model / "pii_factory_tiny.json").read_text())["hidden_size"] == model.config.hidden_size
     assert not list(tiny_model.glob(".*"))  # nothing left from the atomic build
+
+
+def test_values_tokenise_the_same_inside_the_answer(tiny_model) -> None:
+    tok = AutoTokenizer.from_pretrained(tiny_model)
+    for value in ("hchang@example.org", "91350100M000100Y43", "192.168.10.7", "京A12345"):
+        alone = tok.encode(value, add_special_tokens=False)
+        quoted = tok.encode(f'"value": "{value}"', add_special_tokens=False)
+        in_text = tok.encode(f"邮箱{value}，", add_special_tokens=False)
+        assert any(quoted[i : i + len(alone)] == alone for i in range(len(quoted))), value
+        assert any(in_text[i : i + len(alone)] == alone for i in range(len(in_text))), value
