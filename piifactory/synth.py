@@ -10,6 +10,7 @@ hard: order numbers, amounts, dates, and IDs or cards whose check digit is wrong
 from __future__ import annotations
 
 import argparse
+import datetime as _dt
 import json
 import random
 import re
@@ -68,6 +69,10 @@ NEGATIVE_TEMPLATES = (
     "第{NUMBER}期培训共有{NUMBER}人参加，满意度{PERCENT}。",
 )
 
+# Fixed date ranges: Faker's relative ones ("-3y", minimum_age) move with today's date, and the
+# same seed must give the same samples on any day.
+_BIRTH_FROM, _BIRTH_TO = _dt.date(1946, 1, 1), _dt.date(2006, 12, 31)
+_EVENTS_FROM, _EVENTS_TO = _dt.date(2023, 1, 1), _dt.date(2027, 12, 31)
 _LANDLINE_AREAS = ("010", "021", "022", "023", "020", "0755", "0571", "025", "027", "028", "029", "0512")
 
 
@@ -122,7 +127,7 @@ class SyntheticPII:
 
     def _id_first17(self) -> str:
         area = self.fake.ssn()[:6]
-        birth = self.fake.date_of_birth(minimum_age=18, maximum_age=80).strftime("%Y%m%d")
+        birth = self.fake.date_between(start_date=_BIRTH_FROM, end_date=_BIRTH_TO).strftime("%Y%m%d")
         return area + birth + self._digits(3)
 
     def id_card(self) -> str:
@@ -169,7 +174,7 @@ class SyntheticPII:
         return f"{self.rng.randint(1, 99999)}.{self._digits(2)}"
 
     def date(self) -> str:
-        return self.fake.date_between(start_date="-3y", end_date="+1y").strftime("%Y年%m月%d日")
+        return self.fake.date_between(start_date=_EVENTS_FROM, end_date=_EVENTS_TO).strftime("%Y年%m月%d日")
 
     # --- samples ------------------------------------------------------------------------------
     def render(self, template: str) -> Sample:

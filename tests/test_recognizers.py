@@ -340,3 +340,10 @@ def test_analyze_resolves_overlaps_and_orders_by_position():
 
 def test_analyze_filters_entity_types():
     assert [h.type for h in analyze(f"身份证{ID}，电话13812345678", entities=["PHONE"])] == ["PHONE"]
+
+
+def test_id_with_wrong_check_digit_is_not_taken_for_a_uscc() -> None:
+    # 18 digits that pass the GB 32100 check by chance but read as province + birth date
+    from piifactory.recognizers import analyze
+
+    assert analyze("编号441502200609129794的档案校验失败，请重新录入。") == []

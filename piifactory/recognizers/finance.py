@@ -53,4 +53,6 @@ class UsccRecognizer(PatternRecognizer):
     context = ("信用代码", "社会信用", "统一社会", "税号", "纳税人识别号", "注册号", "uscc")
 
     def validate(self, value: str) -> bool:
-        return value[2:4] in PROVINCE_CODES and is_valid_uscc(value)
+        # One digit string in 31 passes the USCC check by chance; 18 digits laid out as a resident
+        # ID (province, birth date) are an ID with a wrong check digit, as for bank cards.
+        return value[2:4] in PROVINCE_CODES and is_valid_uscc(value) and not has_id_layout(value)
