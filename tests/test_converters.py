@@ -222,7 +222,9 @@ def test_oversampling_and_negative_downsampling_touch_train_only(tmp_path: Path)
     train = list(iter_rows(tmp_path / "o_train.json"))
     negatives = sum(r["output"] == '{"entities": []}' for r in train)
     positives_src = len({r["input"] for r in train if r["output"] != '{"entities": []}'})
-    assert 0 < negatives <= 0.1 * positives_src + 3
+    base_negatives = sum(r["output"] == '{"entities": []}' for r in iter_rows(tmp_path / "b_train.json"))
+    expected = 0.1 * positives_src  # kept by a hash: binomial noise around it, 4 sigma allowed
+    assert 0 < negatives <= expected + 4 * expected**0.5 + 1 and negatives < base_negatives / 2
     assert bal.read == bal.written + bal.dropped + bal.rejected and bal.dropped > 0
 
 
