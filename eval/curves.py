@@ -11,7 +11,8 @@ import json
 import sys
 from pathlib import Path
 
-from piifactory.io import InputError, atomic_open
+from eval.report import save_png
+from piifactory.io import InputError
 
 def log_history(output_dir: str | Path) -> list[dict]:
     """The run's log history, from the final ``trainer_state.json`` or the newest checkpoint's."""
@@ -58,11 +59,7 @@ def plot_curves(history: list[dict], path: str | Path) -> Path:
     labels = loss_ax.get_legend_handles_labels()[1] + metric_ax.get_legend_handles_labels()[1]
     loss_ax.legend(handles, labels, loc="center right", fontsize=8)
     loss_ax.set_title("training loss and entity metrics over steps")
-    fig.tight_layout()
-    with atomic_open(path, "wb") as handle:
-        fig.savefig(handle, format="png", dpi=110)
-    plt.close(fig)
-    return Path(path)
+    return save_png(fig, path)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -10,6 +10,17 @@ from eval.tables import HEADER, markdown_table, metric_rows
 from piifactory.io import atomic_open, atomic_write_text
 
 
+def save_png(fig, path: str | Path) -> Path:
+    """Lay out, write atomically and close a matplotlib figure (every plot of the pack)."""
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    with atomic_open(path, "wb") as handle:
+        fig.savefig(handle, format="png", dpi=110)
+    plt.close(fig)
+    return Path(path)
+
+
 def _plot_per_type(result: dict, path: Path) -> None:
     import matplotlib
 
@@ -26,10 +37,7 @@ def _plot_per_type(result: dict, path: Path) -> None:
     ax.set_ylim(0, 1)
     ax.legend()
     ax.set_title("per-type precision / recall / F1")
-    fig.tight_layout()
-    with atomic_open(path, "wb") as handle:
-        fig.savefig(handle, format="png", dpi=110)
-    plt.close(fig)
+    save_png(fig, path)
 
 
 def _plot_confusion(result: dict, path: Path) -> None:
@@ -53,10 +61,7 @@ def _plot_confusion(result: dict, path: Path) -> None:
     for (i, j), v in np.ndenumerate(grid):
         if v:
             ax.text(j, i, str(int(v)), ha="center", va="center", fontsize=8)
-    fig.tight_layout()
-    with atomic_open(path, "wb") as handle:
-        fig.savefig(handle, format="png", dpi=110)
-    plt.close(fig)
+    save_png(fig, path)
 
 
 def write_report(result: dict, errors: list[list[str]], path: str | Path) -> list[Path]:
