@@ -12,16 +12,17 @@ from typing import Any
 import yaml
 
 from piifactory.io import InputError
+from plugins.preflight.recipe import parse_yaml
 
 
 def load_recipe(path: str | Path, overrides: list[str] = ()) -> dict[str, Any]:
-    """The YAML mapping with ``key=value`` overrides applied (values parsed as YAML scalars)."""
+    """The YAML mapping with ``key=value`` overrides applied (values parsed as YAML scalars).
+    Parsed by the preflight's reader, so a broken recipe is reported ``file:line`` the same way."""
     try:
-        recipe = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
         raise InputError(path, None, f"cannot read recipe: {exc}") from None
-    if not isinstance(recipe, dict):
-        raise InputError(path, None, "recipe is not a YAML mapping")
+    recipe = parse_yaml(text, path)
     for item in overrides:
         key, sep, value = item.partition("=")
         if not sep or not key:

@@ -5,7 +5,7 @@ import pytest
 
 from eval import predict
 from eval.scoring import score_generations
-from tests.conftest import write_alpaca_splits
+from tests.conftest import run_cli, write_alpaca_splits
 
 
 @pytest.fixture()
@@ -81,3 +81,12 @@ def test_cli_rules_union_adds_rule_hits_and_keeps_raw_answer(recipe: dict, tmp_p
         assert rule_hits <= predicted
         found += len(rule_hits)
     assert found > 0, "the synthetic validation rows carry rule-detectable PII"
+
+
+def test_cli_malformed_recipe_is_file_line_column_not_a_traceback(tmp_path: Path) -> None:
+    recipe = tmp_path / "broken.yaml"
+    recipe.write_text("model_name_or_path: x\ntemplate: qwen3\n  cutoff_len: 8\n", encoding="utf-8")
+    result = run_cli(["python", "-m", "eval.predict", str(recipe), "--out", str(tmp_path / "p.jsonl")], timeout=120)
+    assert result.returncode == 2
+    assert f"{recipe}:3: invalid YAML: mapping values are not allowed here (column 13)" in result.stderr
+    assert "Traceback" not in result.stderr and not (tmp_path / "p.jsonl").exists()

@@ -46,6 +46,8 @@ def parse_yaml(text: str, path: str | Path = "<recipe>") -> dict[str, Any]:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
         message = f"invalid YAML: {exc.problem or exc.context}"
+        if mark is not None:  # the column goes in the message, as for invalid JSON lines
+            message += f" (column {mark.column + 1})"
         if exc.context and exc.context_mark is not None and exc.context_mark.line + 1 != line:
             message += f" ({exc.context} opened at line {exc.context_mark.line + 1})"
         raise InputError(path, line, message) from None
