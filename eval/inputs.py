@@ -11,7 +11,7 @@ from typing import Any, Iterator
 
 from eval.extract import GoldError, parse_gold
 from piifactory.io import InputError, iter_jsonl, parse_json
-from piifactory.schema import Entity
+from piifactory.schema import Entity, input_text
 
 
 @dataclass(frozen=True)
@@ -60,7 +60,7 @@ def _predict_of(path: Path, line: int, row: Any) -> str:
 
 
 def load_generated(path: str | Path) -> Samples:
-    """LLaMA-Factory's ``generated_predictions.jsonl``: label vs predict; the prompt is the text."""
+    """LLaMA-Factory's ``generated_predictions.jsonl``: label vs predict; the text is the prompt's input."""
     path = Path(path)
     texts, gold, preds = [], [], []
     for line, row in _rows(path):
@@ -72,7 +72,7 @@ def load_generated(path: str | Path) -> Samples:
             gold.append(parse_gold(label))
         except GoldError as exc:
             raise InputError(path, line, str(exc)) from None
-        texts.append(row.get("prompt", "") if isinstance(row.get("prompt"), str) else "")
+        texts.append(input_text(row["prompt"]) if isinstance(row.get("prompt"), str) else "")
         preds.append(prediction)
     return Samples(texts, gold, preds)
 

@@ -24,7 +24,7 @@ from eval.extract import extract
 from eval.recipe import infer_args, load_recipe
 from piifactory.hybrid import postprocessor
 from piifactory.io import InputError, iter_jsonl
-from piifactory.schema import Entity, target_text
+from piifactory.schema import Entity, input_text, target_text
 
 Postprocess = Callable[[str, list[Entity]], list[Entity]]
 """Seam for rule recognisers: (input text, entities extracted from the answer) -> entities."""
@@ -33,7 +33,7 @@ Postprocess = Callable[[str, list[Entity]], list[Entity]]
 @dataclass(frozen=True, slots=True)
 class Prompt:
     id: str
-    text: str  # the user turn as the model saw it (instruction and input)
+    text: str  # the sample's input (the user turn without the instruction)
     input_ids: list[int]
     label: str
 
@@ -72,7 +72,7 @@ def render_prompts(recipe: dict, dataset: str | None = None) -> tuple[list[Promp
         response = row["_response"][0]["content"] if row["_response"] else ""
         if isinstance(template.enable_thinking, bool) and not template.enable_thinking:
             response = template.remove_thought(response)
-        prompts.append(Prompt(str(index), row["_prompt"][-1]["content"], encoded["input_ids"][0], response))
+        prompts.append(Prompt(str(index), input_text(row["_prompt"][-1]["content"]), encoded["input_ids"][0], response))
     args = SimpleNamespace(model=model_args, data=data_args, finetuning=finetuning_args, generating=generating_args)
     return prompts, tokenizer, template, args
 

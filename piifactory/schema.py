@@ -186,3 +186,13 @@ DEFAULT_INSTRUCTION = (
     "类型取值：" + ", ".join(PII_TYPES) + "。"
 )
 """The default instruction of every PII dataset the pack writes (override with --instruction)."""
+
+
+def input_text(prompt: str) -> str:
+    """The sample's input within a user turn or a decoded prompt: what follows the instruction
+    (every PII row is ``instruction + "\\n" + input``, alpaca and sharegpt alike). Predicted values
+    are checked against it, so one copied from the instruction counts as a hallucination. Without
+    the default instruction (a custom ``--instruction``) the prompt is returned whole; a decoded
+    prompt keeps the template's assistant header after the input, which holds no personal data."""
+    _, found, rest = prompt.partition(DEFAULT_INSTRUCTION)
+    return rest.removeprefix("\n") if found else prompt

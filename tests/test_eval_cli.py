@@ -1,8 +1,9 @@
 import json
 from pathlib import Path
 
+from converters import Prompting, to_chat, to_row
 from eval import compare, score
-from piifactory.schema import target_text
+from piifactory.schema import DEFAULT_INSTRUCTION, input_text, target_text
 from piifactory.synth import generate
 
 
@@ -45,6 +46,18 @@ def test_gold_file_joined_by_id_and_by_line(tmp_path: Path, capsys) -> None:
     nolabel = _write_jsonl(tmp_path / "g2.jsonl", [s.to_user_json() for s in samples])
     assert score.main([str(short), "--gold", str(nolabel)]) == 2
     assert "1 predictions for 5 gold records" in capsys.readouterr().err
+
+
+def test_value_only_in_the_instruction_is_a_hallucination(tmp_path: Path, capsys) -> None:
+    sample = next(iter(generate(1, seed=5)))
+    user = to_row(to_chat(sample, Prompting()), "sharegpt")["messages"][0]["content"]
+    assert input_text(user) == sample.text  # sharegpt: the user message minus the instruction
+    assert "原文片段" in DEFAULT_INSTRUCTION and "原文片段" not in sample.text
+    copied = '{"entities": [{"type": "PERSON", "value": "原文片段"}]}'
+    decoded = f"user\n{user}\nassistant\n<think>\n\n</think>\n\n"  # as predict writes "prompt"
+    path = _write_jsonl(tmp_path / "gp.jsonl", [{"prompt": decoded, "predict": copied, "label": target_text(sample.entities, sample.text)}])
+    assert score.main([str(path), "--json", "--bootstrap", "0"]) == 0
+    assert json.loads(capsys.readouterr().out)["failures"]["hallucinations"] == 1
 
 
 def test_bad_files_name_file_and_line(tmp_path: Path, capsys) -> None:

@@ -3,6 +3,7 @@ from pathlib import Path
 
 import pytest
 
+from converters import iter_rows
 from eval import predict
 from eval.scoring import score_generations
 from tests.conftest import run_cli, write_alpaca_splits
@@ -35,6 +36,7 @@ def test_prompts_equal_training_prompts_token_for_token(recipe: dict) -> None:
         training.append(row["input_ids"][:n_prompt])
     prompts, *_ = predict.render_prompts(recipe)
     assert [p.input_ids for p in prompts] == training
+    assert [p.text for p in prompts] == [row["input"] for row in iter_rows(Path(recipe["dataset_dir"]) / "pii_synth_val.json")]
     think = tokenizer.encode("<think>\n\n</think>\n\n", add_special_tokens=False)
     assert training[0][-len(think):] == think  # enable_thinking: false puts the empty block in the prompt
 

@@ -1,5 +1,6 @@
 """In-process checks of the plugin pieces on the tiny model: options, version refusal, focal loss
-against transformers' own causal-LM loss, gradient-accumulation normalisation, value tokens."""
+against transformers' own causal-LM loss, gradient-accumulation normalisation, value tokens, the
+entity metric's hallucination text."""
 
 from __future__ import annotations
 
@@ -7,10 +8,12 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from piifactory.schema import Entity, target_text
+from eval.scoring import score_generations
+from piifactory.schema import DEFAULT_INSTRUCTION, Entity, target_text
 from plugins.activation import UnsupportedVersionError, with_plugins
+from plugins.entity_metrics import EntityEvaluator
 from plugins.focal_loss import ValueTokenWeigher, focal_loss
-from plugins.options import OptionsError, parse_options
+from plugins.options import EntityMetricsOptions, OptionsError, parse_options
 
 
 def test_options_name_bad_keys() -> None:
@@ -117,3 +120,15 @@ def test_value_tokens_cover_exactly_the_entity_values(tiny_model) -> None:
     assert weights[0, :2].tolist() == [0.0, 0.0]
     heavy = [i for i, w in zip(ids, weights[0, 2:].tolist()) if w == 3.0]
     assert tokenizer.decode(heavy) == "李娜13812345678wang@example.com"  # values only: no keys, types, quotes
+
+
+def test_entity_metric_checks_values_against_the_input_not_the_instruction(tiny_model) -> None:
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model)
+    text, answer = "李娜的电话是13812345678。", target_text([Entity("PERSON", "李娜")])
+    prompt = tokenizer.encode(f"<|im_start|>user\n{DEFAULT_INSTRUCTION}\n{text}<|im_end|>\n<|im_start|>assistant\n")
+    target = tokenizer.encode(answer + "<|im_end|>\n")
+    row = {"input_ids": prompt + target, "labels": [-100] * len(prompt) + target}
+    subset = EntityEvaluator(EntityMetricsOptions(eval_samples=1), tokenizer, []).subset("eval", [row])
+    assert subset.texts[0].startswith(text) and DEFAULT_INSTRUCTION not in subset.texts[0]
+    copied = '{"entities": [{"type": "PERSON", "value": "原文片段"}]}'  # a value only the instruction holds
+    assert score_generations(subset.texts, subset.gold, [copied])["failures"]["hallucinations"] == 1

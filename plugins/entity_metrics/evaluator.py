@@ -20,6 +20,7 @@ import torch.distributed as dist
 from eval.generation import greedy_generate
 from eval.scoring import score_generations
 from piifactory.io import atomic_write_lines
+from piifactory.schema import input_text
 from plugins.options import EntityMetricsOptions
 
 IGNORE_INDEX = -100
@@ -35,7 +36,7 @@ METRIC_NAMES: dict[str, tuple[str, str]] = {
 
 @dataclass(frozen=True)
 class EvalSubset:
-    """The fixed rows of one eval dataset: indices, prompt ids, prompt text and gold target."""
+    """The fixed rows of one eval dataset: indices, prompt ids, input text and gold target."""
 
     indices: list[int]
     prompts: list[list[int]]
@@ -68,7 +69,7 @@ class EntityEvaluator:
                 row = dataset[index]
                 prompt, target = _split_row(row["input_ids"], row["labels"])
                 prompts.append(prompt)
-                texts.append(self.tokenizer.decode(prompt, skip_special_tokens=True))
+                texts.append(input_text(self.tokenizer.decode(prompt, skip_special_tokens=True)))
                 gold.append(self.tokenizer.decode(target, skip_special_tokens=True).strip())
                 longest = max(longest, len(target))
             max_new = self.options.max_new_tokens or longest + max(8, longest // 4)
