@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import REPO, VENV_BIN, write_alpaca_splits
+from tests.conftest import REPO, VENV_BIN, tiny_recipe, write_alpaca_splits
 
 CONFIGS = REPO / "llamafactory_configs"
 
@@ -30,18 +30,13 @@ def data(tmp_path_factory) -> Path:
 
 def trainable(model: Path, data: Path, out: Path, **overrides) -> dict:
     """A tiny recipe that evaluates entity F1 and saves a checkpoint every 2 steps."""
-    base = {
-        "model_name_or_path": str(model), "stage": "sft", "do_train": True, "finetuning_type": "full",
-        "dataset_dir": str(data), "dataset": "pii_synth_train", "eval_dataset": "pii_synth_val",
-        "template": "qwen3", "enable_thinking": False, "cutoff_len": 256, "overwrite_cache": True,
-        "preprocessing_num_workers": 1, "output_dir": str(out), "overwrite_output_dir": False,
-        "report_to": "none", "use_cpu": True, "seed": 42, "learning_rate": 3.0e-3,
-        "per_device_train_batch_size": 2, "per_device_eval_batch_size": 2, "logging_steps": 1,
-        "max_steps": 8, "eval_strategy": "steps", "eval_steps": 2, "save_strategy": "steps", "save_steps": 2,
+    return tiny_recipe(model, data, out, **{
+        "overwrite_output_dir": False, "per_device_eval_batch_size": 2, "max_steps": 8,
+        "eval_strategy": "steps", "eval_steps": 2, "save_strategy": "steps", "save_steps": 2,
         "metric_for_best_model": "entity_f1", "load_best_model_at_end": True,
         "pii_factory": {"entity_metrics": {"eval_samples": 2, "batch_size": 2, "max_new_tokens": 6}},
-    }
-    return {**base, **overrides}
+        **overrides,
+    })
 
 
 # --- the preflight sees the block the plugin runs with -------------------------------------------

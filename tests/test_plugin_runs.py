@@ -16,23 +16,18 @@ import pytest
 import yaml
 
 from piifactory.schema import DEFAULT_INSTRUCTION, Entity, target_text
-from tests.conftest import VENV_BIN, run_cli, write_alpaca_splits
+from tests.conftest import VENV_BIN, run_cli, tiny_recipe, write_alpaca_splits
 
 pytestmark = pytest.mark.slow
 ACTIVE = "pii_factory plugins active on rank"
 
 
 def recipe(model: Path, data: Path, out: Path, **overrides) -> dict:
-    base = {
-        "model_name_or_path": str(model), "stage": "sft", "do_train": True, "finetuning_type": "full",
-        "dataset_dir": str(data), "dataset": "pii_synth_train", "eval_dataset": "pii_synth_val",
-        "template": "qwen3", "enable_thinking": False, "cutoff_len": 256, "overwrite_cache": True,
-        "preprocessing_num_workers": 1, "output_dir": str(out), "overwrite_output_dir": True,
-        "report_to": "none", "use_cpu": True, "seed": 42, "learning_rate": 3.0e-3,
-        "per_device_train_batch_size": 2, "gradient_accumulation_steps": 2, "per_device_eval_batch_size": 4,
-        "logging_steps": 1, "save_strategy": "no", "eval_strategy": "no", "max_steps": 6,
-    }
-    return {**base, **overrides}
+    """Six steps of 2 x 2 accumulated batches, no evaluation or saving unless overridden."""
+    return tiny_recipe(model, data, out, **{
+        "overwrite_output_dir": True, "gradient_accumulation_steps": 2, "per_device_eval_batch_size": 4,
+        "save_strategy": "no", "eval_strategy": "no", "max_steps": 6, **overrides,
+    })
 
 
 def train(config: dict, tmp: Path, name: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
