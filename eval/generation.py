@@ -10,6 +10,9 @@ from typing import Iterator, Sequence
 
 import torch
 from tqdm.auto import tqdm
+from transformers import LogitsProcessorList
+
+from eval.copy_constraint import CopyConstraint
 
 
 def _batches(order: list[int], size: int) -> Iterator[list[int]]:
@@ -26,12 +29,14 @@ def greedy_generate(
     max_new_tokens: int,
     stop_token_ids: Sequence[int],
     batch_size: int = 8,
+    sources: Sequence[str] | None = None,
     progress: bool = False,
 ) -> list[str]:
     """Greedy completions of already-tokenised prompts, decoded without special tokens.
 
     ``prompts`` are token ids exactly as the template rendered them; results come back in the
-    order given. The model's training/eval mode is restored afterwards.
+    order given. With ``sources`` (each prompt's input text), values are copy-constrained
+    (:mod:`eval.copy_constraint`). The model's training/eval mode is restored afterwards.
     """
     if not prompts:
         return []
@@ -51,6 +56,7 @@ def greedy_generate(
                 prompt = prompts[index]
                 ids[row, width - len(prompt) :] = torch.as_tensor(prompt, dtype=torch.long)
                 mask[row, width - len(prompt) :] = 1
+            constraint = [CopyConstraint(tokenizer, [sources[i] for i in batch])] if sources is not None else []
             generated = model.generate(
                 input_ids=ids.to(device),
                 attention_mask=mask.to(device),
@@ -63,6 +69,7 @@ def greedy_generate(
                 temperature=None,
                 top_p=None,
                 top_k=None,
+                logits_processor=LogitsProcessorList(constraint),
             )
             new_tokens = generated[:, width:].tolist()
             for row, index in enumerate(batch):

@@ -110,11 +110,14 @@ def run(
     max_new_tokens: int = 512,
     limit: int | None = None,
     backend: str = "hf",
+    values: str = "copy",
     postprocess: Postprocess | None = None,
     progress: bool = True,
 ) -> int:
     """Predict every not-yet-done sample into ``out``; returns how many were written now."""
     if backend == "vllm":
+        if values == "copy":
+            raise ValueError("copy-constrained values need --backend hf; with --backend vllm pass --values free")
         _require_vllm()
     prompts, tokenizer, template, args = render_prompts(recipe, dataset)
     prompts = prompts[:limit] if limit is not None else prompts
@@ -127,7 +130,8 @@ def run(
     written = 0
     with open(out, "a", encoding="utf-8") as handle, tqdm(total=len(todo), desc="predict", unit="sample", disable=not progress) as bar:
         for chunk in _chunks(todo, batch_size * 4):
-            answers = generate([p.input_ids for p in chunk], max_new_tokens, batch_size)
+            sources = [p.text for p in chunk] if values == "copy" else None
+            answers = generate([p.input_ids for p in chunk], max_new_tokens, batch_size, sources)
             lines = []
             for prompt, answer in zip(chunk, answers):
                 record = {"id": prompt.id, "prompt": tokenizer.decode(prompt.input_ids, skip_special_tokens=True), "predict": answer, "label": prompt.label}
@@ -143,7 +147,11 @@ def run(
     return written
 
 
-def _hf_generator(args, tokenizer, template) -> Callable[[list[list[int]], int, int], list[str]]:
+Generate = Callable[[list[list[int]], int, int, "list[str] | None"], list[str]]
+"""(prompt ids, max new tokens, batch size, input texts for copy-constrained values or None) -> answers."""
+
+
+def _hf_generator(args, tokenizer, template) -> Generate:
     from llamafactory.model import load_model
 
     from eval.generation import greedy_generate
@@ -151,8 +159,9 @@ def _hf_generator(args, tokenizer, template) -> Callable[[list[list[int]], int, 
     model = load_model(tokenizer, args.model, args.finetuning, is_trainable=False)
     stops = template.get_stop_token_ids(tokenizer)
 
-    def generate(ids: list[list[int]], max_new_tokens: int, batch_size: int) -> list[str]:
-        return greedy_generate(model, tokenizer, ids, max_new_tokens=max_new_tokens, stop_token_ids=stops, batch_size=batch_size)
+    def generate(ids: list[list[int]], max_new_tokens: int, batch_size: int, sources: list[str] | None) -> list[str]:
+        return greedy_generate(model, tokenizer, ids, max_new_tokens=max_new_tokens, stop_token_ids=stops,
+                               batch_size=batch_size, sources=sources)
 
     return generate
 
@@ -167,7 +176,7 @@ def _require_vllm() -> None:
         ) from None
 
 
-def _vllm_generator(args, tokenizer, template) -> Callable[[list[list[int]], int, int], list[str]]:
+def _vllm_generator(args, tokenizer, template) -> Generate:
     from vllm import LLM, SamplingParams
     from vllm.lora.request import LoRARequest
 
@@ -176,7 +185,7 @@ def _vllm_generator(args, tokenizer, template) -> Callable[[list[list[int]], int
     lora = LoRARequest("adapter", 1, adapters[0]) if adapters else None
     stops = template.get_stop_token_ids(tokenizer)
 
-    def generate(ids: list[list[int]], max_new_tokens: int, batch_size: int) -> list[str]:
+    def generate(ids: list[list[int]], max_new_tokens: int, batch_size: int, sources: list[str] | None) -> list[str]:
         params = SamplingParams(temperature=0.0, max_tokens=max_new_tokens, stop_token_ids=stops, skip_special_tokens=True)
         results = llm.generate([{"prompt_token_ids": p} for p in ids], params, lora_request=lora, use_tqdm=False)
         return [r.outputs[0].text for r in results]
@@ -194,6 +203,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-new-tokens", type=int, default=512)
     parser.add_argument("--limit", type=int, help="first N samples only")
     parser.add_argument("--backend", choices=("hf", "vllm"), default="hf")
+    parser.add_argument("--values", choices=("copy", "free"), default="copy",
+                        help="copy: a value can only be text of the input (copy-constrained decoding, hf backend); "
+                             "free: plain greedy decoding, the model's raw answer")
     parser.add_argument("--rules", choices=("off", "union", "verify", "both"), default="off",
                         help="merge checksum-verified rule hits: union adds missed ones (recall), verify drops "
                              "predictions failing their checksum (precision), both does the two")
@@ -202,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         recipe = load_recipe(ns.recipe, ns.overrides)
         count = run(recipe, ns.out, dataset=ns.dataset, batch_size=ns.batch_size, max_new_tokens=ns.max_new_tokens,
-                    limit=ns.limit, backend=ns.backend, postprocess=postprocessor(ns.rules),
+                    limit=ns.limit, backend=ns.backend, values=ns.values, postprocess=postprocessor(ns.rules),
                     progress=not ns.no_progress)
     except (InputError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)

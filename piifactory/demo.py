@@ -29,7 +29,7 @@ class Plan:
     """Sizes of one demo run; ``--quick`` is the shortened run the tests use."""
 
     samples: int = 8000
-    epochs: float = 7.0
+    epochs: float = 5.0
     eval_steps: int = 400
     test_limit: int | None = None
     min_f1: float = 0.90
@@ -80,6 +80,7 @@ def run_demo(plan: Plan) -> dict:
     out = plan.out
     report_dir = out / "report"
     predictions = out / "test_predictions.jsonl"
+    free_predictions = out / "test_predictions_free_values.jsonl"
     relative_out = os.path.relpath(out, plan.root)
     stages.run("synthetic data", python("piifactory.synth", "--n", str(plan.samples), "--seed", "0",
                                         "--out", "data/pii_synth.jsonl"))
@@ -89,30 +90,38 @@ def run_demo(plan: Plan) -> dict:
     stages.run("train (llamafactory-cli)", [
         "llamafactory-cli", "train", RECIPE, f"output_dir={relative_out}", f"num_train_epochs={plan.epochs}",
         f"eval_steps={plan.eval_steps}", f"save_steps={plan.eval_steps}", *plan.overrides])
-    predictions.unlink(missing_ok=True)  # predict resumes by id: a fresh demo starts clean
     limit = ["--limit", str(plan.test_limit)] if plan.test_limit else []
-    stages.run("predict test split", python("eval.predict", RECIPE, f"model_name_or_path={relative_out}",
-                                            "--dataset", "pii_synth_test", "--out", str(predictions),
-                                            "--batch-size", "32", "--max-new-tokens", "256", *limit))
-    score_json = report_dir / "score.json"
+    for values, path in (("copy", predictions), ("free", free_predictions)):
+        path.unlink(missing_ok=True)  # predict resumes by id: a fresh demo starts clean
+        stages.run(f"predict test split ({values} values)", python(
+            "eval.predict", RECIPE, f"model_name_or_path={relative_out}", "--dataset", "pii_synth_test",
+            "--out", str(path), "--values", values, "--batch-size", "32", "--max-new-tokens", "256", *limit))
+    score_json, free_json = report_dir / "score.json", report_dir / "score_free_values.json"
     stages.run("score", python("eval.score", str(predictions), "--json", "--report", str(report_dir / "score.md")),
                stdout=score_json)
+    stages.run("score (free values)", python("eval.score", str(free_predictions), "--json"), stdout=free_json)
     stages.run("training curves", python("eval.curves", str(out), "--out", str(report_dir / "training_curves.png")))
     stages.run("rules vs model vs hybrid", python("piifactory.recognizers.compare", "--predictions", str(predictions),
                                                   "--out", str(report_dir / "rules_vs_model.md")))
     result = json.loads(score_json.read_text(encoding="utf-8"))
-    write_summary(report_dir / "README.md", result, stages.times, plan)
-    print_summary(result, stages.times, report_dir, plan)
+    free = json.loads(free_json.read_text(encoding="utf-8"))
+    write_summary(report_dir / "README.md", result, free, stages.times, plan)
+    print_summary(result, free, stages.times, report_dir, plan)
     return result
 
 
-def write_summary(path: Path, result: dict, times: list[tuple[str, float]], plan: Plan) -> None:
+def _prf(micro: dict) -> str:
+    return f"{micro['precision']:.3f} / {micro['recall']:.3f} / {micro['f1']:.3f}"
+
+
+def write_summary(path: Path, result: dict, free: dict, times: list[tuple[str, float]], plan: Plan) -> None:
     micro = result["micro"]
     lines = [
         "# PII Factory demo report", "",
         f"Tiny Qwen3 trained on {plan.samples} synthetic samples (80% train), scored on the held-out test split.", "",
-        f"**entity micro P/R/F1: {micro['precision']:.3f} / {micro['recall']:.3f} / {micro['f1']:.3f}**"
-        f" (F2 {micro['f2']:.3f}; parse failures {result['failures'].get('parse_failure_rate', 0):.1%})", "",
+        f"**entity micro P/R/F1: {_prf(micro)}** with copy-constrained values (`eval.predict --values copy`, the "
+        f"default; F2 {micro['f2']:.3f}; parse failures {result['failures'].get('parse_failure_rate', 0):.1%})", "",
+        f"The same model with free greedy decoding (`--values free`, its raw answers): {_prf(free['micro'])}.", "",
         "![training curves](training_curves.png)", "",
         "| type | support | precision | recall | F1 |", "| --- | ---: | ---: | ---: | ---: |",
     ]
@@ -124,18 +133,19 @@ def write_summary(path: Path, result: dict, times: list[tuple[str, float]], plan
     atomic_write_text(path, "\n".join(lines) + "\n")
 
 
-def print_summary(result: dict, times: list[tuple[str, float]], report_dir: Path, plan: Plan) -> None:
+def print_summary(result: dict, free: dict, times: list[tuple[str, float]], report_dir: Path, plan: Plan) -> None:
     micro = result["micro"]
     print("\n[demo] stage times:")
     for name, seconds in times:
-        print(f"  {name:<28} {seconds:7.1f}s")
-    print(f"  {'total':<28} {sum(s for _, s in times):7.1f}s")
+        print(f"  {name:<34} {seconds:7.1f}s")
+    print(f"  {'total':<34} {sum(s for _, s in times):7.1f}s")
     print(f"\n[demo] test split: precision {micro['precision']:.3f}  recall {micro['recall']:.3f}  "
-          f"F1 {micro['f1']:.3f}  (goal F1 >= {plan.min_f1:.2f})")
+          f"F1 {micro['f1']:.3f}  (goal F1 >= {plan.min_f1:.2f}; copy-constrained values)")
+    print(f"[demo] free decoding (the model's raw answers): F1 {free['micro']['f1']:.3f}")
     rel = lambda p: os.path.relpath(p, Path.cwd())
     print(f"[demo] data:        {rel(plan.root / 'data')}/pii_synth_{{train,val,test}}.json (dataset_info.json)")
     print(f"[demo] model:       {rel(plan.out)} (best checkpoint by entity F1)")
-    print(f"[demo] predictions: {rel(plan.out / 'test_predictions.jsonl')}")
+    print(f"[demo] predictions: {rel(plan.out / 'test_predictions.jsonl')} (free: test_predictions_free_values.jsonl)")
     print(f"[demo] report:      {rel(report_dir / 'README.md')} (+ score.md, plots, rules_vs_model.md)")
 
 

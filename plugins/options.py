@@ -33,6 +33,7 @@ class EntityMetricsOptions(_Strict):
     seed: int = 0
     batch_size: int = Field(16, ge=1)
     max_new_tokens: int | None = Field(None, ge=1)  # None: longest gold answer in the subset + margin
+    values: Literal["copy", "free"] = "copy"  # copy: values constrained to input text, as eval.predict does
     save_predictions: bool = True
 
 

@@ -17,7 +17,8 @@ def test_quick_demo_runs_the_whole_pipeline(tmp_path) -> None:
     registry = json.loads((tmp_path / "dataset_info.json").read_text(encoding="utf-8"))
     assert {"pii_synth_train", "pii_synth_val", "pii_synth_test"} <= set(registry)
     for stage in ("synthetic data", "convert + split", "tiny model", "train (llamafactory-cli)",
-                  "predict test split", "score", "training curves", "rules vs model vs hybrid"):
+                  "predict test split (copy values)", "predict test split (free values)", "score",
+                  "score (free values)", "training curves", "rules vs model vs hybrid"):
         assert f"[demo] {stage}: " in result.stdout, stage
     assert "[demo] test split: precision" in result.stdout
     # the plugin chose the checkpoint by entity F1, and logged it where people read logs
@@ -35,6 +36,10 @@ def test_quick_demo_runs_the_whole_pipeline(tmp_path) -> None:
     assert score["failures"]["parse_failure_rate"] <= 0.5, score["failures"]
     summary = (out / "report/README.md").read_text(encoding="utf-8")
     assert f"{score['micro']['f1']:.3f}" in summary and "training_curves.png" in summary
+    free = json.loads((out / "report/score_free_values.json").read_text(encoding="utf-8"))
+    assert free["failures"]["samples"] == 24 and f"{free['micro']['f1']:.3f}" in summary
+    # copy-constrained values are input text by construction: none is a hallucination
+    assert score["failures"]["hallucinations"] == 0, score["failures"]
     for name in ("training_curves.png", "score_per_type.png", "score_confusion.png"):
         assert (out / "report" / name).read_bytes().startswith(b"\x89PNG"), name
     assert "union" in (out / "report/rules_vs_model.md").read_text(encoding="utf-8")

@@ -59,6 +59,11 @@ def test_predict_end_to_end_with_resume(recipe: dict, tmp_path: Path) -> None:
 
 def test_vllm_backend_absent_is_a_clear_error(recipe: dict, tmp_path: Path) -> None:
     with pytest.raises(SystemExit, match="needs vLLM"):
+        predict.run(recipe, tmp_path / "p.jsonl", backend="vllm", values="free", progress=False)
+
+
+def test_vllm_backend_refuses_copy_constrained_values(recipe: dict, tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="--values free"):
         predict.run(recipe, tmp_path / "p.jsonl", backend="vllm", progress=False)
 
 

@@ -88,6 +88,7 @@ class EntityEvaluator:
             max_new_tokens=subset.max_new_tokens,
             stop_token_ids=self.stop_token_ids,
             batch_size=self.options.batch_size,
+            sources=[subset.texts[i] for i in mine] if self.options.values == "copy" else None,
         )
         predictions = [""] * len(subset.prompts)
         shards: list[list[tuple[int, str]]] = [list(zip(mine, texts))]
