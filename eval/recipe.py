@@ -6,29 +6,17 @@ LLaMA-Factory's parser and its checks."""
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from piifactory.io import InputError
-from plugins.preflight.recipe import parse_yaml
+from piifactory.recipe_file import apply_overrides, read_recipe
 
 
-def load_recipe(path: str | Path, overrides: list[str] = ()) -> dict[str, Any]:
-    """The YAML mapping with ``key=value`` overrides applied (values parsed as YAML scalars).
-    Parsed by the preflight's reader, so a broken recipe is reported ``file:line`` the same way."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(path, None, f"cannot read recipe: {exc}") from None
-    recipe = parse_yaml(text, path)
-    for item in overrides:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise InputError(path, None, f"override {item!r} is not key=value")
-        recipe[key.strip()] = yaml.safe_load(value)
-    return recipe
+def load_recipe(path: str | Path, overrides: Sequence[str] = ()) -> dict[str, Any]:
+    """The recipe with ``key=value`` overrides applied, read as the preflight and the board read it:
+    a broken file is an InputError ``file:line``, a bad override a ValueError."""
+    return apply_overrides(read_recipe(path), overrides)
 
 
 def infer_args(recipe: dict[str, Any]):

@@ -90,6 +90,15 @@ def test_cli_rules_union_adds_rule_hits_and_keeps_raw_answer(recipe: dict, tmp_p
     assert found > 0, "the synthetic validation rows carry rule-detectable PII"
 
 
+def test_cli_bad_override_is_one_line_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("model_name_or_path: x\ntemplate: qwen3\n", encoding="utf-8")
+    assert predict.main([str(recipe), "template=[qwen3", "--out", str(tmp_path / "p.jsonl")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: override 'template=[qwen3': invalid YAML: ") and err.count("\n") == 1
+    assert not (tmp_path / "p.jsonl").exists()
+
+
 def test_cli_malformed_recipe_is_file_line_column_not_a_traceback(tmp_path: Path) -> None:
     recipe = tmp_path / "broken.yaml"
     recipe.write_text("model_name_or_path: x\ntemplate: qwen3\n  cutoff_len: 8\n", encoding="utf-8")

@@ -10,12 +10,12 @@ import pytest
 import yaml
 
 from piifactory.io import InputError
+from piifactory.recipe_file import parse_yaml
 from plugins.preflight import apply_overrides, load_recipe, run_preflight
 from plugins.preflight.__main__ import main
 from plugins.preflight.data import infer_seqlen
 from plugins.preflight.memory import Setup, eval_step, train_step
 from plugins.preflight.models import QWEN_SPECS
-from plugins.preflight.recipe import parse_yaml
 from tests.conftest import REPO, write_alpaca_splits
 
 RECIPE = REPO / "llamafactory_configs" / "qwen4b_lora.yaml"
@@ -166,6 +166,8 @@ def test_cli_exit_codes_and_table(tmp_path: Path, recipe: dict, capsys: pytest.C
     assert "peak" in capsys.readouterr().out
     assert main([str(path), "--gpu-mem", "12", "per_device_eval_batch_size=12"]) == 1
     assert "ERROR    eval step needs" in capsys.readouterr().out
+    assert main([str(path), "cutoff_len.x=1"]) == 2
+    assert capsys.readouterr().err == "preflight: override 'cutoff_len.x=1': 'cutoff_len' is not a block\n"
     path.write_text("model_name_or_path: x\n  bad: indent\n", encoding="utf-8")
     assert main([str(path)]) == 2
     assert f"{path}:2: invalid YAML" in capsys.readouterr().err

@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from piifactory.io import InputError
+from piifactory.recipe_file import read_yaml
 
 CONFIG_PREFIX = "recipe_"
 
@@ -96,11 +96,7 @@ def load_recipes(recipes_dir: Path) -> dict[str, dict[str, Any]]:
     """Every training recipe (a YAML with `model_name_or_path`) in the folder, by file stem."""
     recipes = {}
     for path in sorted(recipes_dir.glob("*.yaml")):
-        try:
-            recipe = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except yaml.YAMLError as exc:  # a python/object tag included: refused, reported file:line
-            mark = getattr(exc, "problem_mark", None)
-            raise InputError(path, mark.line + 1 if mark else None, f"invalid YAML: {getattr(exc, 'problem', None) or exc}") from None
+        recipe = read_yaml(path)  # a broken file (a python/object tag included) is an InputError file:line
         if isinstance(recipe, dict) and "model_name_or_path" in recipe and "dataset" in recipe:
             recipes[path.stem] = recipe
     return recipes

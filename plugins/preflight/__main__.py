@@ -6,9 +6,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from piifactory.io import InputError
+from piifactory.recipe_file import apply_overrides, read_recipe
 from plugins.preflight.core import run_preflight
-from plugins.preflight.recipe import apply_overrides, load_recipe
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -20,8 +19,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("overrides", nargs="*", help="key=value, as on llamafactory-cli's command line")
     args = parser.parse_intermixed_args(argv)
     try:
-        config = apply_overrides(load_recipe(args.recipe), args.overrides)
-    except (InputError, OSError, ValueError) as exc:
+        config = apply_overrides(read_recipe(args.recipe), args.overrides)
+    except ValueError as exc:  # InputError (the file, as file:line) included
         print(f"preflight: {exc}", file=sys.stderr)
         return 2
     report = run_preflight(config, gpu_mem_gb=args.gpu_mem, recipe_path=args.recipe, num_gpus=args.gpus)

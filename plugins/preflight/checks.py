@@ -7,9 +7,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from piifactory.io import InputError
+from piifactory.recipe_file import read_recipe
 from plugins.preflight import data as ds
 from plugins.preflight.models import ModelSpec, template_rule
-from plugins.preflight.recipe import load_recipe
 from plugins.preflight.report import PreflightReport
 
 HF_DEFAULT_EVAL_BATCH = 8  # transformers' per_device_eval_batch_size default
@@ -90,8 +91,8 @@ def related_recipes(recipe_path: Path) -> list[tuple[Path, dict[str, Any]]]:
     recipes: dict[Path, dict[str, Any]] = {}
     for path in sorted(recipe_path.parent.glob("*.y*ml")):
         try:
-            recipes[path.resolve()] = load_recipe(path)
-        except Exception:  # a broken sibling is that recipe's own preflight's business
+            recipes[path.resolve()] = read_recipe(path)
+        except InputError:  # a broken sibling is that recipe's own preflight's business
             continue
     group = {recipe_path.resolve()}
     changed = True
