@@ -1,7 +1,10 @@
-"""``eval.predict`` generation: batched against one-by-one, on the tiny local Qwen3.
+"""``eval.predict`` generation: batched against one-by-one, on the tiny local Qwen3, and what the
+copy constraint (``--values copy``) adds to a decoding step.
 
 The same prompts go through the same generator (LLaMA-Factory's template and model loader, as
-``python -m eval.predict`` uses them) twice; only the batch size differs.
+``python -m eval.predict`` uses them) twice; only the batch size differs. The untrained tiny model
+seldom writes a value, so the constraint is timed by replaying the gold answers (every value token
+constrained) through it, batch by batch, and set against the model's own time per decoding step.
 """
 
 from __future__ import annotations
@@ -10,6 +13,8 @@ import contextlib
 import sys
 import tempfile
 from pathlib import Path
+
+import torch
 
 from bench.common import Row, scaled, timed
 from converters import Prompting, dataset_entry, merge_registry, to_chat, to_row, write_rows
@@ -39,14 +44,43 @@ def run(scale: float) -> list[Row]:
         prompts, tokenizer, template, args = predict.render_prompts(_recipe(model, Path(tmp), n))
         generate_fn = predict._hf_generator(args, tokenizer, template)
         ids = [p.input_ids for p in prompts]
-        generate_fn(ids[:BATCH], 4, BATCH)  # warm-up: first-call allocations are not generation
+        generate_fn(ids[:BATCH], 4, BATCH, None)  # warm-up: first-call allocations are not generation
         batched = single = float("inf")
         for _ in range(ROUNDS):
-            batched = min(batched, timed(lambda: generate_fn(ids, MAX_NEW_TOKENS, BATCH))[1])
-            single = min(single, timed(lambda: generate_fn(ids, MAX_NEW_TOKENS, 1))[1])
+            batched = min(batched, timed(lambda: generate_fn(ids, MAX_NEW_TOKENS, BATCH, None))[1])
+            single = min(single, timed(lambda: generate_fn(ids, MAX_NEW_TOKENS, 1, None))[1])
+        constraint_step, steps = _replay_constraint(tokenizer, prompts)
+    model_step = batched / (MAX_NEW_TOKENS * -(-n // BATCH))  # upper bound: rows may stop early
     note = f"{n} prompts, greedy, max {MAX_NEW_TOKENS} new tokens, tiny Qwen3 on CPU, best of {ROUNDS} alternated rounds"
     return [
         Row("eval.predict", f"batched generation (batch {BATCH})", n / batched, "samples/s", note),
         Row("eval.predict", "one-by-one generation", n / single, "samples/s", note),
         Row("eval.predict", "batched / one-by-one", single / batched, "x faster", "same prompts, same run"),
+        Row("eval.predict", f"copy constraint, batch of {BATCH}", 1e3 * constraint_step, "ms/step",
+            f"{steps} steps replaying the gold answers, every value token constrained"),
+        Row("eval.predict", "copy constraint / model decoding step", constraint_step / model_step, "x",
+            f"batch {BATCH}; the model step is the tiny Qwen3's (a real model's is far longer)"),
     ]
+
+
+def _replay_constraint(tokenizer, prompts) -> tuple[float, int]:
+    """(seconds per decoding step of the copy constraint on a batch, steps timed)."""
+    from eval.copy_constraint import CopyConstraint, token_bytes
+
+    token_bytes(tokenizer)  # the vocabulary index is built once per tokenizer, not per step
+    seconds, steps = 0.0, 0
+    for begin in range(0, len(prompts), BATCH):
+        chunk = prompts[begin : begin + BATCH]
+        answers = [tokenizer.encode(p.label, add_special_tokens=False) for p in chunk]
+        width = max(map(len, answers))
+        answer_ids = torch.tensor([a + [tokenizer.pad_token_id] * (width - len(a)) for a in answers])
+        ids = torch.zeros((len(chunk), 1), dtype=torch.long)
+        scores = torch.zeros((len(chunk), len(tokenizer)))
+        constraint = CopyConstraint(tokenizer, [p.text for p in chunk])
+        constraint(ids, scores)
+        for step in range(width):
+            ids = torch.cat([ids, answer_ids[:, step : step + 1]], dim=1)
+            fresh = scores.clone()
+            seconds += timed(lambda: constraint(ids, fresh))[1]
+            steps += 1
+    return seconds / steps, steps

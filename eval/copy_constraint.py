@@ -64,15 +64,18 @@ class TokenBytes:
         self.longest_head = max(map(len, self.by_head), default=0)
 
     def allowed(self, source: bytes, prefix: bytes) -> list[int]:
-        """Token ids that keep ``prefix`` a substring of ``source`` or close it (if non-empty)."""
-        allowed: set[int] = set(self.closing) if prefix and not _ends_in_escape(prefix) else set()
+        """Token ids that keep ``prefix`` a substring of ``source`` (starting on a character) or
+        close it; closing needs a non-empty prefix that ends on a whole character."""
+        allowed: set[int] = set(self.closing) if _can_close(prefix) else set()
         start = source.find(prefix)
         while start != -1:
-            rest = source[start + len(prefix) :]
-            for length in range(1, min(len(rest), self.longest) + 1):
-                allowed.update(self.by_bytes.get(rest[:length], ()))
-            for length in range(1, min(len(rest), self.longest_head) + 1):
-                allowed.update(self.by_head.get(rest[:length], ()))
+            if start == len(source) or not _is_continuation(source[start]):
+                rest = source[start + len(prefix) :]
+                for length in range(1, min(len(rest), self.longest) + 1):
+                    allowed.update(self.by_bytes.get(rest[:length], ()))
+                for length in range(1, min(len(rest), self.longest_head) + 1):
+                    if _can_close(prefix + rest[:length]):
+                        allowed.update(self.by_head.get(rest[:length], ()))
             start = source.find(prefix, start + 1)
         return sorted(allowed)
 
@@ -96,9 +99,20 @@ def _unescaped_quote(data: bytes) -> int | None:
     return None
 
 
-def _ends_in_escape(data: bytes) -> bool:
-    """True when a '"' written next would be escaped (an odd run of trailing backslashes)."""
-    return (len(data) - len(data.rstrip(b"\\"))) % 2 == 1
+def _is_continuation(byte: int) -> bool:
+    """A UTF-8 continuation byte: a value cannot start there."""
+    return byte & 0xC0 == 0x80
+
+
+def _can_close(value: bytes) -> bool:
+    """A value may end here: non-empty, whole characters, and a '"' written next is not escaped."""
+    if not value or (len(value) - len(value.rstrip(b"\\"))) % 2 == 1:
+        return False
+    try:
+        value.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def open_value(generated: bytes) -> bytes | None:

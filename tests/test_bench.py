@@ -16,7 +16,8 @@ def test_runner_writes_results_with_machine_and_rows(tmp_path: Path, capsys) -> 
     for key in ("cpu", "cores", "ram", "python", "torch", "transformers", "llamafactory", "date", "scale | 0.001"):
         assert f"| {key}" in text, key
     figures = ["score_generations", "span counting vs nervaluate", "convert (check + split + write)", "peak RSS 10000 / 1000 records",
-               "batched generation (batch 8)", "one-by-one generation", "batched / one-by-one"]
+               "batched generation (batch 8)", "one-by-one generation", "batched / one-by-one",
+               "copy constraint, batch of 8", "copy constraint / model decoding step"]
     printed = capsys.readouterr().out
     for figure in figures:
         assert f"| {figure} |" in text and figure in printed, figure

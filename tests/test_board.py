@@ -125,3 +125,16 @@ def test_pack_recipes_convert_without_loss(stem: str) -> None:
             continue
         held = extra[key] if key in extra else config[mapped[key]]
         assert held == (str(value) if key in TEXT_WIDGETS and key not in extra else value), key
+
+
+def test_launch_with_a_broken_recipe_is_one_line_with_file_and_line(tmp_path: Path) -> None:
+    from tests.conftest import run_cli
+
+    (tmp_path / "dataset_info.json").write_text("{}", encoding="utf-8")
+    (tmp_path / "llamafactory_configs").mkdir()
+    (tmp_path / "llamafactory_configs/broken.yaml").write_text("model_name_or_path: x\ndataset: [a\n", encoding="utf-8")
+    result = run_cli([sys.executable, "-m", "piifactory.board", "--root", str(tmp_path), "--port", "7999"], timeout=120)
+    assert result.returncode == 2
+    assert "broken.yaml:" in result.stderr and "Traceback" not in result.stderr, result.stderr
+    missing = run_cli([sys.executable, "-m", "piifactory.board", "--root", str(tmp_path / "nowhere")], timeout=120)
+    assert missing.returncode == 2 and "dataset_info.json not found" in missing.stderr and "Traceback" not in missing.stderr

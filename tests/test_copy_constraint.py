@@ -82,6 +82,8 @@ def test_every_allowed_token_keeps_the_value_inside_the_input(tok, text: str, da
         quote = _unescaped_quote_index(prefix + piece)
         written = (prefix + piece)[:quote] if quote is not None else prefix + piece
         assert written and written in source, (prefix, piece)
+        if quote is not None:  # the value ends here: on a whole character
+            written.decode("utf-8")
 
 
 def _unescaped_quote_index(data: bytes) -> int | None:
@@ -111,3 +113,15 @@ def test_generation_with_sources_changes_only_values(tiny_model, tok) -> None:
     for free_text, copy_text in zip(free, copy):
         # An untrained model rarely opens a value; where it did not, the answers are identical.
         assert copy_text == free_text or '"value"' in free_text
+
+
+def test_a_value_never_starts_or_ends_inside_a_character(tok) -> None:
+    index = token_bytes(tok)
+    rare = "龘"  # not in the tiny tokenizer's corpus: two or three byte tokens
+    pieces = tok.tokenize(rare)
+    assert len(pieces) > 1
+    source = escaped_source(f"{rare}的电话")
+    first = index.raw[tok.convert_tokens_to_ids(pieces[0])]
+    assert not set(index.closing) & set(index.allowed(source, first))  # mid-character: cannot close
+    starts = [index.raw[i] for i in index.allowed(source, b"")]
+    assert all(piece[0] & 0xC0 != 0x80 for piece in starts)  # no value begins with a continuation byte

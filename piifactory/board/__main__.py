@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from pathlib import Path
 
 from piifactory.board import BoardSettings, serve
+from piifactory.io import InputError
 
 
 def parse_args(argv: list[str] | None = None) -> BoardSettings:
@@ -19,5 +21,14 @@ def parse_args(argv: list[str] | None = None) -> BoardSettings:
     return BoardSettings(root=args.root.resolve(), host=args.host, port=args.port, dataset_dir=args.dataset_dir)
 
 
+def main(argv: list[str] | None = None) -> int:
+    try:
+        serve(parse_args(argv))
+    except (InputError, FileNotFoundError) as exc:  # a broken recipe (file:line) or no dataset_info.json
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
 if __name__ == "__main__":
-    serve(parse_args())
+    sys.exit(main())
