@@ -29,7 +29,7 @@ class Plan:
     """Sizes of one demo run; ``--quick`` is the shortened run the tests use."""
 
     samples: int = 8000
-    epochs: float = 8.0
+    epochs: float = 5.0
     eval_steps: int = 400
     test_limit: int | None = None
     min_f1: float = 0.90

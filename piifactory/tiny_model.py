@@ -35,13 +35,19 @@ _QWEN_PATTERN = (
 
 @dataclass(frozen=True)
 class TinyConfig:
-    """Model size: the defaults give about 0.7M parameters with a ~2-3k vocabulary. Two layers are
-    enough for the copy circuit (an induction head) and twice as fast per step as four."""
+    """Model size: the defaults give about 0.8M parameters with a ~2-3k vocabulary. Two layers are
+    enough for the copy circuit (an induction head) and twice as fast per step as four. Heads are
+    64 wide, wider than hidden_size / heads: Qwen3 normalises queries and keys, which caps an
+    attention logit near sqrt(head_dim), and copying a digit string needs sharp attention to one
+    position. At 32 the copy circuit formed late and at a different step on every run (validation
+    loss 0.4-1.2 at step 800 over four runs); at 64 it formed by step 800 (loss 0.11), for ~25%
+    more time per step."""
 
     hidden_size: int = 128
     num_hidden_layers: int = 2
     num_attention_heads: int = 4
     num_key_value_heads: int = 2
+    head_dim: int = 64
     intermediate_size: int = 384
     vocab_size: int = 3000
     max_position_embeddings: int = 2048
@@ -134,7 +140,7 @@ def build(out_dir: str | Path, config: TinyConfig = TinyConfig()) -> Path:
         num_hidden_layers=config.num_hidden_layers,
         num_attention_heads=config.num_attention_heads,
         num_key_value_heads=config.num_key_value_heads,
-        head_dim=config.hidden_size // config.num_attention_heads,
+        head_dim=config.head_dim,
         max_position_embeddings=config.max_position_embeddings,
         tie_word_embeddings=True,
         bos_token_id=None,
