@@ -122,7 +122,8 @@ def write_summary(path: Path, result: dict, free: dict, times: list[tuple[str, f
     micro = result["micro"]
     lines = [
         "# PII Factory demo report", "",
-        f"Tiny Qwen3 trained on {plan.samples} synthetic samples (80% train), scored on the held-out test split.", "",
+        f"Tiny Qwen3 trained on the train split of {plan.samples} synthetic samples (80%, one negative kept per "
+        f"{round(1 / NEG_RATIO)} positives), scored on the held-out test split.", "",
         f"**entity micro P/R/F1: {_prf(micro)}** with copy-constrained values (`eval.predict --values copy`, the "
         f"default; F2 {micro['f2']:.3f}; parse failures {result['failures'].get('parse_failure_rate', 0):.1%})", "",
         f"The same model with free greedy decoding (`--values free`, its raw answers): {_prf(free['micro'])}.", "",

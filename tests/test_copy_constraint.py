@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from eval.copy_constraint import CopyConstraint, escaped_source, open_value, token_bytes
+from eval.copy_constraint import CopyConstraint, _unescaped_quote, escaped_source, open_value, token_bytes
 from eval.generation import greedy_generate
 
 
@@ -75,27 +75,15 @@ def test_every_allowed_token_keeps_the_value_inside_the_input(tok, text: str, da
     begin = data.draw(st.integers(0, len(source)))
     end = data.draw(st.integers(begin, len(source)))
     prefix = source[begin:end]
-    assume(_unescaped_quote_index(prefix) is None)  # open_value never yields a closed string
+    assume(_unescaped_quote(prefix) is None)  # open_value never yields a closed string
     index = token_bytes(tok)
     for token_id in index.allowed(source, prefix):
         piece = index.raw[token_id]
-        quote = _unescaped_quote_index(prefix + piece)
+        quote = _unescaped_quote(prefix + piece)
         written = (prefix + piece)[:quote] if quote is not None else prefix + piece
         assert written and written in source, (prefix, piece)
         if quote is not None:  # the value ends here: on a whole character
             written.decode("utf-8")
-
-
-def _unescaped_quote_index(data: bytes) -> int | None:
-    escaped = False
-    for i, byte in enumerate(data):
-        if escaped:
-            escaped = False
-        elif byte == ord("\\"):
-            escaped = True
-        elif byte == ord('"'):
-            return i
-    return None
 
 
 def test_escaped_source_is_the_json_string_body() -> None:
