@@ -60,7 +60,7 @@ def parse_pii(obj: dict[str, Any]) -> Parsed:
     for i, ent in enumerate(entities):
         if not isinstance(ent, dict):
             raise RecordError(f"output.entities[{i}] must be an object, got {type(ent).__name__}")
-        raws.append(RawEntity(_field(ent, "type", str, f"output.entities[{i}]."), _field(ent, "value", str, f"output.entities[{i}]."),
+        raws.append(RawEntity(_field(ent, "type", str, f"output.entities[{i}]."), _field(ent, "value", (str, int), f"output.entities[{i}]."),
                               ent.get("start"), ent.get("end")))
     return text, raws
 

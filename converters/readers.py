@@ -14,7 +14,7 @@ from typing import Any, Iterator
 from converters.checks import LabelMap, OverlapPolicy, build_sample
 from converters.conll import read_conll
 from converters.formats import FORMATS, PARSERS, detect
-from converters.records import Chat, Record, RecordError, Rejected
+from converters.records import Chat, RawEntity, Record, RecordError, Rejected
 from piifactory.io import InputError, iter_json_lines, parse_json
 
 _CONLL_SUFFIXES = (".conll", ".bio", ".bioes", ".bmes", ".iob", ".tsv")
@@ -47,13 +47,20 @@ def sniff(path: Path) -> str:
     return "json" if first == "[" else "jsonl"
 
 
-def _one(fmt: str, obj: Any, label_map: LabelMap | None, overlap: OverlapPolicy) -> Record | Chat:
+def _sample_record(path: Path, line: int, text: str, raws: list[RawEntity], label_map: LabelMap | None,
+                   overlap: OverlapPolicy) -> Record:
+    dropped: list[str] = []
+    sample = build_sample(text, raws, label_map=label_map, overlap=overlap, dropped=dropped)
+    return Record(str(path), line, sample=sample, dropped=tuple(dropped))
+
+
+def _one(path: Path, line: int, fmt: str, obj: Any, label_map: LabelMap | None, overlap: OverlapPolicy) -> Record:
     if not isinstance(obj, dict):
         raise RecordError(f"a record must be a JSON object, got {type(obj).__name__}")
     parsed = PARSERS[fmt](obj)
     if isinstance(parsed, Chat):
-        return parsed
-    return build_sample(*parsed, label_map=label_map, overlap=overlap)
+        return Record(str(path), line, chat=parsed)
+    return _sample_record(path, line, *parsed, label_map, overlap)
 
 
 def read_records(path: str | os.PathLike[str], fmt: str | None = None, label_map: LabelMap | None = None,
@@ -83,14 +90,9 @@ def read_records(path: str | os.PathLike[str], fmt: str | None = None, label_map
                 keys = sorted(obj) if isinstance(obj, dict) else type(obj).__name__
                 raise InputError(path, number, f"cannot tell the format from the fields {keys}; use --from ({', '.join(FORMATS)})")
         try:
-            got = _one(fmt, obj, label_map, overlap)
+            yield _one(path, number, fmt, obj, label_map, overlap)
         except RecordError as exc:
             yield Rejected(str(path), number, str(exc), obj)
-            continue
-        if isinstance(got, Chat):
-            yield Record(str(path), number, chat=got)
-        else:
-            yield Record(str(path), number, sample=got)
 
 
 def _read_conll(path: Path, label_map: LabelMap | None, overlap: OverlapPolicy) -> Iterator[Record | Rejected]:
@@ -99,6 +101,6 @@ def _read_conll(path: Path, label_map: LabelMap | None, overlap: OverlapPolicy) 
             yield Rejected(str(path), line, str(parsed), block)
             continue
         try:
-            yield Record(str(path), line, sample=build_sample(*parsed, label_map=label_map, overlap=overlap))
+            yield _sample_record(path, line, *parsed, label_map, overlap)
         except RecordError as exc:
             yield Rejected(str(path), line, str(exc), block)

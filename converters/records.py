@@ -18,12 +18,15 @@ class RecordError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class RawEntity:
-    """An entity as the source wrote it: label not yet mapped, offsets not yet checked."""
+    """An entity as the source wrote it: label not yet mapped, offsets not yet checked.
+    ``every``: the value is an attribute of the record (MultiPriv), so each of its occurrences
+    in the text is a mention, rather than one mention placed at its next free occurrence."""
 
     label: Any
     value: Any = None
     start: Any = None
     end: Any = None
+    every: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +47,8 @@ class Record:
     line: int
     sample: Sample | None = None
     chat: Chat | None = None
+    dropped: tuple[str, ...] = ()
+    """Labels of the spans the label map dropped on purpose (not PII), for the summary."""
 
     @property
     def text(self) -> str:

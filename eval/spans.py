@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
+from piifactory.offsets import place
 from piifactory.schema import Entity
 
 SCHEMES = ("strict", "exact", "partial", "ent_type")
@@ -17,27 +18,12 @@ Span = tuple[str, int, int]
 
 
 def align(text: str, entities: Sequence[Entity]) -> tuple[list[Span], int]:
-    """Place predicted values in the text: the k-th prediction of a value takes its k-th
-    occurrence. Returns spans in prediction order and the number of values not found."""
-    seen: dict[str, int] = {}
-    spans: list[Span] = []
-    missing = 0
-    for entity in entities:
-        if entity.has_span:
-            spans.append((entity.type, entity.start, entity.end))  # type: ignore[arg-type]
-            continue
-        k = seen.get(entity.value, 0)
-        seen[entity.value] = k + 1
-        pos = -1
-        for _ in range(k + 1):
-            pos = text.find(entity.value, pos + 1)
-            if pos < 0:
-                break
-        if pos < 0:
-            missing += 1
-        else:
-            spans.append((entity.type, pos, pos + len(entity.value)))
-    return spans, missing
+    """Place predicted values in the text with :func:`piifactory.offsets.place` (the k-th
+    prediction of a value takes its k-th occurrence). Returns spans in prediction order and the
+    number of values not found."""
+    placed = place(text, entities)
+    spans = [(e.type, *span) for e, span in zip(entities, placed) if span is not None]
+    return spans, placed.count(None)  # type: ignore[misc]
 
 
 def _overlaps(a: Span, b: Span) -> bool:

@@ -12,13 +12,13 @@ which source found it: ``model``, ``rules`` or ``both``.
 
 from __future__ import annotations
 
-import re
 from typing import Callable, Sequence
 
 from eval.extract import extract
 from piifactory.checksums import is_valid_id_card, is_valid_luhn, is_valid_uscc
-from piifactory.recognizers import Detection, analyze, fold_width
-from piifactory.schema import IDENTIFIER_TYPES, Entity, match_key, target_text
+from piifactory.offsets import place
+from piifactory.recognizers import Detection, analyze
+from piifactory.schema import Entity, match_key, target_text
 
 POLICIES = ("off", "union", "verify", "union+verify")
 _POLICY_ALIASES = {"both": "union+verify", "verify+union": "union+verify"}
@@ -44,41 +44,15 @@ def passes_checksum(entity: Entity) -> bool:
     return check is None or check(match_key(entity.type, entity.value))
 
 
-def _occurrences(text: str, folded: str, entity: Entity) -> list[tuple[int, int]]:
-    """Where the value occurs in the text: verbatim first, else width-folded and case-blind,
-    with separators optional inside identifiers (the model may copy 138-1234-5678 as 13812345678)."""
-    exact = [(m.start(), m.end()) for m in re.finditer(re.escape(entity.value), text)]
-    if exact or not entity.value.strip():
-        return exact
-    value = fold_width(entity.value).strip()
-    if entity.type in IDENTIFIER_TYPES:
-        chars = [c for c in value if c not in " -"]
-        pattern = r"[ \-]*".join(re.escape(c) for c in chars)
-    else:
-        pattern = r"\s+".join(re.escape(part) for part in value.split())
-    return [(m.start(), m.end()) for m in re.finditer(pattern, folded, re.IGNORECASE)]
-
-
 def align(text: str, entities: Sequence[Entity]) -> list[Detection]:
-    """The model's entities with offsets: given offsets are kept when they cover the value,
-    otherwise each value takes its first occurrence not already taken (repeats take the next
-    ones). A value absent from the text is kept without offsets."""
-    folded = fold_width(text)
-    taken: set[tuple[int, int]] = set()
+    """The model's entities with offsets, placed by :func:`piifactory.offsets.place` (given
+    offsets kept when they hold the value; repeats take the next occurrences; width, case and
+    identifier separators may differ). A value absent from the text is kept without offsets."""
     aligned: list[Detection] = []
-    for entity in entities:
-        span: tuple[int, int] | None = None
-        if entity.has_span and entity.end <= len(text):  # type: ignore[operator]
-            covered = text[entity.start : entity.end]
-            if match_key(entity.type, covered) == match_key(entity.type, entity.value):
-                span = (entity.start, entity.end)  # type: ignore[assignment]
-        if span is None:
-            found = _occurrences(text, folded, entity)
-            span = next((s for s in found if s not in taken), found[0] if found else None)
+    for entity, span in zip(entities, place(text, entities)):
         if span is None:
             aligned.append(Detection(Entity(entity.type, entity.value), "model"))
         else:
-            taken.add(span)
             aligned.append(Detection(Entity(entity.type, text[span[0] : span[1]], *span), "model"))
     return aligned
 

@@ -13,6 +13,8 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
+from piifactory.offsets import place
+
 # Canonical PII types, with what each one covers. Order is the documentation order.
 PII_TYPES: dict[str, str] = {
     "PERSON": "a person's name (姓名)",
@@ -133,6 +135,11 @@ class Entity:
     def has_span(self) -> bool:
         return self.start is not None and self.end is not None
 
+    @property
+    def is_identifier(self) -> bool:
+        """Spaces and hyphens inside the value are formatting (see IDENTIFIER_TYPES)."""
+        return self.type in IDENTIFIER_TYPES
+
     def to_dict(self, with_offsets: bool = True) -> dict[str, Any]:
         out: dict[str, Any] = {"type": self.type, "value": self.value}
         if with_offsets and self.has_span:
@@ -152,21 +159,16 @@ class Sample:
 
 
 def order_by_appearance(entities: Iterable[Entity], text: str | None = None) -> list[Entity]:
-    """Entities in order of first appearance in ``text`` (by offset, else by first occurrence
-    of the value); ties keep input order. Entities not found in the text go last."""
+    """Entities in order of appearance in ``text``, each where :func:`piifactory.offsets.place`
+    puts it (its offsets, else the next free occurrence of its value); ties keep input order.
+    Entities not found in the text (or all without offsets, without a text) go last."""
     items = list(entities)
-
-    def position(pair: tuple[int, Entity]) -> tuple[int, int, int]:
-        idx, ent = pair
-        if ent.start is not None:
-            return (0, ent.start, idx)
-        if text is not None:
-            found = text.find(ent.value)
-            if found >= 0:
-                return (0, found, idx)
-        return (1, 0, idx)
-
-    return [ent for _, ent in sorted(enumerate(items), key=position)]
+    if text is not None:
+        spans = place(text, items)
+    else:
+        spans = [(e.start, e.end) if e.has_span else None for e in items]  # type: ignore[misc]
+    keys = [(0, span[0], i) if span is not None else (1, 0, i) for i, span in enumerate(spans)]
+    return [items[i] for *_, i in sorted(keys)]
 
 
 def target_text(entities: Iterable[Entity], text: str | None = None) -> str:

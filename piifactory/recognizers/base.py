@@ -12,24 +12,13 @@ import re
 from dataclasses import dataclass
 from typing import ClassVar
 
+from piifactory.offsets import fold_width
 from piifactory.schema import Entity
-
-# Full-width ASCII (U+FF01..U+FF5E) to ASCII, the ideographic and no-break spaces to a space,
-# dash look-alikes to "-". Every mapping is one character to one character, so offsets survive.
-# The full-width colon stays: it is ordinary Chinese punctuation before a value, never part of one.
-_FOLD: dict[int, int] = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F) if code != 0xFF1A}
-_FOLD.update({0x3000: 0x20, 0x00A0: 0x20})
-_FOLD.update({code: 0x2D for code in (0x2010, 0x2011, 0x2012, 0x2013, 0x2014, 0x2015, 0x2212)})
 
 # Look-arounds for numbers: `\b` does not separate CJK from digits, and a number inside a longer
 # (possibly grouped) number is not a match.
 NOT_AFTER = r"(?<![0-9A-Za-z])(?<![0-9][ -])"
 NOT_BEFORE = r"(?![0-9A-Za-z])(?![ -][0-9])"
-
-
-def fold_width(text: str) -> str:
-    """The text with full-width digits, letters and separators as ASCII; same length."""
-    return text.translate(_FOLD)
 
 
 def compact(value: str) -> str:
