@@ -30,6 +30,14 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build(tmp_path_factory.mktemp("models") / "tiny-qwen3")
 
 
+@pytest.fixture(scope="session")
+def qwen_tokenizer_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Qwen3's real tokenizer (151,669 tokens) built from dashscope's BPE ranks; built once per session."""
+    from piifactory.qwen_tokenizer import build
+
+    return build("qwen3", tmp_path_factory.mktemp("qwen"))
+
+
 def write_alpaca_splits(dataset_dir: Path, sizes: dict[str, int], prefix: str = "pii_synth") -> Path:
     """Synthetic samples as alpaca JSON files plus a dataset_info.json that registers them."""
     info_path = dataset_dir / "dataset_info.json"
