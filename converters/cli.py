@@ -13,7 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from converters.balance import Balance, parse_oversample
+from converters.conll import TOKEN_FORMS
 from converters.formats import FORMATS
+from converters.label_presets import PRESETS, LabelPreset, get_preset
 from converters.pipeline import ConvertOptions, convert
 from converters.stats import compute_stats, template_measure
 from converters.writers import Prompting
@@ -39,6 +41,12 @@ def load_label_map(path: Path) -> dict[str, str | None]:
     return mapping
 
 
+def resolve_label_map(spec: str) -> dict[str, str | None] | LabelPreset:
+    """``--label-map``: a mapping file when one exists at that path, else a preset's name."""
+    path = Path(spec)
+    return load_label_map(path) if path.is_file() else get_preset(spec)
+
+
 def _ratios(text: str) -> tuple[float, float, float]:
     try:
         parts = tuple(float(p) for p in text.split(","))
@@ -52,7 +60,9 @@ def _ratios(text: str) -> tuple[float, float, float]:
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("inputs", nargs="+", type=Path, help="input files (JSONL, JSON array or CoNLL/BIO)")
     parser.add_argument("--from", dest="fmt", choices=FORMATS, help="input format (default: detected from the first record)")
-    parser.add_argument("--label-map", type=Path, help="JSON file: label -> canonical type, or null to drop")
+    parser.add_argument("--label-map", help=f"a preset ({', '.join(sorted(PRESETS))}) or a JSON file: label -> canonical type, or null to drop")
+    parser.add_argument("--conll-tokens", choices=TOKEN_FORMS, default="auto",
+                        help="CoNLL tokens: plain, or char-position (a character and its position in the word, Weibo NER's revised files); auto detects")
     parser.add_argument("--instruction", default=DEFAULT_INSTRUCTION, help="instruction of every PII row (default: the schema's)")
     parser.add_argument("--system", help="system prompt of every PII row (default: none)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -95,7 +105,7 @@ def _convert(args: argparse.Namespace, label_map: Any, prompting: Prompting) -> 
         style=args.style, file_kind=args.file_type, prompting=prompting, ratios=args.split,
         dataset_info=None if args.no_register else args.dataset_info, overwrite=args.overwrite,
         skip_invalid=args.skip_invalid, rejects=args.rejects, max_tokens=args.max_tokens,
-        overlap_tokens=args.chunk_overlap, tokenizer=args.tokenizer,
+        overlap_tokens=args.chunk_overlap, tokenizer=args.tokenizer, conll_tokens=args.conll_tokens,
         balance=Balance(positive, types, args.neg_ratio), progress=not args.no_progress,
     )
     return convert(args.inputs, options).lines()
@@ -103,7 +113,7 @@ def _convert(args: argparse.Namespace, label_map: Any, prompting: Prompting) -> 
 
 def _stats(args: argparse.Namespace, label_map: Any, prompting: Prompting) -> list[str]:
     measure = template_measure(args.tokenizer, args.template, args.enable_thinking) if args.tokenizer else None
-    stats = compute_stats(args.inputs, args.fmt, label_map, prompting, measure, progress=not args.no_progress)
+    stats = compute_stats(args.inputs, args.fmt, label_map, prompting, measure, progress=not args.no_progress, conll_tokens=args.conll_tokens)
     return [json.dumps(stats.to_json(), ensure_ascii=False)] if args.json else stats.lines()
 
 
@@ -113,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "convert" and (args.max_tokens is not None and args.max_tokens < 1 or args.chunk_overlap < 0
                                           or (args.max_tokens and args.chunk_overlap >= args.max_tokens)):
             raise ValueError("--max-tokens must be >= 1 and --chunk-overlap between 0 and --max-tokens - 1")
-        label_map = load_label_map(args.label_map) if args.label_map else None
+        label_map = resolve_label_map(args.label_map) if args.label_map else None
         prompting = Prompting(args.instruction, args.system)
         lines = (_convert if args.command == "convert" else _stats)(args, label_map, prompting)
     except (InputError, ValueError, OSError) as exc:

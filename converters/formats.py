@@ -15,7 +15,7 @@ from converters.records import Chat, RawEntity, RecordError
 Parsed = tuple[str, list[RawEntity]]
 
 # The names ``--from`` accepts, in detection order for documentation.
-FORMATS = ("pii", "spans", "presidio", "cluener", "ai4privacy", "conll", "sft", "messages")
+FORMATS = ("pii", "spans", "presidio", "cluener", "ai4privacy", "multipriv", "conll", "sft", "messages")
 
 
 def _field(obj: dict[str, Any], key: str, kind: type | tuple[type, ...], where: str = "") -> Any:
@@ -121,6 +121,22 @@ def parse_ai4privacy(obj: dict[str, Any]) -> Parsed:
     return text, raws
 
 
+def parse_multipriv(obj: dict[str, Any]) -> Parsed:
+    """MultiPriv person records ``{"naturalParagraph": text, attribute: value, ...}``: every
+    other field is an attribute of the person the text is about, labelled by its field name.
+    Values carry no offsets and may be JSON numbers or lists; each occurrence in the text is a
+    mention. A null or empty attribute is missing: nothing to label."""
+    text = _field(obj, "naturalParagraph", str)
+    raws = []
+    for key, value in obj.items():
+        if key == "naturalParagraph":
+            continue
+        for item in value if isinstance(value, list) else [value]:
+            if item is not None and item != "":
+                raws.append(RawEntity(key, item, every=True))
+    return text, raws
+
+
 def parse_sft(obj: dict[str, Any]) -> Chat:
     """Plain ``{"instruction", "input"?, "output", "system"?}`` rows (domain Q&A SFT)."""
     instruction = _field(obj, "instruction", str)
@@ -156,6 +172,7 @@ PARSERS: dict[str, Callable[[dict[str, Any]], Parsed | Chat]] = {
     "presidio": parse_spans,
     "cluener": parse_cluener,
     "ai4privacy": parse_ai4privacy,
+    "multipriv": parse_multipriv,
     "sft": parse_sft,
     "messages": parse_messages,
 }
@@ -168,6 +185,8 @@ def detect(obj: Any) -> str | None:
     keys = set(obj)
     if {"source_text", "privacy_mask"} <= keys:
         return "ai4privacy"
+    if "naturalParagraph" in keys:
+        return "multipriv"
     if {"full_text", "spans"} <= keys:
         return "presidio"
     if {"input", "output"} <= keys and isinstance(obj["output"], dict):

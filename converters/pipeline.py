@@ -21,6 +21,8 @@ from tqdm import tqdm
 from converters.balance import Balance
 from converters.checks import OverlapPolicy
 from converters.chunking import chunk_sample
+from converters.conll import TokenForm
+from converters.label_presets import LabelPreset, label_map_of
 from converters.readers import read_records
 from converters.records import Chat, Record, Rejected
 from converters.registry import check_registry, file_name_for, merge_registry
@@ -37,7 +39,8 @@ class ConvertOptions:
     name: str
     out_dir: Path = Path("data")
     fmt: str | None = None
-    label_map: Mapping[str, str | None] | None = None
+    label_map: Mapping[str, str | None] | LabelPreset | None = None
+    conll_tokens: TokenForm = "auto"
     overlap: OverlapPolicy = "error"
     style: Style = "alpaca"
     file_kind: FileKind = "json"
@@ -69,9 +72,15 @@ class Summary:
     files: dict[str, Path] = field(default_factory=dict)
     rejects_file: Path | None = None
     leaks: list[tuple[str, str, str]] = field(default_factory=list)
+    dropped_labels: Counter[str] = field(default_factory=Counter)
+    drop_reasons: Mapping[str, str] = field(default_factory=dict)
 
     def lines(self) -> list[str]:
         out = [f"read {self.read} = written {self.written} + dropped negatives {self.dropped} + rejected {self.rejected}"]
+        if self.dropped_labels:
+            out.append("spans dropped on purpose by the label map (not PII):")
+            out += [f"  {label} {n}" + (f": {self.drop_reasons[label]}" if label in self.drop_reasons else "")
+                    for label, n in self.dropped_labels.most_common()]
         for split, path in self.files.items():
             types = ", ".join(f"{t} {n}" for t, n in sorted(self.types[split].items())) or "no entities"
             out.append(f"{split}: {self.rows[split]} rows -> {path} ({types})")
@@ -95,7 +104,7 @@ def _token_spans(options: ConvertOptions) -> TokenSpans:
 
 def _records(paths: list[Path], options: ConvertOptions, desc: str) -> Iterator[Record | Rejected]:
     for path in paths:
-        items = read_records(path, options.fmt, options.label_map, options.overlap)
+        items = read_records(path, options.fmt, label_map_of(options.label_map), options.overlap, options.conll_tokens)
         yield from tqdm(items, desc=f"{desc} {path.name}", unit=" rec", disable=not options.progress, leave=False)
 
 
@@ -154,6 +163,7 @@ def _first_pass(paths: list[Path], options: ConvertOptions, summary: Summary, sp
             summary.rejected += 1
             rejects.write(json.dumps(item.to_json(), ensure_ascii=False) + "\n")
             continue
+        summary.dropped_labels.update(item.dropped)
         types = [e.type for e in item.sample.entities] if item.sample is not None else []
         bucket = bucket_of(text_hash(item.text))
         plan.observe(type_key(item), bucket, types)
@@ -173,7 +183,7 @@ def convert(paths: list[Path], options: ConvertOptions) -> Summary:
         raise ValueError(f"split ratios must be three non-negative numbers summing to 1 with train > 0, got {options.ratios}")
     names = split_names(options.name, options.ratios)
     files = {s: options.out_dir / f"{n}.{options.file_kind}" for s, n in names.items()}
-    summary = Summary(files=files)
+    summary = Summary(files=files, drop_reasons=options.label_map.drops if isinstance(options.label_map, LabelPreset) else {})
     rejects_path = options.rejects or options.out_dir / f"{options.name}_rejects.jsonl"
     options.out_dir.mkdir(parents=True, exist_ok=True)
     with contextlib.ExitStack() as stack:

@@ -12,17 +12,17 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from converters.checks import LabelMap, OverlapPolicy, build_sample
-from converters.conll import read_conll
+from converters.conll import TokenForm, read_conll
 from converters.formats import FORMATS, PARSERS, detect
 from converters.records import Chat, RawEntity, Record, RecordError, Rejected
-from piifactory.io import InputError, iter_json_lines, parse_json
+from piifactory.io import InputError, iter_json_lines, parse_json, read_text
 
 _CONLL_SUFFIXES = (".conll", ".bio", ".bioes", ".bmes", ".iob", ".tsv")
 
 
 def _json_array(path: Path) -> Iterator[tuple[int, Any, str | None]]:
     try:
-        items = parse_json(path.read_text(encoding="utf-8-sig"))
+        items = parse_json(read_text(path))
     except UnicodeDecodeError as exc:
         raise InputError(path, None, f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     except json.JSONDecodeError as exc:
@@ -64,8 +64,9 @@ def _one(path: Path, line: int, fmt: str, obj: Any, label_map: LabelMap | None, 
 
 
 def read_records(path: str | os.PathLike[str], fmt: str | None = None, label_map: LabelMap | None = None,
-                 overlap: OverlapPolicy = "error") -> Iterator[Record | Rejected]:
+                 overlap: OverlapPolicy = "error", conll_tokens: TokenForm = "auto") -> Iterator[Record | Rejected]:
     """Every record of ``path``, checked: a :class:`Record`, or a :class:`Rejected` with its reason.
+    ``conll_tokens`` says how CoNLL tokens are written (see :mod:`converters.conll`).
 
     Raises :class:`InputError` only when the file as a whole cannot be read or its format told.
     """
@@ -78,7 +79,7 @@ def read_records(path: str | os.PathLike[str], fmt: str | None = None, label_map
     if layout == "conll":
         if fmt not in (None, "conll"):
             raise InputError(path, 1, f"--from {fmt} needs JSON records, but this file is not JSON")
-        yield from _read_conll(path, label_map, overlap)
+        yield from _read_conll(path, label_map, overlap, conll_tokens)
         return
     for number, obj, error in (_json_array(path) if layout == "json" else iter_json_lines(path)):
         if error is not None:
@@ -95,8 +96,8 @@ def read_records(path: str | os.PathLike[str], fmt: str | None = None, label_map
             yield Rejected(str(path), number, str(exc), obj)
 
 
-def _read_conll(path: Path, label_map: LabelMap | None, overlap: OverlapPolicy) -> Iterator[Record | Rejected]:
-    for line, parsed, block in read_conll(path):
+def _read_conll(path: Path, label_map: LabelMap | None, overlap: OverlapPolicy, tokens: TokenForm) -> Iterator[Record | Rejected]:
+    for line, parsed, block in read_conll(path, tokens):
         if isinstance(parsed, RecordError):
             yield Rejected(str(path), line, str(parsed), block)
             continue

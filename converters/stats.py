@@ -19,6 +19,8 @@ from typing import Any, Callable
 
 from tqdm import tqdm
 
+from converters.conll import TokenForm
+from converters.label_presets import label_map_of
 from converters.readers import read_records
 from converters.records import Chat, Record, Rejected
 from converters.tokens import load_tokenizer
@@ -46,6 +48,7 @@ class Stats:
     pii: int = 0
     positive: int = 0
     types: Counter[str] = field(default_factory=Counter)
+    dropped: Counter[str] = field(default_factory=Counter)
     prompt: Counter[int] = field(default_factory=Counter)
     answer: Counter[int] = field(default_factory=Counter)
     total: Counter[int] = field(default_factory=Counter)
@@ -63,7 +66,7 @@ class Stats:
         return {
             "records": self.records, "rejected": self.rejected, "pii_records": self.pii,
             "positive": self.positive, "positive_ratio": self.positive / self.pii if self.pii else None,
-            "types": dict(self.types.most_common()), "unit": self.unit,
+            "types": dict(self.types.most_common()), "dropped_labels": dict(self.dropped.most_common()), "unit": self.unit,
             **{part: {f"p{q}": percentile(getattr(self, part), q) for q in qs} for part in ("prompt", "answer", "total")},
             "cutoff_len": self.cutoff_len,
         }
@@ -75,6 +78,8 @@ class Stats:
         if self.pii:
             out.append(f"PII-positive {self.positive} / {self.pii} = {self.positive / self.pii:.1%}")
         out.append("types: " + (", ".join(f"{t} {n}" for t, n in self.types.most_common()) or "none"))
+        if self.dropped:
+            out.append("dropped on purpose by the label map: " + ", ".join(f"{t} {n}" for t, n in self.dropped.most_common()))
         for part in ("prompt", "answer", "total"):
             out.append(f"{part} {self.unit}: " + "  ".join(f"{k} {v}" for k, v in data[part].items()))
         if self.cutoff_len is None:
@@ -118,18 +123,19 @@ def char_measure(chat: Chat) -> tuple[int, int]:
 
 
 def compute_stats(paths: list[Path], fmt: str | None = None, label_map: Any = None, prompting: Prompting = Prompting(),
-                  measure: Measure | None = None, progress: bool = True) -> Stats:
+                  measure: Measure | None = None, progress: bool = True, conll_tokens: TokenForm = "auto") -> Stats:
     """Stats over every record of ``paths``; bad records are counted, not fatal."""
     stats = Stats(unit="characters" if measure is None else "tokens")
     measure = measure or char_measure
     for path in paths:
-        for item in tqdm(read_records(path, fmt, label_map), desc=f"stats {path.name}", unit=" rec", disable=not progress, leave=False):
+        for item in tqdm(read_records(path, fmt, label_map_of(label_map), conll_tokens=conll_tokens), desc=f"stats {path.name}", unit=" rec", disable=not progress, leave=False):
             if isinstance(item, Rejected):
                 stats.rejected += 1
                 if len(stats.reasons) < 3:
                     stats.reasons.append(f"{item.path}:{item.line}: {item.reason}")
                 continue
             stats.records += 1
+            stats.dropped.update(item.dropped)
             chat = _chat_of(item, prompting)
             types = [e.type for e in item.sample.entities] if item.sample is not None else _answer_types(chat)
             if types is not None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import IO, Any, Iterable, Iterator
@@ -82,6 +83,44 @@ def parse_json(text: str) -> Any:
     return value
 
 
+_SURROGATE_PAIR = re.compile("[\ud800-\udbff][\udc00-\udfff]")
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def decode_utf8(raw: bytes) -> str:
+    """UTF-8 bytes as text, with CESU-8 repaired: emoji that Java, MySQL's old ``utf8`` or a
+    UTF-16 program wrote as two surrogate halves of three bytes each become the character again.
+    A half without its partner stays in the string as a lone surrogate, for the caller to pair (a
+    CoNLL file may put the halves on two token lines) or reject (:func:`lone_surrogate`). Any
+    other bad byte raises :class:`UnicodeDecodeError`."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        text = raw.decode("utf-8", "surrogatepass")
+    return join_surrogates(text)
+
+
+def join_surrogates(text: str) -> str:
+    """Each high surrogate followed by a low one, as the character the pair encodes."""
+    return _SURROGATE_PAIR.sub(lambda m: m.group().encode("utf-16-le", "surrogatepass").decode("utf-16-le"), text)
+
+
+def lone_surrogate(text: str) -> int:
+    """Index of the first unpaired surrogate in ``text``, or -1 (no UTF-8 output can write it)."""
+    found = _LONE_SURROGATE.search(text)
+    return found.start() if found else -1
+
+
+def read_text(path: str | os.PathLike[str]) -> str:
+    """A whole UTF-8 file (BOM dropped, CESU-8 repaired); a byte that is neither, or a lone
+    surrogate half, raises :class:`UnicodeDecodeError`."""
+    raw = Path(path).read_bytes().removeprefix(b"\xef\xbb\xbf")
+    text = decode_utf8(raw)
+    if (at := lone_surrogate(text)) >= 0:
+        raise UnicodeDecodeError("utf-8", raw, at, at + 1, "a lone UTF-16 surrogate half (CESU-8)")
+    return text
+
+
 def iter_json_lines(path: str | os.PathLike[str]) -> Iterator[tuple[int, Any, str | None]]:
     """``(line_number, object, None)`` per non-blank line, or ``(line_number, raw_text, error)``
     for a line that is not UTF-8 JSON; streams. A UTF-8 BOM and CRLF line ends are accepted.
@@ -91,9 +130,12 @@ def iter_json_lines(path: str | os.PathLike[str]) -> Iterator[tuple[int, Any, st
             if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
                 raw = raw[3:]
             try:
-                line = raw.decode("utf-8")
+                line = decode_utf8(raw)
             except UnicodeDecodeError as exc:
                 yield number, raw.decode("utf-8", "replace"), f"not UTF-8 text ({exc.reason} at byte {exc.start})"
+                continue
+            if (at := lone_surrogate(line)) >= 0:
+                yield number, raw.decode("utf-8", "replace"), f"not UTF-8 text (a lone UTF-16 surrogate half at character {at})"
                 continue
             if not line.strip():
                 continue

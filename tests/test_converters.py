@@ -146,7 +146,7 @@ def test_bad_record_stops_with_file_line_message(fmt: str, record: dict, message
 
 @pytest.mark.parametrize(("name", "content", "message"), [
     ("broken.jsonl", '{"input": "a", "output": {"entities": []}}\n{"input": "b",\n', ":2: invalid JSON"),
-    ("bad.bio", "张 B-PER\n三 X-PER\n", ":2: tag 'X-PER' is not O, B-X, I-X, E-X or S-X"),
+    ("bad.bio", "张 B-PER\n三 X-PER\n", ":2: tag 'X-PER' is not O or B-X, I-X, M-X, E-X, L-X, S-X, U-X"),
     ("odd.jsonl", '{"foo": 1}\n', ":1: cannot tell the format from the fields ['foo']"),
 ])
 def test_unreadable_input_messages(name: str, content: str, message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
