@@ -138,3 +138,20 @@ def test_launch_with_a_broken_recipe_is_one_line_with_file_and_line(tmp_path: Pa
     assert "broken.yaml:" in result.stderr and "Traceback" not in result.stderr, result.stderr
     missing = run_cli([sys.executable, "-m", "piifactory.board", "--root", str(tmp_path / "nowhere")], timeout=120)
     assert missing.returncode == 2 and "dataset_info.json not found" in missing.stderr and "Traceback" not in missing.stderr
+
+
+def test_board_waits_for_its_own_server_on_a_slow_machine(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Gradio's one 3 s self-check must not end the board on a loaded machine: it is retried."""
+    from gradio import networking
+
+    from piifactory.board import patient_self_check
+
+    answers = iter([False, False, True])
+    monkeypatch.setattr(networking, "url_ok", lambda url: next(answers))
+    patient_self_check(patience_s=30)
+    assert networking.url_ok("http://127.0.0.1:1/") is True
+    assert next(answers, "drained") == "drained"  # it asked three times, and stopped at the first yes
+
+    monkeypatch.setattr(networking, "url_ok", lambda url: False)
+    patient_self_check(patience_s=0.6)
+    assert networking.url_ok("http://127.0.0.1:1/") is False  # a dead localhost is still an error

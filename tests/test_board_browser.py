@@ -18,6 +18,12 @@ from pathlib import Path
 
 import pytest
 from selenium import webdriver
+from selenium.common.exceptions import (
+    ElementClickInterceptedException,
+    ElementNotInteractableException,
+    NoSuchElementException,
+    StaleElementReferenceException,
+)
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
@@ -27,6 +33,14 @@ from tests.test_board import BLOCK, PII_DATASETS, write_pack
 
 pytestmark = pytest.mark.browser
 
+# What a wait retries on: Gradio re-renders components (stale or missing for a moment) and its
+# overlays can cover a button while an event runs.
+RETRY = (
+    NoSuchElementException,
+    StaleElementReferenceException,
+    ElementClickInterceptedException,
+    ElementNotInteractableException,
+)
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 CHROMIUM_FLAGS = (
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -39,11 +53,22 @@ for (const e of document.querySelectorAll('input, textarea')) {
   if (l && l.textContent.trim() === arguments[0]) return e;
 }"""
 
+VALUE_BY_LABEL = "const e = (function () {" + INPUT_BY_LABEL + "}).apply(null, arguments); return e ? e.value : null;"
+VALUE_BY_ARIA = "const e = document.querySelector(`input[aria-label='${arguments[0]}']`); return e ? e.value : null;"
+# Read in the page in one go, so no element found a moment earlier can have been re-rendered.
+OPTION_LABELS = "return Array.from(document.querySelectorAll('ul.options li'), li => li.getAttribute('aria-label'));"
+PAGE_READY = "return document.readyState === 'complete' && (function () {" + INPUT_BY_LABEL + "})('Dataset') != null;"
+
 # The command preview (re-rendered as it streams, so read and scrolled to in one go).
 PREVIEW_TEXT = """
 for (const c of document.querySelectorAll('code')) {
   if (c.textContent.includes('--pii_factory')) { c.scrollIntoView(); return c.textContent; }
 }"""
+
+
+def waiter(driver: webdriver.Chrome, timeout: float = 60) -> WebDriverWait:
+    """A wait whose condition may meet an element Gradio has just replaced or covered: retry then."""
+    return WebDriverWait(driver, timeout, poll_frequency=0.25, ignored_exceptions=RETRY)
 
 
 def free_port() -> int:
@@ -109,35 +134,66 @@ def screenshot(driver: webdriver.Chrome, tmp_path: Path, name: str) -> Path:
     return folder / name
 
 
-def open_options(driver: webdriver.Chrome, field) -> list[str]:
-    """Click a dropdown and return its options once LLaMA-Board has filled them."""
-    field.click()
-    wait = WebDriverWait(driver, 30)
-    return wait.until(lambda d: [li.get_attribute("aria-label") for li in d.find_elements(By.CSS_SELECTOR, "ul.options li")])
+def stable(driver: webdriver.Chrome, read, timeout: float = 60):
+    """Poll ``read(driver)`` until it returns the same non-empty value twice in a row.
+
+    Gradio re-renders components while events stream in, so a value read once may be a half-drawn
+    state; two equal reads a poll apart are the page's own settled state, not a guessed sleep.
+    """
+    seen: list = []
+
+    def settled(d: webdriver.Chrome):
+        value = read(d)
+        seen.append(value)
+        return value if value and len(seen) > 1 and seen[-2] == value else None
+
+    return waiter(driver, timeout).until(settled)
+
+
+def by_label(driver: webdriver.Chrome, label: str):
+    """The input of the block labelled ``label``, found now (Gradio gives it no aria-label)."""
+    element = driver.execute_script(INPUT_BY_LABEL, label)
+    if element is None:
+        raise NoSuchElementException(f"no input labelled {label!r}")
+    return element
+
+
+def click(driver: webdriver.Chrome, by: str, selector: str, timeout: float = 60) -> None:
+    """Find the element afresh and click it, retrying while Gradio swaps or covers it."""
+    waiter(driver, timeout).until(lambda d: d.find_element(by, selector).click() or True)
+
+
+def open_options(driver: webdriver.Chrome, field_label: str, by_aria: bool = False) -> list[str]:
+    """Open a dropdown (found afresh) and return its options once LLaMA-Board has filled them."""
+    if by_aria:
+        click(driver, By.CSS_SELECTOR, f"input[aria-label='{field_label}']")
+    else:
+        waiter(driver).until(lambda d: by_label(d, field_label).click() or True)
+    return stable(driver, lambda d: d.execute_script(OPTION_LABELS))
 
 
 def test_board_lists_pii_datasets_and_loads_a_recipe(board: str, browser: webdriver.Chrome, tmp_path: Path) -> None:
-    wait = WebDriverWait(browser, 60)
     browser.get(board)
-    # Labels arrive once the board has applied its language: the page is live, not just served.
-    wait.until(lambda d: d.execute_script(INPUT_BY_LABEL, "Dataset"))
+    # The page is live once the document has loaded and the board has applied its language
+    # (labels arrive then), not merely when the server answered.
+    waiter(browser).until(lambda d: d.execute_script(PAGE_READY))
     assert browser.title.startswith("LLaMA Factory")
-    assert browser.execute_script(INPUT_BY_LABEL, "Data dir").get_attribute("value") == "."
+    assert stable(browser, lambda d: d.execute_script(VALUE_BY_LABEL, "Data dir")) == "."
 
-    assert open_options(browser, browser.execute_script(INPUT_BY_LABEL, "Dataset")) == PII_DATASETS
+    assert open_options(browser, "Dataset") == PII_DATASETS
     assert screenshot(browser, tmp_path, "board_datasets.png").stat().st_size > 0
     browser.find_element(By.TAG_NAME, "body").send_keys(Keys.ESCAPE)
+    waiter(browser).until(lambda d: not d.execute_script(OPTION_LABELS))  # the Dataset list is gone
 
-    config_path = browser.find_element(By.CSS_SELECTOR, "input[aria-label='Config path']")
-    assert "recipe_pii_demo.yaml" in open_options(browser, config_path)
-    browser.find_element(By.CSS_SELECTOR, "ul.options li[aria-label='recipe_pii_demo.yaml']").click()
-    browser.find_element(By.XPATH, "//button[normalize-space()='Load arguments']").click()
-    model = browser.find_element(By.CSS_SELECTOR, "input[aria-label='Model name']")
-    wait.until(lambda d: model.get_attribute("value") == "PII-tiny-qwen3")
+    assert "recipe_pii_demo.yaml" in open_options(browser, "Config path", by_aria=True)
+    click(browser, By.CSS_SELECTOR, "ul.options li[aria-label='recipe_pii_demo.yaml']")
+    waiter(browser).until(lambda d: d.execute_script(VALUE_BY_ARIA, "Config path") == "recipe_pii_demo.yaml")
+    click(browser, By.XPATH, "//button[normalize-space()='Load arguments']")
+    waiter(browser).until(lambda d: d.execute_script(VALUE_BY_ARIA, "Model name") == "PII-tiny-qwen3")
 
     # The board's own command preview: what it would write to training_args.yaml.
-    browser.find_element(By.XPATH, "//button[normalize-space()='Preview command']").click()
-    command = wait.until(lambda d: d.execute_script(PREVIEW_TEXT))
+    click(browser, By.XPATH, "//button[normalize-space()='Preview command']")
+    command = stable(browser, lambda d: d.execute_script(PREVIEW_TEXT))
     screenshot(browser, tmp_path, "board_recipe_preview.png")
     for line in ("--model_name_or_path .cache/tiny-qwen3", "--template qwen3", "--dataset pii_synth_train", "--dataset_dir ."):
         assert line in command

@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib
 import os
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -100,6 +101,31 @@ def prepare(settings: BoardSettings) -> list[Path]:
     return write_board_configs(recipes, settings.root / DEFAULT_CONFIG_DIR)
 
 
+def patient_self_check(patience_s: float = 60.0) -> None:
+    """Let Gradio's launch wait for its own server instead of giving up after one slow answer.
+
+    ``Blocks.launch`` pings the local URL with a 3 s timeout and, on a timeout, decides localhost is
+    unreachable and raises (seen on a loaded 2-core machine). Retrying for a minute keeps a truly
+    unreachable localhost an error, only a later one.
+    """
+    from gradio import networking
+
+    stock = getattr(networking, "url_ok", None)
+    if not callable(stock) or getattr(stock, "patient", False):
+        return
+
+    def url_ok(url: str) -> bool:
+        deadline = time.monotonic() + patience_s
+        while not stock(url):
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.5)
+        return True
+
+    url_ok.patient = True  # type: ignore[attr-defined]
+    networking.url_ok = url_ok
+
+
 def serve(settings: BoardSettings) -> None:
     """Start LLaMA-Board as `llamafactory-cli webui` does, with the pack's defaults; blocks."""
     os.chdir(settings.root)
@@ -109,6 +135,7 @@ def serve(settings: BoardSettings) -> None:
     from llamafactory.webui.interface import create_ui
 
     fix_proxy()
+    patient_self_check()
     print(f"[board] datasets: {settings.root / settings.dataset_dir / 'dataset_info.json'}", flush=True)
     print(f"[board] recipes under 'Load arguments': {', '.join(p.name for p in configs) or 'none'}", flush=True)
     print(f"[board] LLaMA-Board at {settings.url}", flush=True)
