@@ -53,6 +53,19 @@ def _gold_of(path: Path, line: int, row: Any) -> tuple[str, tuple[Entity, ...]]:
     return text, entities
 
 
+def load_gold(path: str | Path) -> tuple[list[str], list[tuple[Entity, ...]]]:
+    """Texts and gold entities of a gold file alone (JSONL or a JSON array), every record checked
+    as :func:`load_pair` checks it: strict entities, offsets that cover their values."""
+    path = Path(path)
+    texts: list[str] = []
+    gold: list[tuple[Entity, ...]] = []
+    for line, row in _rows(path):
+        text, entities = _gold_of(path, line, row)
+        texts.append(text)
+        gold.append(entities)
+    return texts, gold
+
+
 def _predict_of(path: Path, line: int, row: Any) -> str:
     if not isinstance(row, dict) or not isinstance(row.get("predict"), str):
         raise InputError(path, line, 'missing "predict" string')

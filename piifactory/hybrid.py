@@ -2,8 +2,8 @@
 
 * ``off``: the model's entities, aligned to the text.
 * ``union``: plus every rule hit that no model entity overlaps (recall).
-* ``verify``: minus model entities of a checksum type (ID_CARD, BANK_CARD, USCC) whose value
-  fails its checksum (precision).
+* ``verify``: minus model entities of a checksum type (ID_CARD, BANK_CARD, USCC) that the type's
+  recognizer refuses: the same ``validate`` the rules apply, so both agree on what is valid.
 * ``union+verify`` (alias ``both``): verify first, then union.
 
 Every merged entity carries offsets into the text where its value can be found there, and says
@@ -15,20 +15,12 @@ from __future__ import annotations
 from typing import Callable, Sequence
 
 from eval.extract import extract
-from piifactory.checksums import is_valid_id_card, is_valid_luhn, is_valid_uscc
 from piifactory.offsets import place
-from piifactory.recognizers import Detection, analyze
+from piifactory.recognizers import Detection, analyze, passes_checksum
 from piifactory.schema import Entity, match_key, target_text
 
 POLICIES = ("off", "union", "verify", "union+verify")
 _POLICY_ALIASES = {"both": "union+verify", "verify+union": "union+verify"}
-
-CHECKSUMS: dict[str, Callable[[str], bool]] = {
-    "ID_CARD": is_valid_id_card,
-    "BANK_CARD": lambda key: 16 <= len(key) <= 19 and is_valid_luhn(key),
-    "USCC": is_valid_uscc,
-}
-"""Checksum of each checksum type, applied to the value's match key (separators dropped)."""
 
 
 def canonical_policy(policy: str) -> str:
@@ -36,12 +28,6 @@ def canonical_policy(policy: str) -> str:
     if name not in POLICIES:
         raise ValueError(f"unknown rules policy {policy!r}; choose from {', '.join(POLICIES)} or both")
     return name
-
-
-def passes_checksum(entity: Entity) -> bool:
-    """False only for a checksum type whose value fails its checksum; other types pass."""
-    check = CHECKSUMS.get(entity.type)
-    return check is None or check(match_key(entity.type, entity.value))
 
 
 def align(text: str, entities: Sequence[Entity]) -> list[Detection]:

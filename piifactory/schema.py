@@ -19,13 +19,13 @@ from piifactory.offsets import place
 PII_TYPES: dict[str, str] = {
     "PERSON": "a person's name (姓名)",
     "PHONE": "mobile or landline number (手机号 / 座机)",
-    "ID_CARD": "18-digit mainland resident ID (身份证号, GB 11643)",
+    "ID_CARD": "mainland resident ID: 18 digits (身份证号, GB 11643) or 15 (first generation)",
     "BANK_CARD": "bank card number, 16-19 digits, Luhn (银行卡号)",
     "EMAIL": "e-mail address",
     "ADDRESS": "postal address or location (地址)",
     "ORG": "company, government body or other organisation (单位 / 公司)",
     "LICENSE_PLATE": "vehicle licence plate (车牌号)",
-    "PASSPORT": "passport number (护照号)",
+    "PASSPORT": "passport or exit-entry permit number (护照号 / 港澳台通行证号)",
     "USCC": "unified social credit code (统一社会信用代码, GB 32100)",
     "IP": "IPv4 or IPv6 address",
 }
@@ -60,7 +60,7 @@ _ALIASES: dict[str, str] = {
     "VEHICLE_PLATE": "LICENSE_PLATE", "车牌": "LICENSE_PLATE", "车牌号": "LICENSE_PLATE",
     # PASSPORT
     "PASSPORT_NUMBER": "PASSPORT", "PASSPORTNUM": "PASSPORT", "护照": "PASSPORT",
-    "护照号": "PASSPORT",
+    "护照号": "PASSPORT", "TRAVEL_PERMIT": "PASSPORT", "通行证": "PASSPORT", "通行证号": "PASSPORT",
     # USCC
     "CREDIT_CODE": "USCC", "UNIFIED_SOCIAL_CREDIT_CODE": "USCC", "SOCIAL_CREDIT_CODE": "USCC",
     "统一社会信用代码": "USCC", "信用代码": "USCC",

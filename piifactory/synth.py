@@ -121,9 +121,8 @@ class SyntheticPII:
         return number
 
     def landline(self) -> str:
-        area = self.rng.choice(_LANDLINE_AREAS)
-        width = 8 if len(area) == 3 else self.rng.choice((7, 8))
-        return f"{area}-{self.rng.randint(2, 8)}{self._digits(width - 1)}"
+        area = self.rng.choice(_LANDLINE_AREAS)  # big cities, whose numbers all have 8 digits
+        return f"{area}-{self.rng.randint(2, 8)}{self._digits(7)}"
 
     def _id_first17(self) -> str:
         area = self.fake.ssn()[:6]

@@ -7,7 +7,8 @@ import json
 import pytest
 
 from piifactory.checksums import id_card_check_char, luhn_check_digit, uscc_check_char
-from piifactory.hybrid import align, apply, canonical_policy, merge, passes_checksum, postprocessor, to_prediction
+from piifactory.hybrid import align, apply, canonical_policy, merge, postprocessor, to_prediction
+from piifactory.recognizers import passes_checksum
 from piifactory.schema import Entity
 
 ID17 = "37011219990122942"

@@ -89,7 +89,7 @@ def test_mobile_recognizer_validate_strips_country_code():
     "text, expected",
     [
         ("办公电话010-88886666", "010-88886666"),
-        ("座机0755-2345678，找王经理", "0755-2345678"),
+        ("座机0370-2345678，找王经理", "0370-2345678"),  # Shangqiu's numbers have 7 digits
         ("总机（021）62345678转123", "（021）62345678转123"),
         ("电话0571-88886666-801", "0571-88886666-801"),
         ("座机01088886666", "01088886666"),  # bare digits need a context word
@@ -106,6 +106,8 @@ def test_landline_valid(text, expected):
         "座机010-1234567",  # Beijing numbers have 8 digits and do not start with 1
         "电话010-00000000",  # placeholder
         "区号012-88886666",  # 012 is not an area code
+        "座机0755-2345678",  # Shenzhen's numbers have 8 digits (phonenumbers knows each area)
+        "座机0370-23456789",  # and Shangqiu's 7
     ],
 )
 def test_landline_look_alikes(text):

@@ -1,21 +1,24 @@
 """Rule recognizers for PII with a structure: one class per pattern family, each with a
 ``validate`` step (checksums from :mod:`piifactory.checksums`) and context words.
 
-``analyze(text)`` returns :class:`Detection` records with exact offsets into ``text``.
+``analyze(text)`` returns :class:`Detection` records with exact offsets into ``text``;
+``passes_checksum(entity)`` is the same ``validate`` applied to a value found elsewhere.
 """
 
 from piifactory.recognizers.base import Detection, Pattern, PatternRecognizer, fold_width
 from piifactory.recognizers.finance import BankCardRecognizer, UsccRecognizer
-from piifactory.recognizers.identity import IdCardRecognizer, LicensePlateRecognizer, PassportRecognizer
+from piifactory.recognizers.identity import FirstGenIdCardRecognizer, IdCardRecognizer, LicensePlateRecognizer
 from piifactory.recognizers.network import EmailRecognizer, IpRecognizer
 from piifactory.recognizers.phone import LandlineRecognizer, MobileRecognizer
-from piifactory.recognizers.registry import DEFAULT_THRESHOLD, RecognizerRegistry, analyze, default_registry
+from piifactory.recognizers.registry import DEFAULT_THRESHOLD, RecognizerRegistry, analyze, default_registry, passes_checksum
+from piifactory.recognizers.travel import PassportRecognizer, TravelPermitRecognizer
 
 __all__ = [
     "DEFAULT_THRESHOLD",
     "BankCardRecognizer",
     "Detection",
     "EmailRecognizer",
+    "FirstGenIdCardRecognizer",
     "IdCardRecognizer",
     "IpRecognizer",
     "LandlineRecognizer",
@@ -25,8 +28,10 @@ __all__ = [
     "Pattern",
     "PatternRecognizer",
     "RecognizerRegistry",
+    "TravelPermitRecognizer",
     "UsccRecognizer",
     "analyze",
     "default_registry",
+    "passes_checksum",
     "fold_width",
 ]

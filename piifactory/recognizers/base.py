@@ -16,9 +16,11 @@ from piifactory.offsets import fold_width
 from piifactory.schema import Entity
 
 # Look-arounds for numbers: `\b` does not separate CJK from digits, and a number inside a longer
-# (possibly grouped) number is not a match.
-NOT_AFTER = r"(?<![0-9A-Za-z])(?<![0-9][ -])"
-NOT_BEFORE = r"(?![0-9A-Za-z])(?![ -][0-9])"
+# (possibly grouped) number is not a match. Groups are split by a hyphen or one or two spaces
+# (people pad groups of four with double spaces).
+NOT_AFTER = r"(?<![0-9A-Za-z])(?<![0-9][ -])(?<![0-9]  )"
+NOT_BEFORE = r"(?![0-9A-Za-z])(?![ -][0-9])(?!  [0-9])"
+GROUP_SEP = r"(?:-| {1,2})"
 
 
 def compact(value: str) -> str:
@@ -77,6 +79,9 @@ class PatternRecognizer:
 
     entity_type: ClassVar[str]
     patterns: ClassVar[tuple[Pattern, ...]]
+    has_checksum: ClassVar[bool] = False
+    """True when ``validate`` checks a check digit: a value it refuses is then wrong, not merely
+    unusual, and ``--rules verify`` drops a model's value of that type on its word."""
     context: ClassVar[tuple[str, ...]] = ()
     validated_score: ClassVar[float | None] = None
     context_boost: ClassVar[float] = 0.35

@@ -9,36 +9,18 @@ P / R / F1 per type in one Markdown table, all scored by ``eval.scoring.score_ge
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Sequence
 
-from eval.extract import GoldError, parse_gold
-from eval.inputs import load
+from eval.inputs import load, load_gold
 from eval.scoring import score_generations
 from eval.tables import markdown_table
 from piifactory.hybrid import POLICIES, apply, to_prediction
-from piifactory.io import InputError, atomic_write_text, iter_jsonl
+from piifactory.io import InputError, atomic_write_text
 from piifactory.recognizers.registry import analyze
 from piifactory.schema import PII_TYPES, Entity
 from piifactory.synth import generate
-
-
-def _load_gold(path: Path) -> tuple[list[str], list[tuple[Entity, ...]]]:
-    """Texts and gold entities of a users'-format (or ``{"text", "entities"}``) JSONL file."""
-    texts, gold = [], []
-    for line, row in iter_jsonl(path):
-        text = row.get("input", row.get("text")) if isinstance(row, dict) else None
-        if not isinstance(text, str):
-            raise InputError(path, line, 'missing "input" (or "text") string')
-        target = row.get("output", {"entities": row.get("entities")})
-        try:
-            gold.append(parse_gold(target if isinstance(target, str) else json.dumps(target, ensure_ascii=False)))
-        except GoldError as exc:
-            raise InputError(path, line, str(exc)) from None
-        texts.append(text)
-    return texts, gold
 
 
 def systems(texts: Sequence[str], generations: Sequence[str] | None) -> dict[str, list[str]]:
@@ -93,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
             samples = load(args.predictions, args.gold)
             texts, gold, generations = samples.texts, samples.gold, samples.predictions
         elif args.gold is not None:
-            texts, gold = _load_gold(args.gold)
+            texts, gold = load_gold(args.gold)
         else:
             synthetic = generate(args.synthetic, seed=args.seed)
             texts, gold = [s.text for s in synthetic], [s.entities for s in synthetic]

@@ -1,12 +1,13 @@
-"""Resident IDs, passports and licence plates."""
+"""Resident IDs (18-digit and 15-digit first generation) and licence plates."""
 
 from __future__ import annotations
 
-import datetime as _dt
 import re
 
-from piifactory.checksums import is_valid_id_card
-from piifactory.recognizers.base import NOT_AFTER, NOT_BEFORE, Pattern, PatternRecognizer, compact
+from stdnum import numdb
+
+from piifactory.checksums import id_birth_date, is_valid_id_card
+from piifactory.recognizers.base import GROUP_SEP, NOT_AFTER, NOT_BEFORE, Pattern, PatternRecognizer, compact
 
 # First two digits of a GB/T 2260 area code: the provinces, plus 71 (Taiwan) and 81-83 (residence
 # permits for Hong Kong, Macao and Taiwan residents).
@@ -14,32 +15,42 @@ PROVINCE_CODES = frozenset(
     "11 12 13 14 15 21 22 23 31 32 33 34 35 36 37 41 42 43 44 45 46 50 51 52 53 54 61 62 63 64 65 71 81 82 83".split()
 )
 
+_COUNTIES = numdb.get("cn/loc")
+"""python-stdnum's GB/T 2260 table, with counties that no longer exist."""
+
 
 def has_id_layout(code: str) -> bool:
     """18 digits that read as province code + real birth date: a resident ID's layout, whether or
     not its check character is right. Such a number is an ID with a typo, not a bank card."""
-    if len(code) != 18 or not code[:17].isdigit() or code[:2] not in PROVINCE_CODES:
-        return False
-    try:
-        birth = _dt.date(int(code[6:10]), int(code[10:12]), int(code[12:14]))
-    except ValueError:
-        return False
-    return 1900 <= birth.year <= _dt.date.today().year
+    return len(code) == 18 and code[:17].isdigit() and code[:2] in PROVINCE_CODES and id_birth_date(code) is not None
+
+
+def is_known_county(code: str) -> bool:
+    """Whether the 6-digit area code is a county GB/T 2260 has ever listed."""
+    found = _COUNTIES.info(code[:6])
+    return len(found) == 2 and bool(found[1][1])
 
 
 class IdCardRecognizer(PatternRecognizer):
     """18-character resident ID (GB 11643): province code, birth date, MOD 11-2 check character.
-    Spaces or hyphens are accepted after the area code and after the birth date."""
+    Written whole, as 6-8-4 with a separator after the area code and after the birth date, or in
+    groups of four (4-4-4-4-2) split by one separator throughout (a hyphen, one or two spaces)."""
 
     entity_type = "ID_CARD"
     patterns = (
         Pattern(
             "resident-id",
-            NOT_AFTER + r"[1-8][0-9]{5}[ -]?(?:18|19|20)[0-9]{2}[01][0-9][0-3][0-9][ -]?[0-9]{3}[0-9Xx]" + NOT_BEFORE,
+            NOT_AFTER + rf"[1-8][0-9]{{5}}{GROUP_SEP}?(?:18|19|20)[0-9]{{2}}[01][0-9][0-3][0-9]{GROUP_SEP}?[0-9]{{3}}[0-9Xx]" + NOT_BEFORE,
+            0.5,
+        ),
+        Pattern(
+            "resident-id-fours",
+            NOT_AFTER + r"[1-8][0-9]{3}(?P<sep>-| {1,2})(?:[0-9]{4}(?P=sep)){3}[0-9][0-9Xx]" + NOT_BEFORE,
             0.5,
         ),
     )
     validated_score = 0.9
+    has_checksum = True
     context = ("身份证", "证件", "身份", "公民", "id")
 
     def validate(self, value: str) -> bool:
@@ -47,23 +58,33 @@ class IdCardRecognizer(PatternRecognizer):
         return code[:2] in PROVINCE_CODES and is_valid_id_card(code)
 
 
-class PassportRecognizer(PatternRecognizer):
-    """Mainland passport numbers: E/G + 8 digits, E + letter + 7 digits, DE/SE/PE + 7 digits.
-    No check digit is printed in the number, so the shape and context are all there is."""
+class FirstGenIdCardRecognizer(PatternRecognizer):
+    """15-digit resident ID of the first generation (numbered so until 1999, void since 2013, still
+    in old records): area code, ``YYMMDD`` birth date in the 1900s, 3-digit sequence. There is no check
+    digit, so the area must be a county GB/T 2260 has listed (not just a province) and the date
+    real; even so a bare hit scores just above the threshold, and a context word lifts it."""
 
-    entity_type = "PASSPORT"
+    entity_type = "ID_CARD"
     patterns = (
         Pattern(
-            "cn-passport",
-            r"(?<![0-9A-Za-z])(?:[EG][0-9]{8}|E[A-HJ-NP-Z][0-9]{7}|[DPS]E[0-9]{7})(?![0-9A-Za-z])",
-            0.5,
+            "resident-id-15",
+            NOT_AFTER + rf"[1-8][0-9]{{5}}{GROUP_SEP}?[0-9]{{2}}[01][0-9][0-3][0-9]{GROUP_SEP}?[0-9]{{3}}" + NOT_BEFORE,
+            0.3,
         ),
     )
-    context = ("护照", "passport", "证件")
+    validated_score = 0.55
+    has_checksum = True
+    context = IdCardRecognizer.context
 
     def validate(self, value: str) -> bool:
-        digits = re.sub(r"[^0-9]", "", value)
-        return len(set(digits)) > 1
+        code = compact(value)
+        return (
+            len(code) == 15
+            and code.isdigit()
+            and code[:2] in PROVINCE_CODES
+            and is_known_county(code)
+            and id_birth_date(code) is not None
+        )
 
 
 _PROVINCE_CHARS = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼"

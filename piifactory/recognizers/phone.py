@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+import phonenumbers
+
 from piifactory.recognizers.base import NOT_AFTER, NOT_BEFORE, Pattern, PatternRecognizer
 
 
@@ -31,7 +33,8 @@ class MobileRecognizer(PatternRecognizer):
 
 
 class LandlineRecognizer(PatternRecognizer):
-    """Area code 010/02x (8-digit number) or 0[3-9]xx (7-8 digits), optional extension.
+    """Area code 010/02x (8-digit number) or 0[3-9]xx (7-8 digits), optional extension; the area
+    code and the number's length for it are checked by phonenumbers.
 
     A bare run of digits is weak evidence on its own (it may be any number), so it needs a
     context word; a separator or brackets after the area code are enough on their own.
@@ -59,5 +62,8 @@ class LandlineRecognizer(PatternRecognizer):
     def validate(self, value: str) -> bool:
         number = re.split(r"转|(?<=[0-9]{7})-", value)[0]
         digits = re.sub(r"[^0-9]", "", number)
-        # A subscriber number of one repeated digit is a placeholder, not a line.
-        return 10 <= len(digits) <= 12 and len(set(digits[-7:])) > 1
+        if len(set(digits[-7:])) == 1:
+            return False  # a subscriber number of one repeated digit is a placeholder, not a line
+        # phonenumbers knows which area codes exist and how long their numbers are (0755 has 8
+        # digits, 0891 7); it is asked about the number without the extension.
+        return phonenumbers.is_valid_number(phonenumbers.parse(digits, "CN"))

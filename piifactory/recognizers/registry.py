@@ -1,5 +1,6 @@
-"""The recognizer registry and ``analyze``: run every recognizer, keep the best of overlapping
-hits, drop what stays under the threshold."""
+"""The recognizer registry: ``analyze`` runs every recognizer on a text, keeps the best of
+overlapping hits and drops what stays under the threshold; ``passes_checksum`` judges a value
+found elsewhere (a model's) with the same ``validate`` the rules use."""
 
 from __future__ import annotations
 
@@ -7,9 +8,11 @@ from typing import Iterable, Sequence
 
 from piifactory.recognizers.base import Detection, PatternRecognizer
 from piifactory.recognizers.finance import BankCardRecognizer, UsccRecognizer
-from piifactory.recognizers.identity import IdCardRecognizer, LicensePlateRecognizer, PassportRecognizer
+from piifactory.recognizers.identity import FirstGenIdCardRecognizer, IdCardRecognizer, LicensePlateRecognizer
 from piifactory.recognizers.network import EmailRecognizer, IpRecognizer
 from piifactory.recognizers.phone import LandlineRecognizer, MobileRecognizer
+from piifactory.recognizers.travel import PassportRecognizer, TravelPermitRecognizer
+from piifactory.schema import Entity, match_key
 
 DEFAULT_THRESHOLD = 0.5
 """Shape-only hits that need a context word (a bare landline, an unchecked digit run) stay below."""
@@ -44,11 +47,22 @@ class RecognizerRegistry:
                 kept.append(hit)
         return sorted(kept, key=lambda d: d.start)  # type: ignore[arg-type, return-value]
 
+    def passes_checksum(self, entity: Entity) -> bool:
+        """False only for a value of a type whose recognizers check a check digit when none of
+        them validates it; every other type passes. The value is judged by its match key
+        (separators dropped, width folded), so ``6222 0210 ...`` is the card it spells."""
+        judges = [r for r in self.recognizers if r.entity_type == entity.type]
+        if not any(r.has_checksum for r in judges):
+            return True
+        key = match_key(entity.type, entity.value)
+        return any(r.validate(key) for r in judges)
+
 
 def default_registry() -> RecognizerRegistry:
     return RecognizerRegistry(
         [
             IdCardRecognizer(),
+            FirstGenIdCardRecognizer(),
             UsccRecognizer(),
             BankCardRecognizer(),
             MobileRecognizer(),
@@ -56,6 +70,7 @@ def default_registry() -> RecognizerRegistry:
             EmailRecognizer(),
             IpRecognizer(),
             PassportRecognizer(),
+            TravelPermitRecognizer(),
             LicensePlateRecognizer(),
         ]
     )
@@ -64,9 +79,18 @@ def default_registry() -> RecognizerRegistry:
 _DEFAULT: RecognizerRegistry | None = None
 
 
-def analyze(text: str, *, entities: Sequence[str] | None = None, threshold: float = DEFAULT_THRESHOLD) -> list[Detection]:
-    """Rule hits in ``text`` from the default registry (built once)."""
+def _default() -> RecognizerRegistry:
     global _DEFAULT
     if _DEFAULT is None:
         _DEFAULT = default_registry()
-    return _DEFAULT.analyze(text, entities=entities, threshold=threshold)
+    return _DEFAULT
+
+
+def analyze(text: str, *, entities: Sequence[str] | None = None, threshold: float = DEFAULT_THRESHOLD) -> list[Detection]:
+    """Rule hits in ``text`` from the default registry (built once)."""
+    return _default().analyze(text, entities=entities, threshold=threshold)
+
+
+def passes_checksum(entity: Entity) -> bool:
+    """The default registry's verdict on a value (see :meth:`RecognizerRegistry.passes_checksum`)."""
+    return _default().passes_checksum(entity)
