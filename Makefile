@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.pii-factory-installed
 
-.PHONY: demo test test-browser board bench venv clean
+.PHONY: demo test test-browser board bench rules-peers venv clean
 
 venv: $(STAMP)
 
@@ -31,6 +31,11 @@ test-browser: $(STAMP)
 # Throughputs and side-by-side ratios, printed and written to bench/results.md with the machine.
 bench: $(STAMP)
 	$(PY) -m bench
+
+# The rule recognizers against other projects' test suites in ../shared/real-data (cn-identifiers,
+# cn-intext-cases): agreement per type; fails on a disagreement that is not a listed decision.
+rules-peers: $(STAMP)
+	$(PY) -m piifactory.recognizers.peers ../shared/real-data
 
 board: $(STAMP)
 	$(PY) -m piifactory.board
