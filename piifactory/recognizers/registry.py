@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Iterable, Sequence
 
+from piifactory.offsets import fold_width
 from piifactory.recognizers.base import Detection, PatternRecognizer
 from piifactory.recognizers.finance import BankCardRecognizer, UsccRecognizer
 from piifactory.recognizers.identity import FirstGenIdCardRecognizer, IdCardRecognizer, LicensePlateRecognizer
@@ -35,10 +36,11 @@ class RecognizerRegistry:
         recognizer: a checksum-valid ID beats the Luhn-valid card that the same 18 digits may be.
         """
         candidates: list[tuple[float, int, int, Detection]] = []
+        folded = fold_width(text)
         for rank, recognizer in enumerate(self.recognizers):
             if entities is not None and recognizer.entity_type not in entities:
                 continue
-            for hit in recognizer.analyze(text):
+            for hit in recognizer.analyze(text, folded):
                 if hit.score >= threshold:
                     candidates.append((-hit.score, -(hit.end - hit.start), rank, hit))  # type: ignore[operator]
         kept: list[Detection] = []
