@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.pii-factory-installed
 
-.PHONY: demo test test-browser board bench rules-peers venv clean
+.PHONY: demo test test-browser board bench rules-peers conformance venv clean
 
 venv: $(STAMP)
 
@@ -36,6 +36,12 @@ bench: $(STAMP)
 # cn-intext-cases): agreement per type; fails on a disagreement that is not a listed decision.
 rules-peers: $(STAMP)
 	$(PY) -m piifactory.recognizers.peers ../shared/real-data
+
+# Every corpus of the outside real-data folder (../shared/real-data, beside the clone in CI)
+# converted with its label preset into one table; fails on a corrupted row or a rejection the
+# manifest (converters/conformance.py) does not explain.
+conformance: $(STAMP)
+	$(PY) -m converters conformance ../shared/real-data
 
 board: $(STAMP)
 	$(PY) -m piifactory.board

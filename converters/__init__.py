@@ -9,6 +9,7 @@ Library API (the CLI ``python -m converters convert|stats`` is a thin layer over
 from converters.balance import Balance
 from converters.checks import build_sample
 from converters.chunking import chunk_sample
+from converters.label_presets import PRESETS, LabelPreset, get_preset
 from converters.pipeline import ConvertOptions, Summary, convert
 from converters.readers import read_records
 from converters.records import Chat, Record, RecordError, Rejected
@@ -18,8 +19,8 @@ from converters.stats import Stats, compute_stats, template_measure
 from converters.writers import Prompting, dataset_entry, iter_rows, to_chat, to_row, write_rows
 
 __all__ = [
-    "Balance", "Chat", "ConvertOptions", "Prompting", "Record", "RecordError", "Rejected", "SplitPlan", "Stats",
-    "Summary", "build_sample", "chunk_sample", "compute_stats", "convert", "dataset_entry", "file_name_for",
-    "file_keys", "file_keys", "find_leaks", "iter_rows", "merge_registry", "read_records", "template_measure", "to_chat",
+    "PRESETS", "Balance", "Chat", "ConvertOptions", "LabelPreset", "Prompting", "Record", "RecordError", "Rejected",
+    "SplitPlan", "Stats", "Summary", "build_sample", "chunk_sample", "compute_stats", "convert", "dataset_entry",
+    "file_name_for", "file_keys", "find_leaks", "get_preset", "iter_rows", "merge_registry", "read_records", "template_measure", "to_chat",
     "to_row", "write_rows",
 ]

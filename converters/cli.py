@@ -1,4 +1,4 @@
-"""``python -m converters convert|stats``: argument parsing and error reporting only.
+"""``python -m converters convert|stats|conformance``: argument parsing and error reporting only.
 
 Every error the user can cause is printed as one ``file:line: what is wrong`` line with exit
 status 2; no traceback.
@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from converters import conformance
 from converters.balance import Balance, parse_oversample
 from converters.conll import TOKEN_FORMS
 from converters.formats import FORMATS
@@ -19,7 +20,7 @@ from converters.label_presets import PRESETS, LabelPreset, get_preset
 from converters.pipeline import ConvertOptions, convert
 from converters.stats import compute_stats, template_measure
 from converters.writers import Prompting
-from piifactory.io import InputError, parse_json
+from piifactory.io import InputError, atomic_write_text, parse_json
 from piifactory.schema import DEFAULT_INSTRUCTION, UnknownLabelError, canonical_type
 
 
@@ -95,7 +96,19 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("--template", default="qwen3", help="LLaMA-Factory template (default qwen3)")
     st.add_argument("--enable-thinking", action="store_true", help="as the template's enable_thinking (default false)")
     st.add_argument("--json", action="store_true", help="print the stats as JSON")
+    conf = sub.add_parser("conformance", help="convert every corpus of the outside real-data folder and print one table")
+    conf.add_argument("folder", type=Path, nargs="?", default=Path("../shared/real-data"), help="default ../shared/real-data")
+    conf.add_argument("--out", type=Path, help="also write the Markdown report here")
     return parser
+
+
+def _conformance(args: argparse.Namespace) -> int:
+    lines, ok = conformance.run(args.folder)
+    text = "\n".join(lines) + "\n"
+    if args.out is not None:
+        atomic_write_text(args.out, text)
+    print(text, end="")
+    return 0 if ok else 1
 
 
 def _convert(args: argparse.Namespace, label_map: Any, prompting: Prompting) -> list[str]:
@@ -120,6 +133,8 @@ def _stats(args: argparse.Namespace, label_map: Any, prompting: Prompting) -> li
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        if args.command == "conformance":
+            return _conformance(args)
         if args.command == "convert" and (args.max_tokens is not None and args.max_tokens < 1 or args.chunk_overlap < 0
                                           or (args.max_tokens and args.chunk_overlap >= args.max_tokens)):
             raise ValueError("--max-tokens must be >= 1 and --chunk-overlap between 0 and --max-tokens - 1")

@@ -127,9 +127,13 @@ def place(text: str, entities: Sequence[Entity]) -> list[Span | None]:
     spans: list[Span | None] = [None] * len(entities)
     taken: set[Span] = set()
     for i, ent in enumerate(entities):
-        if ent.start is not None and ent.end is not None and holds(text, ent.start, ent.end, ent.value, ent.is_identifier):
-            spans[i] = (ent.start, ent.end)
-            taken.add(spans[i])  # type: ignore[arg-type]
+        start, end = ent.start, ent.end
+        if start is None or end is None:
+            continue
+        verbatim = type(start) is int and type(end) is int and 0 <= start < end <= len(text) and text[start:end] == ent.value
+        if verbatim or holds(text, start, end, ent.value, ent.is_identifier):  # the first test is the common case, cheaply
+            spans[i] = (start, end)
+            taken.add((start, end))
     folded: str | None = None
     for i, ent in enumerate(entities):
         if spans[i] is not None or not isinstance(ent.value, str):

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from converters.cli import main
-from converters.conll import sniff_token_form
+from converters.conformance import Corpus, check, position_digits, report, unlisted
+from converters.conll import read_conll, sniff_token_form
 from converters.label_presets import PRESETS, get_preset
 from converters.readers import read_records
 from converters.records import Record, Rejected
@@ -146,3 +147,27 @@ def test_a_label_the_preset_does_not_list_stays_an_error(tmp_path: Path) -> None
     src.write_text(json.dumps({"text": "张三", "label": {"hero": {"张三": [[0, 1]]}}}, ensure_ascii=False) + "\n", encoding="utf-8")
     (rejected,) = _read(src, "cluener")
     assert isinstance(rejected, Rejected) and "unknown label 'hero'" in rejected.reason
+
+
+def test_conformance_checks_rows_and_explains_each_rejection(tmp_path: Path) -> None:
+    corpus = Corpus("weibo_position.conll", "weibo", "conll", {25: "a token without its position"})
+    result = check(FIXTURES, corpus, tmp_path / "a")
+    assert (result.read, result.written, result.rejects.keys()) == (2, 1, {25})
+    assert result.types == {"ADDRESS": 1, "PERSON": 1} and result.dropped == {"PER.NOM": 1}
+    assert result.ok and not result.unexplained and not result.vanished
+    assert not check(FIXTURES, Corpus("weibo_position.conll", "weibo", "conll"), tmp_path / "b").ok  # an unexplained rejection
+    lines = report(FIXTURES, [result], ["new.json"])
+    assert any("explained: a token without its position" in line for line in lines)
+    assert any("`new.json`: a file no manifest entry names" in line for line in lines)
+
+
+def test_conformance_finds_position_digits_left_in_text() -> None:
+    assert position_digits("口0腔1溃2疡3") and not position_digits("2023年3月在北京工作了5年")
+    text, _ = next(parsed for _, parsed, _ in read_conll(FIXTURES / "weibo_position.conll", "plain") if isinstance(parsed, tuple))
+    assert position_digits(text)  # read as plain, the digits stay, and the check sees them
+
+
+def test_conformance_command_needs_the_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["conformance", str(tmp_path / "nowhere")]) == 2
+    assert "no such folder" in capsys.readouterr().err
+    assert unlisted(FIXTURES)  # none of the fixtures is a manifest entry
