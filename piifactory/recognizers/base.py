@@ -95,7 +95,8 @@ class PatternRecognizer:
         return type(self).__name__
 
     def validate(self, value: str) -> bool:
-        """Whether the matched (width-folded) text is a real instance of the type."""
+        """Whether a matched (width-folded) text, or a model's value by its match key
+        (``RecognizerRegistry.passes_checksum``), is a real instance of the type."""
         raise NotImplementedError
 
     def analyze(self, text: str, folded: str | None = None) -> list[Detection]:

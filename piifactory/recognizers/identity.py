@@ -73,7 +73,6 @@ class FirstGenIdCardRecognizer(PatternRecognizer):
         ),
     )
     validated_score = 0.55
-    has_checksum = True
     context = IdCardRecognizer.context
 
     def validate(self, value: str) -> bool:

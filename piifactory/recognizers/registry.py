@@ -50,8 +50,9 @@ class RecognizerRegistry:
         return sorted(kept, key=lambda d: d.start)  # type: ignore[arg-type, return-value]
 
     def passes_checksum(self, entity: Entity) -> bool:
-        """False only for a value of a type whose recognizers check a check digit when none of
-        them validates it; every other type passes. The value is judged by its match key
+        """False only for a value of a type that has a check digit (one of its recognizers
+        ``has_checksum``) when none of the type's recognizers validates it: a 15-digit ID passes
+        on its county and date. Every other type passes. The value is judged by its match key
         (separators dropped, width folded), so ``6222 0210 ...`` is the card it spells."""
         judges = [r for r in self.recognizers if r.entity_type == entity.type]
         if not any(r.has_checksum for r in judges):
