@@ -117,7 +117,8 @@ def read_text(path: str | os.PathLike[str]) -> str:
     raw = Path(path).read_bytes().removeprefix(b"\xef\xbb\xbf")
     text = decode_utf8(raw)
     if (at := lone_surrogate(text)) >= 0:
-        raise UnicodeDecodeError("utf-8", raw, at, at + 1, "a lone UTF-16 surrogate half (CESU-8)")
+        byte = len(text[:at].encode("utf-8", "surrogatepass"))
+        raise UnicodeDecodeError("utf-8", raw, byte, byte + 3, "a lone UTF-16 surrogate half (CESU-8)")
     return text
 
 

@@ -15,6 +15,7 @@ from converters.conll import read_conll, sniff_token_form
 from converters.label_presets import PRESETS, get_preset
 from converters.readers import read_records
 from converters.records import Record, Rejected
+from piifactory.io import InputError
 from piifactory.schema import PII_TYPES
 
 FIXTURES = Path(__file__).parent / "fixtures" / "converters"
@@ -171,3 +172,10 @@ def test_conformance_command_needs_the_folder(tmp_path: Path, capsys: pytest.Cap
     assert main(["conformance", str(tmp_path / "nowhere")]) == 2
     assert "no such folder" in capsys.readouterr().err
     assert unlisted(FIXTURES)  # none of the fixtures is a manifest entry
+
+
+def test_a_lone_half_in_a_json_array_names_its_byte(tmp_path: Path) -> None:
+    half = "\ud83d".encode("utf-8", "surrogatepass")
+    (tmp_path / "a.json").write_bytes(b'[{"input": "\xe5\xbc\xa0' + half + b'", "output": {"entities": []}}]')
+    with pytest.raises(InputError, match=r"a lone UTF-16 surrogate half \(CESU-8\) at byte 15"):
+        list(read_records(tmp_path / "a.json"))
