@@ -1,7 +1,8 @@
 """``python -m converters conformance DIR``: convert every corpus of the outside real-data folder
 (``../shared/real-data``) with its label preset and print one Markdown table: records read,
 written and rejected, entities by type, spans dropped on purpose, and a corruption check on the
-written rows (every value is a slice of its input; no position digits left in the text).
+written rows (every value is a slice of its input; no position digits left in the text; the
+entities by type are the counts the corpus's SOURCE.md gives, mapped by the preset).
 
 Every rejection must be one this manifest explains (a slip in the source, named by line); a
 rejection it does not explain, an explained one that no longer happens, a corrupted row or a file
@@ -26,28 +27,36 @@ from eval.tables import markdown_table
 
 @dataclass(frozen=True)
 class Corpus:
-    """One file of the folder: its preset, its format (None: detected) and the rejections its
-    source earns, line -> why (no values: messages reach CI logs)."""
+    """One file of the folder: its preset, its format (None: detected), the entities it must
+    give (type -> count, from the label counts of its SOURCE.md, mapped by the preset) and the
+    rejections its source earns (line -> why; no values: messages reach CI logs)."""
 
     path: str
     preset: str
-    fmt: str | None = None
+    fmt: str | None
+    types: Mapping[str, int]
     expected: Mapping[int, str] = field(default_factory=dict)
 
 
 _NO_B = "the source opens an entity with I- after O (no B-): an annotation slip, the sentence is kept out"
 
 CORPORA = (
-    Corpus("cluener2020/dev_first500.json", "cluener", "cluener"),
-    Corpus("cluener2020/train_lines1501-1600.json", "cluener", "cluener"),
-    Corpus("weibo-ner/weiboNER_2nd_conll.dev", "weibo", "conll"),
-    Corpus("weibo-ner/weiboNER.conll.dev", "weibo", "conll", {6623: _NO_B, 8925: _NO_B, 9741: _NO_B}),
-    Corpus("resume-ner/dev.char.bmes", "resume", "conll"),
-    Corpus("peoples-daily-ner/example.dev.first400", "peoples-daily", "conll"),
-    Corpus("presidio-research/synth_dataset_v2.first400.json", "presidio-research", "presidio"),
-    Corpus("presidio-research/generated_small.json", "presidio-research", "presidio",
+    Corpus("cluener2020/dev_first500.json", "cluener", "cluener", {"ORG": 159 + 137 + 84, "PERSON": 157, "ADDRESS": 138}),
+    Corpus("cluener2020/train_lines1501-1600.json", "cluener", "cluener", {"ORG": 35 + 35 + 19, "PERSON": 27, "ADDRESS": 19}),
+    Corpus("weibo-ner/weiboNER_2nd_conll.dev", "weibo", "conll", {"PERSON": 90, "ORG": 47, "ADDRESS": 26 + 6}),
+    # SOURCE.md's 102 PER.NAM, 41 ORG.NAM, 25 + 5 GPE/LOC.NAM, less the 1 + 4 in the three rejected sentences
+    Corpus("weibo-ner/weiboNER.conll.dev", "weibo", "conll", {"PERSON": 101, "ORG": 37, "ADDRESS": 30},
+           {6623: _NO_B, 8925: _NO_B, 9741: _NO_B}),
+    Corpus("resume-ner/dev.char.bmes", "resume", "conll", {"ORG": 523, "PERSON": 110, "ADDRESS": 2}),
+    Corpus("peoples-daily-ner/example.dev.first400", "peoples-daily", "conll", {"ADDRESS": 346, "ORG": 202, "PERSON": 156}),
+    Corpus("presidio-research/synth_dataset_v2.first400.json", "presidio-research", "presidio",
+           {"PERSON": 246, "ADDRESS": 156 + 106, "ORG": 70, "BANK_CARD": 34, "PHONE": 26, "EMAIL": 13, "IP": 2}),
+    Corpus("presidio-research/generated_small.json", "presidio-research", "presidio",  # 55 PERSON, less the rejected one
+           {"PERSON": 54, "ADDRESS": 46 + 24, "PHONE": 10, "BANK_CARD": 10, "ORG": 10, "IP": 2, "EMAIL": 2},
            {57: "the source's PERSON offsets are one character off (record 56 counted from 0)"}),
-    Corpus("multipriv-zh/data_person_1000_zh.first200.json", "multipriv", "multipriv"),
+    # one ID, e-mail, phone and address per record, the doctor once, the person at each mention (387)
+    Corpus("multipriv-zh/data_person_1000_zh.first200.json", "multipriv", "multipriv",
+           {"PERSON": 200 + 387, "ADDRESS": 200, "EMAIL": 200, "PHONE": 200, "ID_CARD": 200}),
 )
 
 NOT_CORPORA = {
@@ -86,8 +95,20 @@ class Result:
         return [line for line in self.corpus.expected if line not in self.rejects]
 
     @property
+    def counts_differ(self) -> bool:
+        return dict(self.types) != dict(self.corpus.types)
+
+    @property
+    def corruption(self) -> str:
+        problems = [f"{self.not_slices} values not in text"] if self.not_slices else []
+        problems += [f"{self.digit_texts} texts with position digits"] if self.digit_texts else []
+        if self.counts_differ:
+            problems.append("entities differ from SOURCE.md's: " + ", ".join(f"{t} {n}" for t, n in sorted(self.corpus.types.items())))
+        return "; ".join(problems) or "ok"
+
+    @property
     def ok(self) -> bool:
-        return not (self.unexplained or self.vanished or self.not_slices or self.digit_texts)
+        return not (self.unexplained or self.vanished) and self.corruption == "ok"
 
 
 def check(folder: Path, corpus: Corpus, work: Path) -> Result:
@@ -117,8 +138,7 @@ def report(folder: Path, results: list[Result], strays: list[str]) -> list[str]:
     def counts(counter: Counter[str]) -> str:
         return ", ".join(f"{k} {n}" for k, n in counter.most_common()) or "none"
 
-    rows = [[f"`{r.corpus.path}`", r.corpus.preset, r.read, r.written, len(r.rejects), counts(r.types), counts(r.dropped),
-             "ok" if not (r.not_slices or r.digit_texts) else f"{r.not_slices} values not in text, {r.digit_texts} texts with position digits"]
+    rows = [[f"`{r.corpus.path}`", r.corpus.preset, r.read, r.written, len(r.rejects), counts(r.types), counts(r.dropped), r.corruption]
             for r in results]
     out = [f"Conformance of `{folder}` (every file converted with its preset; rejected = written to the rejects file)", ""]
     out.append(markdown_table(["file", "preset", "read", "written", "rejected", "entities by type", "dropped on purpose", "corruption"], rows))

@@ -151,12 +151,14 @@ def test_a_label_the_preset_does_not_list_stays_an_error(tmp_path: Path) -> None
 
 
 def test_conformance_checks_rows_and_explains_each_rejection(tmp_path: Path) -> None:
-    corpus = Corpus("weibo_position.conll", "weibo", "conll", {25: "a token without its position"})
+    corpus = Corpus("weibo_position.conll", "weibo", "conll", {"ADDRESS": 1, "PERSON": 1}, {25: "a token without its position"})
     result = check(FIXTURES, corpus, tmp_path / "a")
     assert (result.read, result.written, result.rejects.keys()) == (2, 1, {25})
     assert result.types == {"ADDRESS": 1, "PERSON": 1} and result.dropped == {"PER.NOM": 1}
     assert result.ok and not result.unexplained and not result.vanished
-    assert not check(FIXTURES, Corpus("weibo_position.conll", "weibo", "conll"), tmp_path / "b").ok  # an unexplained rejection
+    assert not check(FIXTURES, Corpus("weibo_position.conll", "weibo", "conll", corpus.types), tmp_path / "b").ok  # an unexplained rejection
+    wrong = check(FIXTURES, Corpus("weibo_position.conll", "weibo", "conll", {"PERSON": 2}, corpus.expected), tmp_path / "c")
+    assert not wrong.ok and wrong.corruption == "entities differ from SOURCE.md's: PERSON 2"
     lines = report(FIXTURES, [result], ["new.json"])
     assert any("explained: a token without its position" in line for line in lines)
     assert any("`new.json`: a file no manifest entry names" in line for line in lines)
