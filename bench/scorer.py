@@ -12,8 +12,8 @@ import random
 
 from bench.common import Row, best_of, scaled, timed
 from eval import spans
-from eval.extract import extract
 from eval.scoring import score_generations
+from piifactory.answer import extract
 from piifactory.schema import PII_TYPES, Entity, Sample
 from piifactory.synth import generate
 

@@ -24,8 +24,9 @@ EVAL_ROWS = 16
 def capture_trainer(model_dir: Path, data_dir: Path, out: Path, eval_batch: int, rows: int = EVAL_ROWS,
                     max_new_tokens: int | None = None):
     """The plugin trainer LLaMA-Factory's workflow builds for a recipe with entity metrics."""
-    import plugins.trainer as plugin_trainer
     from llamafactory.train.tuner import run_exp
+
+    import plugins.trainer as plugin_trainer
 
     captured = []
     stock_factory = plugin_trainer.plugin_trainer_class
@@ -87,7 +88,7 @@ def compare(trainer, rounds: int) -> dict[str, float]:
 
 def run(scale: float) -> list[Row]:
     from bench.train_loss import build_model
-    from tests.conftest import write_alpaca_splits
+    from piifactory.testing import write_alpaca_splits
 
     rounds = scaled(6, scale, 2)
     with tempfile.TemporaryDirectory(prefix="bench-train-eval-") as tmp:

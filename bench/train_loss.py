@@ -47,7 +47,8 @@ def make_batch(model_dir: Path, batch: int = BATCH, seq: int = SEQ):
     import torch
     from transformers import AutoTokenizer
 
-    from piifactory.schema import DEFAULT_INSTRUCTION, target_text
+    from piifactory.answer import target_text
+    from piifactory.schema import DEFAULT_INSTRUCTION
     from piifactory.synth import generate
 
     tokenizer = AutoTokenizer.from_pretrained(model_dir)

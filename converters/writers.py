@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from typing import IO, Any, Iterable, Iterator, Literal
 
 from converters.records import Chat
+from piifactory.answer import target_text
 from piifactory.io import atomic_open
-from piifactory.schema import DEFAULT_INSTRUCTION, Sample, target_text
+from piifactory.schema import DEFAULT_INSTRUCTION, Sample
 
 Style = Literal["alpaca", "sharegpt"]
 FileKind = Literal["json", "jsonl"]

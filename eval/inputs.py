@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
-from eval.extract import GoldError, parse_gold
+from piifactory.answer import GoldError, parse_gold
 from piifactory.io import InputError, iter_jsonl, parse_json
 from piifactory.schema import Entity, input_text
 

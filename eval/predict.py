@@ -20,11 +20,11 @@ from typing import Callable, Iterator, Sequence
 
 from tqdm.auto import tqdm
 
-from eval.extract import extract
 from eval.recipe import infer_args, load_recipe
+from piifactory.answer import extract, target_text
 from piifactory.hybrid import postprocessor
 from piifactory.io import InputError, iter_jsonl
-from piifactory.schema import Entity, input_text, target_text
+from piifactory.schema import Entity, input_text
 
 Postprocess = Callable[[str, list[Entity]], list[Entity]]
 """Seam for rule recognisers: (input text, entities extracted from the answer) -> entities."""

@@ -11,9 +11,9 @@ import numpy as np
 
 from eval import spans
 from eval.bootstrap import interval, resampled_totals
-from eval.extract import Extraction, extract, parse_gold
 from eval.matching import ROWS, match_sample
 from eval.metrics import micro_f1_batch, prf, summarize
+from piifactory.answer import Extraction, extract, parse_gold
 from piifactory.schema import Entity
 
 FAILURE_KINDS = ("parse_failures", "truncated", "empty_outputs", "invalid_items", "hallucinations", "unknown_types")

@@ -105,7 +105,7 @@ def run_demo(plan: Plan) -> dict:
                stdout=score_json)
     stages.run("score (free values)", python("eval.score", str(free_predictions), "--json"), stdout=free_json)
     stages.run("training curves", python("eval.curves", str(out), "--out", str(report_dir / "training_curves.png")))
-    stages.run("rules vs model vs hybrid", python("piifactory.recognizers.compare", "--predictions", str(predictions),
+    stages.run("rules vs model vs hybrid", python("piifactory.rules_vs_model", "--predictions", str(predictions),
                                                   "--out", str(report_dir / "rules_vs_model.md")))
     result = json.loads(score_json.read_text(encoding="utf-8"))
     free = json.loads(free_json.read_text(encoding="utf-8"))

@@ -14,10 +14,10 @@ from __future__ import annotations
 
 from typing import Callable, Sequence
 
-from eval.extract import extract
+from piifactory.answer import extract, target_text
 from piifactory.offsets import place
 from piifactory.recognizers import Detection, analyze, passes_checksum
-from piifactory.schema import Entity, match_key, target_text
+from piifactory.schema import Entity, match_key
 
 POLICIES = ("off", "union", "verify", "union+verify")
 _POLICY_ALIASES = {"both": "union+verify", "verify+union": "union+verify"}

@@ -1,13 +1,13 @@
-"""The one schema of the pack: entity records, PII types and their aliases, value normalisation,
-and the model's target text.
+"""The one schema of the pack: entity records, PII types and their aliases, value normalisation
+and the default instruction.
 
 Converters, the scorer and the training plugins import this module; nothing else defines a type
-list, an alias or the shape of ``{"entities": [...]}``.
+list or an alias. The shape of the model's answer ``{"entities": [...]}`` lives in
+:mod:`piifactory.answer`.
 """
 
 from __future__ import annotations
 
-import json
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -169,17 +169,6 @@ def order_by_appearance(entities: Iterable[Entity], text: str | None = None) -> 
         spans = [(e.start, e.end) if e.has_span else None for e in items]  # type: ignore[misc]
     keys = [(0, span[0], i) if span is not None else (1, 0, i) for i, span in enumerate(spans)]
     return [items[i] for *_, i in sorted(keys)]
-
-
-def target_text(entities: Iterable[Entity], text: str | None = None) -> str:
-    """The model's answer: ``{"entities": [{"type", "value"}, ...]}`` in order of appearance.
-
-    Offsets are left out on purpose: a generative model copies values, it does not count
-    characters; the scorer aligns values back to the text.
-    """
-    ordered = order_by_appearance(entities, text)
-    payload = {"entities": [{"type": e.type, "value": e.value} for e in ordered]}
-    return json.dumps(payload, ensure_ascii=False)
 
 
 DEFAULT_INSTRUCTION = (

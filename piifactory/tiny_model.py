@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
-from piifactory.schema import DEFAULT_INSTRUCTION, target_text
+from piifactory.answer import target_text
+from piifactory.schema import DEFAULT_INSTRUCTION
 from piifactory.synth import generate
 
 SPECIAL_TOKENS = ("<|endoftext|>", "<|im_start|>", "<|im_end|>")

@@ -10,9 +10,6 @@ from typing import Any
 
 import pytest
 
-from converters import Prompting, dataset_entry, merge_registry, to_chat, to_row, write_rows
-from piifactory.synth import generate
-
 REPO = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent
 
@@ -38,20 +35,8 @@ def qwen_tokenizer_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build("qwen3", tmp_path_factory.mktemp("qwen"))
 
 
-def write_alpaca_splits(dataset_dir: Path, sizes: dict[str, int], prefix: str = "pii_synth") -> Path:
-    """Synthetic samples as alpaca JSON files plus a dataset_info.json that registers them."""
-    info_path = dataset_dir / "dataset_info.json"
-    info_path.unlink(missing_ok=True)
-    for offset, (split, n) in enumerate(sizes.items()):
-        name = f"{prefix}_{split}"
-        rows = (to_row(to_chat(s, Prompting()), "alpaca") for s in generate(n, seed=100 + offset))
-        write_rows(dataset_dir / f"{name}.json", rows, "json")
-        merge_registry(info_path, {name: dataset_entry(f"{name}.json", "alpaca", with_system=False)})
-    return dataset_dir
-
-
 def tiny_recipe(model: Path, data: Path, out: Path, **overrides: Any) -> dict[str, Any]:
-    """A full fine-tune of the tiny model on CPU over ``write_alpaca_splits``' pii_synth train/val;
+    """A full fine-tune of the tiny model on CPU over ``piifactory.testing.write_alpaca_splits``' pii_synth train/val;
     each test adds what it exercises (steps, evaluation, saving, the ``pii_factory`` block)."""
     base = {
         "model_name_or_path": str(model), "stage": "sft", "do_train": True, "finetuning_type": "full",

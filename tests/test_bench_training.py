@@ -24,7 +24,7 @@ def test_focal_loss_bench(tiny_model: Path) -> None:
 
 def test_entity_eval_bench(tiny_model: Path, tmp_path: Path) -> None:
     """The pieces of ``run`` on 4 rows and 8 new tokens (run itself: `make bench`)."""
-    from tests.conftest import write_alpaca_splits
+    from piifactory.testing import write_alpaca_splits
 
     data = write_alpaca_splits(tmp_path, {"val": 4})
     trainer = train_eval.capture_trainer(tiny_model, data, tmp_path / "out", eval_batch=4, rows=4, max_new_tokens=8)

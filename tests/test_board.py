@@ -13,7 +13,8 @@ import yaml
 from piifactory.board import DATA_DIR_MODULES, BoardSettings, prepare
 from piifactory.board.__main__ import parse_args
 from piifactory.board.recipes import BOARD_OWNED, TEXT_WIDGETS, WIDGETS, load_recipes, to_board_config
-from tests.conftest import REPO, write_alpaca_splits
+from piifactory.testing import write_alpaca_splits
+from tests.conftest import REPO
 
 PII_DATASETS = ["pii_synth_train", "pii_synth_val", "pii_synth_test"]
 BLOCK = {"focal_loss": {"gamma": 2.0}, "entity_metrics": {"enabled": True, "eval_samples": 4}}

@@ -15,7 +15,7 @@ from converters.cli import main
 from converters.tokens import char_spans
 from piifactory.schema import DEFAULT_INSTRUCTION, Entity, Sample
 from piifactory.synth import generate
-from tests.conftest import write_alpaca_splits
+from piifactory.testing import write_alpaca_splits
 
 FIXTURES = Path(__file__).parent / "fixtures" / "converters"
 

@@ -3,7 +3,7 @@ import json
 from eval.compare import compare
 from eval.inputs import Samples
 from eval.scoring import score_generations
-from piifactory.schema import target_text
+from piifactory.answer import target_text
 from piifactory.synth import generate
 
 SAMPLES = generate(60, seed=11)

@@ -3,7 +3,8 @@ from pathlib import Path
 
 from converters import Prompting, to_chat, to_row
 from eval import compare, score
-from piifactory.schema import DEFAULT_INSTRUCTION, input_text, target_text
+from piifactory.answer import target_text
+from piifactory.schema import DEFAULT_INSTRUCTION, input_text
 from piifactory.synth import generate
 
 

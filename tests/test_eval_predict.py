@@ -6,7 +6,8 @@ import pytest
 from converters import iter_rows
 from eval import predict
 from eval.scoring import score_generations
-from tests.conftest import run_cli, write_alpaca_splits
+from piifactory.testing import write_alpaca_splits
+from tests.conftest import run_cli
 
 
 @pytest.fixture()
@@ -70,7 +71,7 @@ def test_vllm_backend_refuses_copy_constrained_values(recipe: dict, tmp_path: Pa
 def test_cli_rules_union_adds_rule_hits_and_keeps_raw_answer(recipe: dict, tmp_path: Path) -> None:
     import yaml
 
-    from eval.extract import extract
+    from piifactory.answer import extract
     from piifactory.recognizers import analyze
 
     recipe_path = tmp_path / "recipe.yaml"

@@ -4,7 +4,8 @@ from nervaluate import Evaluator
 
 from eval import spans
 from eval.scoring import score_generations
-from piifactory.schema import Entity, target_text
+from piifactory.answer import target_text
+from piifactory.schema import Entity
 from piifactory.synth import generate
 
 LABELS = ["PERSON", "PHONE", "ORG"]

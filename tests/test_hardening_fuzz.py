@@ -11,15 +11,14 @@ import re
 import tempfile
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import pytest
-
 from converters import cli
 from eval import score
-from eval.extract import extract
-from piifactory.schema import PII_TYPES, Entity, target_text
+from piifactory.answer import extract, target_text
+from piifactory.schema import PII_TYPES, Entity
 
 FUZZ = settings(max_examples=40, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 BOM = b"\xef\xbb\xbf"

@@ -15,9 +15,9 @@ from typing import Callable
 
 import yaml
 
-from tests.conftest import REPO, write_alpaca_splits
-
 from bench.convert import write_input
+from piifactory.testing import write_alpaca_splits
+from tests.conftest import REPO
 
 TARGETS = ("info.json", "out/kd_train.json", "out/kd_val.json", "out/kd_test.json", "out/kd_rejects.jsonl")
 CONVERT = [sys.executable, "-m", "converters", "convert", "in.jsonl", "--name", "kd", "--out-dir", "out",

@@ -13,9 +13,10 @@ import yaml
 
 from converters import cli
 from eval import score
-from piifactory.schema import target_text
+from piifactory.answer import target_text
 from piifactory.synth import generate
-from tests.conftest import REPO, write_alpaca_splits
+from piifactory.testing import write_alpaca_splits
+from tests.conftest import REPO
 from tests.test_hardening_fuzz import call
 
 

@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import REPO, VENV_BIN, tiny_recipe, write_alpaca_splits
+from piifactory.testing import write_alpaca_splits
+from tests.conftest import REPO, VENV_BIN, tiny_recipe
 
 CONFIGS = REPO / "llamafactory_configs"
 

@@ -15,8 +15,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from piifactory.schema import DEFAULT_INSTRUCTION, Entity, target_text
-from tests.conftest import VENV_BIN, run_cli, tiny_recipe, write_alpaca_splits
+from piifactory.answer import target_text
+from piifactory.schema import DEFAULT_INSTRUCTION, Entity
+from piifactory.testing import write_alpaca_splits
+from tests.conftest import VENV_BIN, run_cli, tiny_recipe
 
 pytestmark = pytest.mark.slow
 ACTIVE = "pii_factory plugins active on rank"

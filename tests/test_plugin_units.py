@@ -9,7 +9,8 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from eval.scoring import score_generations
-from piifactory.schema import DEFAULT_INSTRUCTION, Entity, target_text
+from piifactory.answer import target_text
+from piifactory.schema import DEFAULT_INSTRUCTION, Entity
 from plugins.activation import UnsupportedVersionError, with_plugins
 from plugins.entity_metrics import EntityEvaluator
 from plugins.focal_loss import ValueTokenWeigher, focal_loss

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from piifactory.testing import write_alpaca_splits
 from plugins.preflight import load_llamafactory_config, load_recipe, run_preflight
 from plugins.preflight.models import template_rule
-from tests.conftest import REPO, write_alpaca_splits
+from tests.conftest import REPO
 
 CONFIGS = REPO / "llamafactory_configs"
 PII_TRAIN = ["qwen3_0.6b_lora", "qwen3_1.7b_lora", "qwen4b_lora", "qwen4b_lora_ds"]

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from piifactory.testing import write_alpaca_splits
 from plugins.preflight import load_llamafactory_config
-from tests.conftest import REPO, run_cli, write_alpaca_splits
+from tests.conftest import REPO, run_cli
 
 PLUGIN_ONLY = ("metric_for_best_model", "greater_is_better", "early_stopping_steps")
 

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import json
 
+from piifactory.answer import target_text
 from piifactory.recognizers import analyze
-from piifactory.recognizers.compare import main as compare_main
-from piifactory.schema import target_text
+from piifactory.rules_vs_model import main as compare_main
 from piifactory.synth import NEGATIVE_TEMPLATES, SyntheticPII, generate
-
 from tests.conftest import run_cli
 
 CHECKED = ("ID_CARD", "BANK_CARD", "USCC", "PHONE", "EMAIL")
@@ -79,7 +78,7 @@ def _cells(table: str) -> dict[str, list[str]]:
 def test_compare_command_scores_model_rules_and_hybrids(tmp_path):
     gold, preds = _model_run(tmp_path)
     out = tmp_path / "table.md"
-    result = run_cli(["python", "-m", "piifactory.recognizers.compare", "--predictions", str(preds), "--gold", str(gold), "--out", str(out)], timeout=120)
+    result = run_cli(["python", "-m", "piifactory.rules_vs_model", "--predictions", str(preds), "--gold", str(gold), "--out", str(out)], timeout=120)
     assert result.returncode == 0, result.stderr
     table = out.read_text(encoding="utf-8")
     assert table.splitlines()[0] == (

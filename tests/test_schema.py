@@ -1,5 +1,3 @@
-import json
-
 import pytest
 
 from piifactory.schema import (
@@ -10,7 +8,6 @@ from piifactory.schema import (
     match_key,
     normalize_value,
     order_by_appearance,
-    target_text,
 )
 
 
@@ -37,16 +34,6 @@ def test_normalisation_folds_full_width_and_whitespace() -> None:
     assert match_key("PHONE", "１３８-００１３-８０００") == "13800138000"
     assert match_key("EMAIL", "Zhang@Example.COM") == "zhang@example.com"
     assert match_key("PERSON", "张 三") == "张 三"
-
-
-def test_target_text_orders_by_first_appearance_and_keeps_repeats() -> None:
-    text = "张三的电话是13800138000，张三住在北京。"
-    ents = [Entity("PHONE", "13800138000", 6, 17), Entity("PERSON", "张三", 18, 20), Entity("PERSON", "张三", 0, 2)]
-    payload = json.loads(target_text(ents, text))
-    assert payload == {"entities": [
-        {"type": "PERSON", "value": "张三"}, {"type": "PHONE", "value": "13800138000"},
-        {"type": "PERSON", "value": "张三"}]}
-    assert "\\u" not in target_text(ents, text)  # Chinese stays readable
 
 
 def test_order_without_offsets_uses_the_text() -> None:

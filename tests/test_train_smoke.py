@@ -4,7 +4,8 @@ import json
 
 import pytest
 
-from tests.conftest import REPO, run_cli, write_alpaca_splits
+from piifactory.testing import write_alpaca_splits
+from tests.conftest import REPO, run_cli
 
 
 @pytest.mark.slow

@@ -1,7 +1,9 @@
-"""Turn a model's raw answer into entities without lying about what happened.
+"""The answer format ``{"entities": [{"type", "value"}, ...]}``: its writer (:func:`target_text`,
+what the model is trained to say) and its readers (:func:`extract` for a model's raw answer,
+:func:`parse_gold` for a gold target), kept together so the two cannot drift.
 
-A JSON parse failure, a truncated answer, an unknown type or a value absent from the input is
-flagged on the :class:`Extraction`, never silently turned into "no entities".
+Reading never lies about what happened: a JSON parse failure, a truncated answer, an unknown type
+or a value absent from the input is flagged on the :class:`Extraction`, never silently turned into "no entities".
 """
 
 from __future__ import annotations
@@ -9,15 +11,27 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from typing import Iterable
 
 from piifactory.io import parse_json
-from piifactory.schema import Entity, UnknownLabelError, canonical_type, normalize_value
+from piifactory.schema import Entity, UnknownLabelError, canonical_type, normalize_value, order_by_appearance
 
 _THINK = re.compile(r"<think>.*?</think>", re.DOTALL)
 _CHAT_END = re.compile(r"<\|(?:im_end|endoftext|eot_id|end)\|>")
 _CHAT_START = re.compile(r"<\|im_start\|>[a-z]*\n?")
 _FENCE = re.compile(r"```[A-Za-z0-9_-]*\s*\n?(.*?)(?:```|\Z)", re.DOTALL)
 _DECODER = json.JSONDecoder()
+
+
+def target_text(entities: Iterable[Entity], text: str | None = None) -> str:
+    """The model's answer: ``{"entities": [{"type", "value"}, ...]}`` in order of appearance.
+
+    Offsets are left out on purpose: a generative model copies values, it does not count
+    characters; the scorer aligns values back to the text.
+    """
+    ordered = order_by_appearance(entities, text)
+    payload = {"entities": [{"type": e.type, "value": e.value} for e in ordered]}
+    return json.dumps(payload, ensure_ascii=False)
 
 
 @dataclass(frozen=True, slots=True)

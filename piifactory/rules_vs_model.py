@@ -1,4 +1,4 @@
-"""``python -m piifactory.recognizers.compare``: rules alone, model alone and each hybrid policy,
+"""``python -m piifactory.rules_vs_model``: rules alone, model alone and each hybrid policy,
 P / R / F1 per type in one Markdown table, all scored by ``eval.scoring.score_generations``.
 
     --predictions generated_predictions.jsonl [--gold test.jsonl]   model, rules and hybrids
@@ -58,7 +58,7 @@ def table(results: dict[str, dict], gold: Sequence[Sequence[Entity]]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m piifactory.recognizers.compare", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m piifactory.rules_vs_model", description=__doc__.splitlines()[0])
     parser.add_argument("--predictions", type=Path, help="generated_predictions.jsonl (predict, label[, id])")
     parser.add_argument("--gold", type=Path, help="gold JSONL in the users' format; joined by id or line")
     parser.add_argument("--synthetic", type=int, metavar="N", help="score rules alone on N synthetic samples")

@@ -2,8 +2,8 @@ import json
 
 import pytest
 
-from eval.extract import GoldError, extract, parse_gold
 from eval.scoring import score_generations
+from piifactory.answer import GoldError, extract, parse_gold, target_text
 from piifactory.schema import Entity
 
 TEXT = "张三的手机号是13800138000，邮箱zs@example.com。"
@@ -95,3 +95,13 @@ def test_gold_is_never_salvaged() -> None:
         parse_gold(GOLD[:-5])
     with pytest.raises(ValueError, match="gold item 0"):
         score_generations([TEXT], ['{"entities": [{"type": "FOO", "value": "x"}]}'], [ANSWER])
+
+
+def test_target_text_orders_by_first_appearance_and_keeps_repeats() -> None:
+    text = "张三的电话是13800138000，张三住在北京。"
+    ents = [Entity("PHONE", "13800138000", 6, 17), Entity("PERSON", "张三", 18, 20), Entity("PERSON", "张三", 0, 2)]
+    payload = json.loads(target_text(ents, text))
+    assert payload == {"entities": [
+        {"type": "PERSON", "value": "张三"}, {"type": "PHONE", "value": "13800138000"},
+        {"type": "PERSON", "value": "张三"}]}
+    assert "\\u" not in target_text(ents, text)  # Chinese stays readable
