@@ -11,6 +11,7 @@ from pathlib import Path
 from bench.common import Row
 from bench.machine import details
 from piifactory.io import atomic_write_text
+from piifactory.tables import markdown_table, text_table
 
 # name -> module with ``run(scale: float) -> list[Row]``. Adding a benchmark is one line here.
 BENCHMARKS: dict[str, str] = {
@@ -45,21 +46,18 @@ def table(rows: list[Row]) -> list[list[str]]:
     return [[r.benchmark, r.figure, _value(r), r.unit, r.note] for r in rows]
 
 
+HEADER = ["benchmark", "figure", "value", "unit", "measured on"]
+
+
 def render_text(rows: list[Row]) -> str:
-    header = ["benchmark", "figure", "value", "unit", "measured on"]
-    body = table(rows)
-    widths = [max(len(line[i]) for line in [header, *body]) for i in range(len(header))]
-    fmt = lambda line: "  ".join(cell.rjust(w) if i == 2 else cell.ljust(w) for i, (cell, w) in enumerate(zip(line, widths)))
-    return "\n".join([fmt(header), "  ".join("-" * w for w in widths), *map(fmt, body)])
+    return text_table(HEADER, table(rows), align="llrll")
 
 
 def render_markdown(rows: list[Row], machine: dict[str, str], scale: float, notes: list[str] = ()) -> str:
     lines = ["# Benchmark results", "", "Written by `python -m bench` (`make bench`); every figure is a throughput or a",
-             "ratio measured side by side in this one run. Do not edit by hand.", "", "| machine | |", "|---|---|"]
-    lines += [f"| {k} | {v} |" for k, v in machine.items()]
-    lines += [f"| scale | {scale:g} (1 = full sizes; --quick = {QUICK_SCALE:g}) |", "",
-              "| benchmark | figure | value | unit | measured on |", "|---|---|---:|---|---|"]
-    lines += ["| " + " | ".join(cells) + " |" for cells in table(rows)]
+             "ratio measured side by side in this one run. Do not edit by hand.", ""]
+    about = [[k, v] for k, v in machine.items()] + [["scale", f"{scale:g} (1 = full sizes; --quick = {QUICK_SCALE:g})"]]
+    lines += [markdown_table(["machine", ""], about), "", markdown_table(HEADER, table(rows), align="llrll")]
     if notes:
         lines += ["", "Not measured in this run:", ""] + [f"- {note}" for note in notes]
     return "\n".join(lines) + "\n"

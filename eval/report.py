@@ -6,7 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from eval.matching import MISSED, SPURIOUS
-from eval.tables import HEADER, markdown_table, metric_rows
+from eval.tables import HEADER, metric_rows
+from piifactory.tables import markdown_table
 from piifactory.io import atomic_open, atomic_write_text
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from piifactory.tables import text_table
+
 
 def metric_rows(result: dict) -> list[list[str]]:
     """Rows: type, P, R, F1, F2, TP, FP, FN, support; then micro, macro, any PII."""
@@ -22,20 +24,8 @@ def _pct(m: dict) -> list[str]:
     return [f"{100 * m[k]:.1f}" for k in ("precision", "recall", "f1", "f2")]
 
 
-def text_table(header: list[str], rows: list[list[str]]) -> str:
-    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
-    line = lambda r: "  ".join(str(c).rjust(w) if i else str(c).ljust(w) for i, (c, w) in enumerate(zip(r, widths)))
-    return "\n".join([line(header), "  ".join("-" * w for w in widths), *map(line, rows)])
-
-
-def markdown_table(header: list[str], rows: list[list[str]]) -> str:
-    out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    out += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
-    return "\n".join(out)
-
-
 def terminal_report(result: dict) -> str:
-    parts = [text_table(HEADER, metric_rows(result))]
+    parts = [text_table(HEADER, metric_rows(result), align="l" + "r" * (len(HEADER) - 1))]
     f = result["failures"]
     parts.append(
         f"samples {f['samples']}  parse failures {f['parse_failures']} ({100 * f['parse_failure_rate']:.1f}%)  "
@@ -44,7 +34,7 @@ def terminal_report(result: dict) -> str:
     )
     if "spans" in result:
         rows = [[s, *[str(m[c]) for c in ("correct", "incorrect", "partial", "missed", "spurious")], f"{100 * m['precision']:.1f}", f"{100 * m['recall']:.1f}", f"{100 * m['f1']:.1f}"] for s, m in result["spans"].items()]
-        parts.append(text_table(["span scheme", "COR", "INC", "PAR", "MIS", "SPU", "P", "R", "F1"], rows))
+        parts.append(text_table(["span scheme", "COR", "INC", "PAR", "MIS", "SPU", "P", "R", "F1"], rows, align="l" + "r" * 8))
     if result["ci"]:
         ci = result["ci"]
         parts.append(

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from piifactory.io import atomic_write_text
+from piifactory.tables import markdown_table
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -128,13 +129,13 @@ def write_summary(path: Path, result: dict, free: dict, times: list[tuple[str, f
         f"default; F2 {micro['f2']:.3f}; parse failures {result['failures'].get('parse_failure_rate', 0):.1%})", "",
         f"The same model with free greedy decoding (`--values free`, its raw answers): {_prf(free['micro'])}.", "",
         "![training curves](training_curves.png)", "",
-        "| type | support | precision | recall | F1 |", "| --- | ---: | ---: | ---: | ---: |",
     ]
-    for name, row in sorted(result["per_type"].items()):
-        lines.append(f"| {name} | {row.get('support', '')} | {row['precision']:.3f} | {row['recall']:.3f} | {row['f1']:.3f} |")
+    per_type = [[name, row.get("support", ""), f"{row['precision']:.3f}", f"{row['recall']:.3f}", f"{row['f1']:.3f}"]
+                for name, row in sorted(result["per_type"].items())]
+    lines.append(markdown_table(["type", "support", "precision", "recall", "F1"], per_type, align="lrrrr"))
     lines += ["", "![per type](score_per_type.png)", "", "Full score report: [score.md](score.md); rules and hybrid "
-              "modes: [rules_vs_model.md](rules_vs_model.md).", "", "| stage | seconds |", "| --- | ---: |"]
-    lines += [f"| {name} | {seconds:.1f} |" for name, seconds in times]
+              "modes: [rules_vs_model.md](rules_vs_model.md).", ""]
+    lines.append(markdown_table(["stage", "seconds"], [[name, f"{seconds:.1f}"] for name, seconds in times], align="lr"))
     atomic_write_text(path, "\n".join(lines) + "\n")
 
 

@@ -15,7 +15,7 @@ from typing import Sequence
 
 from eval.inputs import load, load_gold
 from eval.scoring import score_generations
-from eval.tables import markdown_table
+from piifactory.tables import markdown_table
 from piifactory.hybrid import POLICIES, apply, to_prediction
 from piifactory.io import InputError, atomic_write_text
 from piifactory.recognizers.registry import analyze

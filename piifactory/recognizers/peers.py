@@ -21,7 +21,7 @@ from typing import Any, Callable
 
 import phonenumbers
 
-from eval.tables import markdown_table
+from piifactory.tables import markdown_table
 from piifactory.errors import PiiFactoryError
 from piifactory.io import InputError, atomic_write_text, parse_json
 from piifactory.recognizers.registry import analyze
