@@ -22,7 +22,7 @@ from pathlib import Path
 from converters.label_presets import get_preset
 from converters.pipeline import ConvertOptions, convert
 from converters.writers import iter_rows
-from eval.tables import markdown_table
+from piifactory.tables import markdown_table
 
 
 @dataclass(frozen=True)
