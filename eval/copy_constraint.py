@@ -21,7 +21,9 @@ from typing import Sequence
 import torch
 from transformers import LogitsProcessor
 
-_VALUE_OPEN = re.compile(rb'"value"\s*:\s*"')
+from piifactory.answer import VALUE_OPEN
+
+_VALUE_OPEN = re.compile(VALUE_OPEN.encode())
 _QUOTE = ord('"')
 _BACKSLASH = ord("\\")
 

@@ -24,6 +24,20 @@ def entity_key(entity: Entity) -> str:
     return match_key(entity.type, entity.value) if entity.type in PII_TYPES else normalize_value(entity.value)
 
 
+def unmatched(entities: Sequence[Entity], others: Sequence[Entity]) -> list[Entity]:
+    """The entities (in order) that ``others`` leave unmatched on ``(type, entity_key)``, the key
+    scoring counts by: ``138-1234-5678`` and ``13812345678`` are one phone, listed as neither."""
+    left = Counter((e.type, entity_key(e)) for e in others)
+    out: list[Entity] = []
+    for entity in entities:
+        key = (entity.type, entity_key(entity))
+        if left[key]:
+            left[key] -= 1
+        else:
+            out.append(entity)
+    return out
+
+
 def match_sample(
     gold: Sequence[Entity], pred: Sequence[Entity], unknown: Sequence[Entity] = ()
 ) -> tuple[list[int], tuple[int, int, int], Counter[tuple[str, str]]]:

@@ -12,7 +12,7 @@ import sys
 
 from eval.inputs import load
 from eval.masking import mask
-from eval.matching import MISSED, SPURIOUS
+from eval.matching import MISSED, SPURIOUS, unmatched
 from eval.report import write_report
 from eval.scoring import Scored, report_dict, score_samples
 from eval.tables import terminal_report
@@ -20,18 +20,15 @@ from piifactory.io import InputError
 
 
 def error_rows(scored: Scored, show_values: bool, limit: int) -> list[list[str]]:
-    """Per-sample problems: failures, misses and false positives (values masked by default)."""
-    from collections import Counter
-
+    """Per-sample problems: failures, misses and false positives (values masked by default),
+    matched as scoring matches them."""
     rows: list[list[str]] = []
     for index, (ex, gold) in enumerate(zip(scored.extractions, scored.gold)):
         for flag in ("parse_failure", "truncated", "empty_output"):
             if getattr(ex, flag):
                 rows.append([str(index), flag, "", ""])
-        predicted = Counter((e.type, e.value) for e in ex.entities)
-        expected = Counter((e.type, e.value) for e in gold)
-        rows += [[str(index), MISSED, t, mask(v, show_values)] for (t, v) in (expected - predicted).elements()]
-        rows += [[str(index), SPURIOUS, t, mask(v, show_values)] for (t, v) in (predicted - expected).elements()]
+        rows += [[str(index), MISSED, e.type, mask(e.value, show_values)] for e in unmatched(gold, ex.entities)]
+        rows += [[str(index), SPURIOUS, e.type, mask(e.value, show_values)] for e in unmatched(ex.entities, gold)]
         rows += [[str(index), "unknown type", e.type, mask(e.value, show_values)] for e in ex.unknown]
         if len(rows) >= limit:
             break

@@ -22,6 +22,10 @@ _CHAT_START = re.compile(r"<\|im_start\|>[a-z]*\n?")
 _FENCE = re.compile(r"```[A-Za-z0-9_-]*\s*\n?(.*?)(?:```|\Z)", re.DOTALL)
 _DECODER = json.JSONDecoder()
 
+VALUE_OPEN = r'"value"\s*:\s*"'
+"""Regex of where an entity's value string opens in an answer: copy-constrained decoding starts
+there, and the focal loss's value-token weights find the values by it."""
+
 
 def target_text(entities: Iterable[Entity], text: str | None = None) -> str:
     """The model's answer: ``{"entities": [{"type", "value"}, ...]}`` in order of appearance.

@@ -22,7 +22,7 @@ from faker import Faker
 
 from piifactory.checksums import USCC_ALPHABET, id_card_check_char, luhn_check_digit, uscc_check_char
 from piifactory.io import atomic_write_lines
-from piifactory.schema import Entity, Sample
+from piifactory.schema import PII_TYPES, Entity, Sample
 
 _SLOT = re.compile(r"\{([A-Z_]+)(?::(\d))?\}")
 
@@ -194,7 +194,7 @@ class SyntheticPII:
                 if pin is not None:
                     pinned[(slot, pin)] = value
             entity_type = "PHONE" if slot == "LANDLINE" else slot
-            if entity_type in _PII_SLOTS:
+            if entity_type in PII_TYPES:  # the other slots are hard-negative filler
                 entities.append(Entity(entity_type, value, length, length + len(value)))
             parts.append(value)
             length += len(value)
@@ -209,11 +209,6 @@ class SyntheticPII:
     def samples(self, n: int) -> Iterator[Sample]:
         for _ in range(n):
             yield self.sample()
-
-
-_PII_SLOTS = frozenset(
-    {"PERSON", "PHONE", "ID_CARD", "BANK_CARD", "EMAIL", "ADDRESS", "ORG", "LICENSE_PLATE", "PASSPORT", "USCC", "IP"}
-)
 
 
 def generate(n: int, seed: int = 0) -> list[Sample]:

@@ -1,9 +1,10 @@
 import json
+import re
 
 import pytest
 
 from eval.scoring import score_generations
-from piifactory.answer import GoldError, extract, parse_gold, target_text
+from piifactory.answer import VALUE_OPEN, GoldError, extract, parse_gold, target_text
 from piifactory.schema import Entity
 
 TEXT = "张三的手机号是13800138000，邮箱zs@example.com。"
@@ -105,3 +106,8 @@ def test_target_text_orders_by_first_appearance_and_keeps_repeats() -> None:
         {"type": "PERSON", "value": "张三"}, {"type": "PHONE", "value": "13800138000"},
         {"type": "PERSON", "value": "张三"}]}
     assert "\\u" not in target_text(ents, text)  # Chinese stays readable
+
+
+def test_value_open_finds_each_value_the_writer_writes() -> None:
+    answer = target_text([Entity("PERSON", "张三"), Entity("EMAIL", "zs@example.com")], TEXT)
+    assert [answer[m.end() :].split('"', 1)[0] for m in re.finditer(VALUE_OPEN, answer)] == ["张三", "zs@example.com"]

@@ -4,7 +4,7 @@ from pathlib import Path
 from converters import Prompting, to_chat, to_row
 from eval import compare, score
 from piifactory.answer import target_text
-from piifactory.schema import DEFAULT_INSTRUCTION, input_text
+from piifactory.schema import DEFAULT_INSTRUCTION, Entity, input_text
 from piifactory.synth import generate
 
 
@@ -87,3 +87,18 @@ def test_compare_cli(tmp_path: Path, capsys) -> None:
     other = _write_jsonl(tmp_path / "o.jsonl", [{"prompt": "x", "predict": "{}", "label": '{"entities": []}'}])
     assert compare.main([str(a), str(other)]) == 2
     assert "same gold" in capsys.readouterr().err
+
+
+def test_report_error_list_matches_values_as_scoring_does(tmp_path: Path, capsys) -> None:
+    """Gold 138-1234-5678 and predicted 13812345678 are one phone to the scorer, so the error list
+    names neither; a real miss and a real false positive are still listed."""
+    text = "张三的电话是138-1234-5678，李四的邮箱是ls@example.com。"
+    gold = target_text([Entity("PERSON", "张三"), Entity("PHONE", "138-1234-5678"), Entity("PERSON", "李四")], text)
+    pred = target_text([Entity("PERSON", "张三"), Entity("PHONE", "13812345678"), Entity("EMAIL", "ls@example.com")], text)
+    path = _write_jsonl(tmp_path / "gp.jsonl", [{"prompt": text, "predict": pred, "label": gold}])
+    report = tmp_path / "report.md"
+    assert score.main([str(path), "--json", "--bootstrap", "0", "--show-values", "--report", str(report)]) == 0
+    phone = json.loads(capsys.readouterr().out)["per_type"]["PHONE"]
+    assert (phone["tp"], phone["fp"], phone["fn"]) == (1, 0, 0)
+    errors = [line for line in report.read_text(encoding="utf-8").splitlines() if "(missed)" in line or "(spurious)" in line]
+    assert errors == ["| 0 | (missed) | PERSON | 李四 |", "| 0 | (spurious) | EMAIL | ls@example.com |"]

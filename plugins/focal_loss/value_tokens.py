@@ -13,8 +13,10 @@ import re
 
 import torch
 
+from piifactory.answer import VALUE_OPEN
+
 IGNORE_INDEX = -100
-_VALUE = re.compile(r'"value"\s*:\s*"((?:[^"\\]|\\.)*)"')
+_VALUE = re.compile(VALUE_OPEN + r'((?:[^"\\]|\\.)*)"')
 
 
 def value_spans(text: str) -> list[tuple[int, int]]:
