@@ -21,13 +21,9 @@ from typing import Callable, Iterator, Sequence
 from tqdm.auto import tqdm
 
 from eval.recipe import infer_args, load_recipe
-from piifactory.answer import extract, target_text
-from piifactory.hybrid import postprocessor
+from piifactory.hybrid import apply, canonical_policy
 from piifactory.io import InputError, iter_jsonl
-from piifactory.schema import Entity, input_text
-
-Postprocess = Callable[[str, list[Entity]], list[Entity]]
-"""Seam for rule recognisers: (input text, entities extracted from the answer) -> entities."""
+from piifactory.schema import input_text
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,10 +107,13 @@ def run(
     limit: int | None = None,
     backend: str = "hf",
     values: str = "copy",
-    postprocess: Postprocess | None = None,
+    rules: str = "off",
     progress: bool = True,
 ) -> int:
-    """Predict every not-yet-done sample into ``out``; returns how many were written now."""
+    """Predict every not-yet-done sample into ``out``; returns how many were written now. With
+    ``rules`` other than ``off`` the answer is merged with rule hits (:func:`piifactory.hybrid.apply`)
+    and the model's own answer is kept as ``raw_predict``."""
+    rules = canonical_policy(rules)
     if backend == "vllm":
         if values == "copy":
             raise ValueError("copy-constrained values need --backend hf; with --backend vllm pass --values free")
@@ -135,9 +134,8 @@ def run(
             lines = []
             for prompt, answer in zip(chunk, answers):
                 record = {"id": prompt.id, "prompt": tokenizer.decode(prompt.input_ids, skip_special_tokens=True), "predict": answer, "label": prompt.label}
-                if postprocess is not None:
-                    entities = postprocess(prompt.text, list(extract(answer, prompt.text).entities))
-                    record = {**record, "predict": target_text(entities, prompt.text), "raw_predict": answer}
+                if rules != "off":
+                    record = {**record, "predict": apply(prompt.text, answer, rules), "raw_predict": answer}
                 lines.append(json.dumps(record, ensure_ascii=False) + "\n")
             handle.write("".join(lines))  # whole lines per write; done_ids cuts a torn tail
             handle.flush()
@@ -214,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         recipe = load_recipe(ns.recipe, ns.overrides)
         count = run(recipe, ns.out, dataset=ns.dataset, batch_size=ns.batch_size, max_new_tokens=ns.max_new_tokens,
-                    limit=ns.limit, backend=ns.backend, values=ns.values, postprocess=postprocessor(ns.rules),
+                    limit=ns.limit, backend=ns.backend, values=ns.values, rules=ns.rules,
                     progress=not ns.no_progress)
     except (InputError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
