@@ -126,7 +126,7 @@ def build_sample(text: str, raws: list[RawEntity], label_map: LabelMap | None = 
         try:
             etype = canonical_type(raw.label, label_map)
         except UnknownLabelError:
-            raise RecordError(f"unknown label {raw.label!r}: map it in a --label-map file (label -> type, or null to drop)") from None
+            raise RecordError(f"unknown label {raw.label!r}: map it with --label-map (a preset such as cluener, or a file: label -> type, or null to drop)") from None
         if etype is None:
             if dropped is not None:
                 dropped.append(raw.label)

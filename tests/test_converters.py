@@ -120,7 +120,7 @@ BAD_RECORDS = [
     ("spans", {"text": "张三来了", "spans": [{"start": 0, "end": 2, "label": "PERSON"}, {"start": 0, "end": 2, "label": "ORG"}]},
      "the same span has two types: PERSON [0, 2) and ORG"),
     ("spans", {"text": "张三来了", "spans": [{"start": 0, "end": 2, "label": "movie"}]},
-     "unknown label 'movie': map it in a --label-map file"),
+     "unknown label 'movie': map it with --label-map (a preset such as cluener"),
     ("spans", {"text": "张三来了", "spans": [{"start": 0, "label": "PERSON"}]}, "spans[0] needs 'start' and 'end'"),
     ("cluener", {"text": "叶老桂博士", "label": {"name": {"叶老桂": [[0, 3]]}}}, "PERSON span [0, 4) does not hold its value (the text there differs; value has 3 characters)"),
     ("ai4privacy", {"source_text": "Hi Ann", "privacy_mask": {"value": "Ann"}}, "field 'privacy_mask' must be list or str, got dict"),
