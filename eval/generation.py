@@ -6,13 +6,24 @@ KV cache on, the template's stop tokens as EOS, prompts sorted by length so batc
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Iterator, Sequence
 
 import torch
 from tqdm.auto import tqdm
-from transformers import LogitsProcessorList
+from transformers import LogitsProcessor, LogitsProcessorList
 
 from eval.copy_constraint import CopyConstraint
+from eval.structure import EntityScore, StructureConstraint
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """One completion; with structure-safe decoding, the model's score of each entity it wrote
+    (in the order written, so the i-th score belongs to the answer's i-th entity)."""
+
+    text: str
+    scores: tuple[EntityScore, ...] | None = None
 
 
 def _batches(order: list[int], size: int) -> Iterator[list[int]]:
@@ -20,7 +31,6 @@ def _batches(order: list[int], size: int) -> Iterator[list[int]]:
         yield order[begin : begin + size]
 
 
-@torch.inference_mode()
 def greedy_generate(
     model: torch.nn.Module,
     tokenizer,
@@ -30,14 +40,39 @@ def greedy_generate(
     stop_token_ids: Sequence[int],
     batch_size: int = 8,
     sources: Sequence[str] | None = None,
+    structure: bool = False,
     progress: bool = False,
 ) -> list[str]:
+    """The answers' texts of :func:`generate_answers` (same arguments, no bias)."""
+    answers = generate_answers(model, tokenizer, prompts, max_new_tokens=max_new_tokens, stop_token_ids=stop_token_ids,
+                               batch_size=batch_size, sources=sources, structure=structure, progress=progress)
+    return [answer.text for answer in answers]
+
+
+@torch.inference_mode()
+def generate_answers(
+    model: torch.nn.Module,
+    tokenizer,
+    prompts: Sequence[Sequence[int]],
+    *,
+    max_new_tokens: int,
+    stop_token_ids: Sequence[int],
+    batch_size: int = 8,
+    sources: Sequence[str] | None = None,
+    structure: bool = True,
+    recall_bias: float = 0.0,
+    progress: bool = False,
+) -> list[Answer]:
     """Greedy completions of already-tokenised prompts, decoded without special tokens.
 
     ``prompts`` are token ids exactly as the template rendered them; results come back in the
     order given. With ``sources`` (each prompt's input text), values are copy-constrained
-    (:mod:`eval.copy_constraint`). The model's training/eval mode is restored afterwards.
+    (:mod:`eval.copy_constraint`) and, with ``structure``, the whole answer is held to the answer
+    format and every entity gets the model's score; ``recall_bias`` then makes the model write
+    more entities (:mod:`eval.structure`). The model's training/eval mode is restored afterwards.
     """
+    if recall_bias and (sources is None or not structure):
+        raise ValueError("a recall bias needs structure-safe decoding (copy-constrained values with structure on)")
     if not prompts:
         return []
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else stop_token_ids[0]
@@ -45,7 +80,7 @@ def greedy_generate(
     was_training = model.training
     model.eval()
     order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]), reverse=True)
-    outputs: list[str] = [""] * len(prompts)
+    outputs: list[Answer] = [Answer("")] * len(prompts)
     bar = tqdm(total=len(prompts), desc="generate", unit="sample", disable=not progress, leave=False)
     try:
         for batch in _batches(order, batch_size):
@@ -56,7 +91,12 @@ def greedy_generate(
                 prompt = prompts[index]
                 ids[row, width - len(prompt) :] = torch.as_tensor(prompt, dtype=torch.long)
                 mask[row, width - len(prompt) :] = 1
-            constraint = [CopyConstraint(tokenizer, [sources[i] for i in batch])] if sources is not None else []
+            constraint: LogitsProcessor | None = None
+            if sources is not None and structure:
+                constraint = StructureConstraint(tokenizer, [sources[i] for i in batch], stop_token_ids=stop_token_ids,
+                                                 max_new_tokens=max_new_tokens, recall_bias=recall_bias)
+            elif sources is not None:
+                constraint = CopyConstraint(tokenizer, [sources[i] for i in batch])
             generated = model.generate(
                 input_ids=ids.to(device),
                 attention_mask=mask.to(device),
@@ -69,11 +109,13 @@ def greedy_generate(
                 temperature=None,
                 top_p=None,
                 top_k=None,
-                logits_processor=LogitsProcessorList(constraint),
+                logits_processor=LogitsProcessorList([constraint] if constraint is not None else []),
             )
             new_tokens = generated[:, width:].tolist()
             for row, index in enumerate(batch):
-                outputs[index] = tokenizer.decode(_until_stop(new_tokens[row], stop_token_ids), skip_special_tokens=True)
+                text = tokenizer.decode(_until_stop(new_tokens[row], stop_token_ids), skip_special_tokens=True)
+                scores = tuple(constraint.entity_scores(row)) if isinstance(constraint, StructureConstraint) else None
+                outputs[index] = Answer(text, scores)
             bar.update(len(batch))
     finally:
         bar.close()

@@ -20,7 +20,10 @@ from typing import Callable, Iterator, Sequence
 
 from tqdm.auto import tqdm
 
+from eval.dial import OperatingPoint, apply_point, parse_min_score, read_point
+from eval.generation import Answer
 from eval.recipe import infer_args, load_recipe
+from piifactory.answer import target_text
 from piifactory.hybrid import apply, canonical_policy
 from piifactory.io import InputError, iter_jsonl
 from piifactory.schema import input_text
@@ -107,6 +110,8 @@ def run(
     limit: int | None = None,
     backend: str = "hf",
     values: str = "copy",
+    structure: bool = True,
+    point: OperatingPoint = OperatingPoint(),
     rules: str = "off",
     progress: bool = True,
 ) -> int:
@@ -118,25 +123,29 @@ def run(
         if values == "copy":
             raise ValueError("copy-constrained values need --backend hf; with --backend vllm pass --values free")
         _require_vllm()
+    structured = values == "copy" and structure
+    if (point.recall_bias or point.filters) and not structured:
+        raise ValueError("--recall-bias and --min-score need structure-safe decoding (--values copy without --no-structure)")
     prompts, tokenizer, template, args = render_prompts(recipe, dataset)
+    if structured:
+        _check_answer_comes_first(template, tokenizer)
     prompts = prompts[:limit] if limit is not None else prompts
     finished = done_ids(out)
     todo = [p for p in prompts if p.id not in finished]
     if not todo:
         return 0
-    generate = _vllm_generator(args, tokenizer, template) if backend == "vllm" else _hf_generator(args, tokenizer, template)
+    if backend == "vllm":
+        generate = _vllm_generator(args, tokenizer, template)
+    else:
+        generate = _hf_generator(args, tokenizer, template, structure=structured, recall_bias=point.recall_bias)
     out.parent.mkdir(parents=True, exist_ok=True)
     written = 0
     with open(out, "a", encoding="utf-8") as handle, tqdm(total=len(todo), desc="predict", unit="sample", disable=not progress) as bar:
         for chunk in _chunks(todo, batch_size * 4):
             sources = [p.text for p in chunk] if values == "copy" else None
             answers = generate([p.input_ids for p in chunk], max_new_tokens, batch_size, sources)
-            lines = []
-            for prompt, answer in zip(chunk, answers):
-                record = {"id": prompt.id, "prompt": tokenizer.decode(prompt.input_ids, skip_special_tokens=True), "predict": answer, "label": prompt.label}
-                if rules != "off":
-                    record = {**record, "predict": apply(prompt.text, answer, rules), "raw_predict": answer}
-                lines.append(json.dumps(record, ensure_ascii=False) + "\n")
+            lines = [json.dumps(_record(tokenizer, prompt, answer, point, rules), ensure_ascii=False) + "\n"
+                     for prompt, answer in zip(chunk, answers)]
             handle.write("".join(lines))  # whole lines per write; done_ids cuts a torn tail
             handle.flush()
             os.fsync(handle.fileno())
@@ -145,21 +154,48 @@ def run(
     return written
 
 
-Generate = Callable[[list[list[int]], int, int, "list[str] | None"], list[str]]
+def _record(tokenizer, prompt: Prompt, answer: Answer, point: OperatingPoint, rules: str) -> dict:
+    """One output line: the served answer in ``predict``; the model's own in ``raw_predict`` when
+    score thresholds or rules apply; each entity's score under ``scores``."""
+    record = {"id": prompt.id, "prompt": tokenizer.decode(prompt.input_ids, skip_special_tokens=True),
+              "predict": answer.text, "label": prompt.label}
+    served = answer.text
+    if answer.scores is not None:
+        items = json.loads(answer.text)["entities"]
+        record["recall_bias"] = point.recall_bias
+        record["scores"] = [{"type": item["type"], "value": item["value"], **score.to_dict()}
+                            for item, score in zip(items, answer.scores, strict=True)]
+        served = apply_point(answer.text, record["scores"], point, prompt.text)
+    if rules != "off" or point.filters:
+        record["predict"], record["raw_predict"] = apply(prompt.text, served, rules), answer.text
+    return record
+
+
+def _check_answer_comes_first(template, tokenizer) -> None:
+    """Structure-safe decoding holds the answer to the JSON from its first token; a template that
+    makes the model write something first (a thinking block) cannot be constrained that way."""
+    probe = target_text([])
+    _, response = template.encode_oneturn(tokenizer, [{"role": "user", "content": "x"}, {"role": "assistant", "content": probe}])
+    if not tokenizer.decode(response, skip_special_tokens=False).startswith(probe):
+        raise ValueError("structure-safe decoding needs the answer first (set enable_thinking: false, as the pack's "
+                         "recipes do) or pass --no-structure")
+
+
+Generate = Callable[[list[list[int]], int, int, "list[str] | None"], list[Answer]]
 """(prompt ids, max new tokens, batch size, input texts for copy-constrained values or None) -> answers."""
 
 
-def _hf_generator(args, tokenizer, template) -> Generate:
+def _hf_generator(args, tokenizer, template, *, structure: bool = False, recall_bias: float = 0.0) -> Generate:
     from llamafactory.model import load_model
 
-    from eval.generation import greedy_generate
+    from eval.generation import generate_answers
 
     model = load_model(tokenizer, args.model, args.finetuning, is_trainable=False)
     stops = template.get_stop_token_ids(tokenizer)
 
-    def generate(ids: list[list[int]], max_new_tokens: int, batch_size: int, sources: list[str] | None) -> list[str]:
-        return greedy_generate(model, tokenizer, ids, max_new_tokens=max_new_tokens, stop_token_ids=stops,
-                               batch_size=batch_size, sources=sources)
+    def generate(ids: list[list[int]], max_new_tokens: int, batch_size: int, sources: list[str] | None) -> list[Answer]:
+        return generate_answers(model, tokenizer, ids, max_new_tokens=max_new_tokens, stop_token_ids=stops,
+                                batch_size=batch_size, sources=sources, structure=structure, recall_bias=recall_bias)
 
     return generate
 
@@ -186,9 +222,20 @@ def _vllm_generator(args, tokenizer, template) -> Generate:
     def generate(ids: list[list[int]], max_new_tokens: int, batch_size: int, sources: list[str] | None) -> list[str]:
         params = SamplingParams(temperature=0.0, max_tokens=max_new_tokens, stop_token_ids=stops, skip_special_tokens=True)
         results = llm.generate([{"prompt_token_ids": p} for p in ids], params, lora_request=lora, use_tqdm=False)
-        return [r.outputs[0].text for r in results]
+        return [Answer(r.outputs[0].text) for r in results]
 
     return generate
+
+
+def operating_point(path: Path | None, recall_bias: float | None, min_score: str | None) -> OperatingPoint:
+    """The point from a calibration file, with ``--recall-bias`` / ``--min-score`` overriding it."""
+    point = read_point(path) if path is not None else OperatingPoint()
+    if recall_bias is not None:
+        point = OperatingPoint(recall_bias, point.min_score, point.per_type)
+    if min_score is not None:
+        default, per_type = parse_min_score(min_score)
+        point = OperatingPoint(point.recall_bias, default, per_type)
+    return point
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -204,6 +251,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--values", choices=("copy", "free"), default="copy",
                         help="copy: a value can only be text of the input (copy-constrained decoding, hf backend); "
                              "free: plain greedy decoding, the model's raw answer")
+    parser.add_argument("--no-structure", action="store_true",
+                        help="copy-constrained values only, without holding the rest of the answer to the format "
+                             "(structure-safe decoding is on by default with --values copy)")
+    parser.add_argument("--operating-point", type=Path,
+                        help="recall bias and score thresholds chosen by python -m eval.calibrate (flags below win)")
+    parser.add_argument("--recall-bias", type=float,
+                        help="logit offset against closing the entity list: > 0 makes the model propose more entities")
+    parser.add_argument("--min-score", help="keep entities scoring at least S: S, or S,TYPE=S,... per type")
     parser.add_argument("--rules", choices=("off", "union", "verify", "both"), default="off",
                         help="merge checksum-verified rule hits: union adds missed ones (recall), verify drops "
                              "predictions failing their checksum (precision), both does the two")
@@ -212,9 +267,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         recipe = load_recipe(ns.recipe, ns.overrides)
         count = run(recipe, ns.out, dataset=ns.dataset, batch_size=ns.batch_size, max_new_tokens=ns.max_new_tokens,
-                    limit=ns.limit, backend=ns.backend, values=ns.values, rules=ns.rules,
+                    limit=ns.limit, backend=ns.backend, values=ns.values, structure=not ns.no_structure,
+                    point=operating_point(ns.operating_point, ns.recall_bias, ns.min_score), rules=ns.rules,
                     progress=not ns.no_progress)
-    except (InputError, ValueError) as exc:
+    except (InputError, ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(f"wrote {count} predictions to {ns.out}", file=sys.stderr)

@@ -77,7 +77,7 @@ def test_cli_rules_union_adds_rule_hits_and_keeps_raw_answer(recipe: dict, tmp_p
     recipe_path = tmp_path / "recipe.yaml"
     recipe_path.write_text(yaml.safe_dump(recipe, allow_unicode=True), encoding="utf-8")
     out = tmp_path / "ruled.jsonl"
-    argv = [str(recipe_path), "--out", str(out), "--limit", "5", "--max-new-tokens", "4", "--rules", "union", "--no-progress"]
+    argv = [str(recipe_path), "--out", str(out), "--limit", "5", "--max-new-tokens", "16", "--rules", "union", "--no-progress"]
     assert predict.main(argv) == 0
     rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
     assert len(rows) == 5 and all("raw_predict" in r for r in rows)
@@ -107,3 +107,23 @@ def test_cli_malformed_recipe_is_file_line_column_not_a_traceback(tmp_path: Path
     assert result.returncode == 2
     assert f"{recipe}:3: invalid YAML: mapping values are not allowed here (column 13)" in result.stderr
     assert "Traceback" not in result.stderr and not (tmp_path / "p.jsonl").exists()
+
+
+@pytest.mark.slow
+def test_predict_with_the_dial_writes_scores_and_serves_the_kept_entities(recipe: dict, tmp_path: Path) -> None:
+    from eval.dial import OperatingPoint
+    from piifactory.answer import extract
+
+    out = tmp_path / "dial.jsonl"
+    point = OperatingPoint(recall_bias=8.0, min_score=0.5)
+    assert predict.run(recipe, out, batch_size=5, max_new_tokens=64, point=point, progress=False) == 5
+    rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    for row in rows:
+        raw = json.loads(row["raw_predict"])["entities"]  # an untrained model, yet every answer parses
+        assert [(s["type"], s["value"]) for s in row["scores"]] == [(e["type"], e["value"]) for e in raw]
+        kept = [(s["type"], s["value"]) for s in row["scores"] if s["score"] >= 0.5]
+        assert sorted((e.type, e.value) for e in extract(row["predict"]).entities) == sorted(kept)
+        assert row["recall_bias"] == 8.0
+    assert sum(len(r["scores"]) for r in rows) > 0  # the bias made the untrained model propose entities
+    with pytest.raises(ValueError, match="need structure-safe decoding"):
+        predict.run(recipe, tmp_path / "x.jsonl", values="free", point=point, progress=False)
