@@ -16,11 +16,42 @@ from converters.records import Chat, Record, RecordError, Rejected
 from converters.registry import file_name_for, merge_registry
 from converters.split import SplitPlan, file_keys, find_leaks
 from converters.stats import Stats, compute_stats, template_measure
-from converters.writers import Prompting, dataset_entry, iter_rows, to_chat, to_row, write_rows
+from converters.writers import (
+    Prompting,
+    dataset_entry,
+    iter_rows,
+    to_chat,
+    to_row,
+    write_rows,
+)
 
 __all__ = [
-    "PRESETS", "Balance", "Chat", "ConvertOptions", "LabelPreset", "Prompting", "Record", "RecordError", "Rejected",
-    "SplitPlan", "Stats", "Summary", "build_sample", "chunk_sample", "compute_stats", "convert", "dataset_entry",
-    "file_name_for", "file_keys", "find_leaks", "get_preset", "iter_rows", "merge_registry", "read_records", "template_measure", "to_chat",
-    "to_row", "write_rows",
+    "PRESETS",
+    "Balance",
+    "Chat",
+    "ConvertOptions",
+    "LabelPreset",
+    "Prompting",
+    "Record",
+    "RecordError",
+    "Rejected",
+    "SplitPlan",
+    "Stats",
+    "Summary",
+    "build_sample",
+    "chunk_sample",
+    "compute_stats",
+    "convert",
+    "dataset_entry",
+    "file_keys",
+    "file_name_for",
+    "find_leaks",
+    "get_preset",
+    "iter_rows",
+    "merge_registry",
+    "read_records",
+    "template_measure",
+    "to_chat",
+    "to_row",
+    "write_rows",
 ]

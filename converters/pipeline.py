@@ -26,9 +26,25 @@ from converters.label_presets import LabelPreset, label_map_of
 from converters.readers import read_records
 from converters.records import Chat, Record, Rejected
 from converters.registry import check_registry, file_name_for, merge_registry
-from converters.split import SPLITS, SplitPlan, bucket_of, find_leaks, text_hash, type_key, user_key
+from converters.split import (
+    SPLITS,
+    SplitPlan,
+    bucket_of,
+    find_leaks,
+    text_hash,
+    type_key,
+    user_key,
+)
 from converters.tokens import TokenSpans, char_spans, load_tokenizer, tokenizer_spans
-from converters.writers import FileKind, Prompting, Style, dataset_entry, row_writer, to_chat, to_row
+from converters.writers import (
+    FileKind,
+    Prompting,
+    Style,
+    dataset_entry,
+    row_writer,
+    to_chat,
+    to_row,
+)
 from piifactory.io import InputError, atomic_open
 
 
