@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from converters.records import Record
+from piifactory.errors import UsageError
 from piifactory.schema import UnknownLabelError, canonical_type
 
 
@@ -38,12 +39,12 @@ def parse_oversample(specs: list[str]) -> tuple[int, dict[str, int]]:
     for spec in specs:
         name, sep, factor = spec.partition("=")
         if not sep or not factor.isdigit() or int(factor) < 1:
-            raise ValueError(f"--oversample {spec!r}: expected positive=N or TYPE=N with N >= 1")
+            raise UsageError(f"--oversample {spec!r}: expected positive=N or TYPE=N with N >= 1")
         if name.lower() == "positive":
             positive = int(factor)
             continue
         try:
             types[canonical_type(name)] = int(factor)
         except UnknownLabelError as exc:
-            raise ValueError(f"--oversample {spec!r}: {exc}") from None
+            raise UsageError(f"--oversample {spec!r}: {exc}") from None
     return positive, types

@@ -20,6 +20,7 @@ from converters.label_presets import PRESETS, LabelPreset, get_preset
 from converters.pipeline import ConvertOptions, convert
 from converters.stats import compute_stats, template_measure
 from converters.writers import Prompting
+from piifactory.errors import PiiFactoryError, UsageError
 from piifactory.io import InputError, atomic_write_text, parse_json
 from piifactory.schema import DEFAULT_INSTRUCTION, UnknownLabelError, canonical_type
 
@@ -137,11 +138,11 @@ def main(argv: list[str] | None = None) -> int:
             return _conformance(args)
         if args.command == "convert" and (args.max_tokens is not None and args.max_tokens < 1 or args.chunk_overlap < 0
                                           or (args.max_tokens and args.chunk_overlap >= args.max_tokens)):
-            raise ValueError("--max-tokens must be >= 1 and --chunk-overlap between 0 and --max-tokens - 1")
+            raise UsageError("--max-tokens must be >= 1 and --chunk-overlap between 0 and --max-tokens - 1")
         label_map = resolve_label_map(args.label_map) if args.label_map else None
         prompting = Prompting(args.instruction, args.system)
         lines = (_convert if args.command == "convert" else _stats)(args, label_map, prompting)
-    except (InputError, ValueError, OSError) as exc:
+    except (PiiFactoryError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print("\n".join(lines))

@@ -45,6 +45,7 @@ from converters.writers import (
     to_chat,
     to_row,
 )
+from piifactory.errors import UsageError
 from piifactory.io import InputError, atomic_open
 
 
@@ -196,7 +197,7 @@ def _first_pass(paths: list[Path], options: ConvertOptions, summary: Summary, sp
 def convert(paths: list[Path], options: ConvertOptions) -> Summary:
     """Convert ``paths`` into split dataset files and register them; see the module docstring."""
     if len(options.ratios) != 3 or min(options.ratios) < 0 or abs(sum(options.ratios) - 1) > 1e-6 or options.ratios[0] <= 0:
-        raise ValueError(f"split ratios must be three non-negative numbers summing to 1 with train > 0, got {options.ratios}")
+        raise UsageError(f"split ratios must be three non-negative numbers summing to 1 with train > 0, got {options.ratios}")
     names = split_names(options.name, options.ratios)
     files = {s: options.out_dir / f"{n}.{options.file_kind}" for s, n in names.items()}
     summary = Summary(files=files, drop_reasons=options.label_map.drops if isinstance(options.label_map, LabelPreset) else {})

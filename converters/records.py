@@ -9,10 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from piifactory.errors import PiiFactoryError
 from piifactory.schema import Sample
 
 
-class RecordError(ValueError):
+class RecordError(PiiFactoryError, ValueError):
     """One record is wrong (the reader adds file:line); the message says what."""
 
 

@@ -13,7 +13,7 @@ from eval.bootstrap import interval
 from eval.inputs import Samples, load
 from eval.matching import entity_key
 from eval.scoring import bootstrap_stats, report_dict, score_samples
-from piifactory.io import InputError
+from piifactory.errors import PiiFactoryError, UsageError
 
 METRICS = ("f1", "precision", "recall", "f2", "macro_f1", "any_pii_f1")
 
@@ -25,7 +25,7 @@ def _gold_signature(samples: Samples) -> list[list[tuple[str, str]]]:
 def compare(a: Samples, b: Samples, *, replicates: int = 1000, seed: int = 0) -> dict:
     """Point deltas, 95% intervals and a two-sided bootstrap p-value per metric."""
     if len(a.gold) != len(b.gold) or _gold_signature(a) != _gold_signature(b):
-        raise ValueError("the two runs are not scored on the same gold (sample count or entities differ)")
+        raise UsageError("the two runs are not scored on the same gold (sample count or entities differ)")
     scored_a, scored_b = score_samples(a.texts, a.gold, a.predictions), score_samples(b.texts, b.gold, b.predictions)
     stats_a, stats_b = bootstrap_stats(scored_a, replicates, seed), bootstrap_stats(scored_b, replicates, seed)
     point_a, point_b = _points(report_dict(scored_a)), _points(report_dict(scored_b))
@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     ns = parser.parse_args(argv)
     try:
         result = compare(load(ns.a, ns.gold), load(ns.b, ns.gold), replicates=ns.bootstrap, seed=ns.seed)
-    except (InputError, OSError, ValueError) as exc:
+    except (PiiFactoryError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if ns.json:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 from piifactory.answer import target_text
+from piifactory.errors import UsageError
 from piifactory.io import InputError, atomic_write_text
 from piifactory.schema import PII_TYPES, Entity, UnknownLabelError, canonical_type
 
@@ -47,16 +48,16 @@ def parse_min_score(text: str) -> tuple[float, dict[str, float]]:
         try:
             number = float(value)
         except ValueError:
-            raise ValueError(f"--min-score: {item!r} is not a number or TYPE=number") from None
+            raise UsageError(f"--min-score: {item!r} is not a number or TYPE=number") from None
         if not 0.0 <= number <= 1.0:
-            raise ValueError(f"--min-score: {item!r} is outside [0, 1]")
+            raise UsageError(f"--min-score: {item!r} is outside [0, 1]")
         if not sep:
             default = number
             continue
         try:
             per_type[canonical_type(name)] = number  # type: ignore[index]
         except UnknownLabelError as exc:
-            raise ValueError(f"--min-score: {exc}") from None
+            raise UsageError(f"--min-score: {exc}") from None
     return default, per_type
 
 

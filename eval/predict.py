@@ -24,6 +24,7 @@ from eval.dial import OperatingPoint, apply_point, parse_min_score, read_point
 from eval.generation import Answer
 from eval.recipe import infer_args, load_recipe
 from piifactory.answer import target_text
+from piifactory.errors import PiiFactoryError, UsageError
 from piifactory.hybrid import apply, canonical_policy
 from piifactory.io import InputError, iter_jsonl
 from piifactory.schema import input_text
@@ -47,19 +48,22 @@ def render_prompts(recipe: dict, dataset: str | None = None) -> tuple[list[Promp
     recipe = dict(recipe)
     name = dataset or _first(recipe.get("eval_dataset")) or _first(recipe.get("dataset"))
     if name is None:
-        raise ValueError("no dataset: pass --dataset or set eval_dataset in the recipe")
+        raise UsageError("no dataset: pass --dataset or set eval_dataset in the recipe")
     info: str | dict = recipe.get("dataset_dir", "data")
     if Path(name).is_file():
         recipe["dataset_dir"] = str(Path(name).resolve().parent)
         info = {Path(name).name: {"file_name": Path(name).name}}
         name = Path(name).name
-    model_args, data_args, finetuning_args, generating_args = infer_args(recipe)
+    try:  # LLaMA-Factory's argument and dataset checks answer a bad recipe with ValueError
+        model_args, data_args, finetuning_args, generating_args = infer_args(recipe)
+        (attr,) = get_dataset_list([name], info)
+    except ValueError as exc:
+        raise UsageError(f"LLaMA-Factory rejects the recipe: {exc}") from exc
     tokenizer_module = load_tokenizer(model_args)
     tokenizer = tokenizer_module["tokenizer"]
     template = get_template_and_fix_tokenizer(tokenizer, data_args)
     # The loader reads only these fields of the training arguments.
     loader_args = SimpleNamespace(seed=recipe.get("seed", 42), local_process_index=0, dataloader_num_workers=0)
-    (attr,) = get_dataset_list([name], info)
     rows = _load_single_dataset(attr, model_args, data_args, loader_args)
     processor = _get_dataset_processor(data_args, "sft", template, tokenizer, None, do_generate=True)
     prompts = []
@@ -121,11 +125,11 @@ def run(
     rules = canonical_policy(rules)
     if backend == "vllm":
         if values == "copy":
-            raise ValueError("copy-constrained values need --backend hf; with --backend vllm pass --values free")
+            raise UsageError("copy-constrained values need --backend hf; with --backend vllm pass --values free")
         _require_vllm()
     structured = values == "copy" and structure
     if (point.recall_bias or point.filters) and not structured:
-        raise ValueError("--recall-bias and --min-score need structure-safe decoding (--values copy without --no-structure)")
+        raise UsageError("--recall-bias and --min-score need structure-safe decoding (--values copy without --no-structure)")
     prompts, tokenizer, template, args = render_prompts(recipe, dataset)
     if structured:
         _check_answer_comes_first(template, tokenizer)
@@ -177,7 +181,7 @@ def _check_answer_comes_first(template, tokenizer) -> None:
     probe = target_text([])
     _, response = template.encode_oneturn(tokenizer, [{"role": "user", "content": "x"}, {"role": "assistant", "content": probe}])
     if not tokenizer.decode(response, skip_special_tokens=False).startswith(probe):
-        raise ValueError("structure-safe decoding needs the answer first (set enable_thinking: false, as the pack's "
+        raise UsageError("structure-safe decoding needs the answer first (set enable_thinking: false, as the pack's "
                          "recipes do) or pass --no-structure")
 
 
@@ -270,7 +274,7 @@ def main(argv: list[str] | None = None) -> int:
                     limit=ns.limit, backend=ns.backend, values=ns.values, structure=not ns.no_structure,
                     point=operating_point(ns.operating_point, ns.recall_bias, ns.min_score), rules=ns.rules,
                     progress=not ns.no_progress)
-    except (InputError, ValueError, OSError) as exc:
+    except (PiiFactoryError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(f"wrote {count} predictions to {ns.out}", file=sys.stderr)

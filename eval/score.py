@@ -16,7 +16,7 @@ from eval.matching import MISSED, SPURIOUS, unmatched
 from eval.report import write_report
 from eval.scoring import Scored, report_dict, score_samples
 from eval.tables import terminal_report
-from piifactory.io import InputError
+from piifactory.errors import PiiFactoryError
 
 
 def error_rows(scored: Scored, show_values: bool, limit: int) -> list[list[str]]:
@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     ns = parser.parse_args(argv)
     try:
         samples = load(ns.predictions, ns.gold)
-    except (InputError, OSError) as exc:
+    except (PiiFactoryError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     scored = score_samples(samples.texts, samples.gold, samples.predictions)

@@ -13,7 +13,7 @@ from eval import spans
 from eval.bootstrap import interval, resampled_totals
 from eval.matching import ROWS, match_sample
 from eval.metrics import micro_f1_batch, prf, summarize
-from piifactory.answer import Extraction, extract, parse_gold
+from piifactory.answer import Extraction, GoldError, extract, parse_gold
 from piifactory.schema import Entity
 
 FAILURE_KINDS = ("parse_failures", "truncated", "empty_outputs", "invalid_items", "hallucinations", "unknown_types")
@@ -37,7 +37,7 @@ def _gold_entities(item: str | Sequence[Entity], index: int) -> tuple[Entity, ..
         try:
             return parse_gold(item)
         except ValueError as exc:
-            raise ValueError(f"gold item {index}: {exc}") from None
+            raise GoldError(f"gold item {index}: {exc}") from None
     return tuple(item)
 
 

@@ -43,6 +43,7 @@ from transformers import LogitsProcessor
 
 from eval.copy_constraint import CopyConstraint, _unescaped_quote, escaped_source, token_bytes
 from piifactory.answer import target_text
+from piifactory.errors import UsageError
 from piifactory.schema import PII_TYPES, Entity
 
 START, AFTER, VALUE, DONE = "start", "after", "value", "done"
@@ -298,7 +299,7 @@ class StructureConstraint(LogitsProcessor):
         self.index = frame_index(tokenizer)
         empty = next(lit.text for lit in self.index.frame.start if lit.type is None)
         if max_new_tokens < self.index.tokens_for(empty):
-            raise ValueError(f"max_new_tokens={max_new_tokens} cannot hold even the empty answer {empty.decode()} "
+            raise UsageError(f"max_new_tokens={max_new_tokens} cannot hold even the empty answer {empty.decode()} "
                              f"({self.index.tokens_for(empty)} tokens)")
         self.copy = CopyConstraint(tokenizer, sources)
         self.rows = [_Row(escaped_source(text)) for text in sources]

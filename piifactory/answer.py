@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import Iterable
 
+from piifactory.errors import PiiFactoryError
 from piifactory.io import parse_json
 from piifactory.schema import Entity, UnknownLabelError, canonical_type, normalize_value, order_by_appearance
 
@@ -169,7 +170,7 @@ def _offsets(item: dict) -> tuple[int | None, int | None]:
     return None, None
 
 
-class GoldError(ValueError):
+class GoldError(PiiFactoryError, ValueError):
     """A gold answer that is not a clean ``{"entities": [...]}`` (gold must never be salvaged)."""
 
 

@@ -9,3 +9,8 @@ from __future__ import annotations
 
 class PiiFactoryError(Exception):
     """An error whose message tells the user what to fix (``file:line: what is wrong`` for input)."""
+
+
+class UsageError(PiiFactoryError, ValueError):
+    """A command-line argument, override or option value the pack cannot use (not a file's
+    content: that is ``piifactory.io.InputError``). A ValueError too, for callers that catch one."""

@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Callable, Sequence
 
 from piifactory.answer import extract, target_text
+from piifactory.errors import UsageError
 from piifactory.offsets import place
 from piifactory.recognizers import Detection, analyze, passes_checksum
 from piifactory.schema import Entity, match_key
@@ -26,7 +27,7 @@ _POLICY_ALIASES = {"both": "union+verify", "verify+union": "union+verify"}
 def canonical_policy(policy: str) -> str:
     name = _POLICY_ALIASES.get(policy, policy)
     if name not in POLICIES:
-        raise ValueError(f"unknown rules policy {policy!r}; choose from {', '.join(POLICIES)} or both")
+        raise UsageError(f"unknown rules policy {policy!r}; choose from {', '.join(POLICIES)} or both")
     return name
 
 

@@ -14,8 +14,10 @@ import tempfile
 from pathlib import Path
 from typing import IO, Any, Iterable, Iterator
 
+from piifactory.errors import PiiFactoryError
 
-class InputError(ValueError):
+
+class InputError(PiiFactoryError, ValueError):
     """Bad input, reported as ``file:line: what is wrong`` (never a bare traceback)."""
 
     def __init__(self, path: str | os.PathLike[str], line: int | None, message: str) -> None:

@@ -33,7 +33,7 @@ import tempfile
 from functools import lru_cache
 from pathlib import Path
 
-from piifactory.errors import PiiFactoryError
+from piifactory.errors import PiiFactoryError, UsageError
 
 # Qwen2's pre-tokenizer split (the official tokenizer.json's Split regex): unlike GPT-4's pattern,
 # digits are split one per token.
@@ -156,7 +156,7 @@ def backend(flavor: str = "qwen3"):
     from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
 
     if flavor not in ADDED_TOKENS:
-        raise ValueError(f"unknown flavor {flavor!r}; choose from {', '.join(FLAVORS)}")
+        raise UsageError(f"unknown flavor {flavor!r}; choose from {', '.join(FLAVORS)}")
     vocab, merges = _vocab_and_merges()
     tok = Tokenizer(models.BPE(vocab, merges, fuse_unk=False, byte_fallback=False, ignore_merges=False))
     tok.normalizer = normalizers.NFC()

@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from piifactory.errors import UsageError
 from piifactory.io import InputError
 
 
@@ -100,11 +101,11 @@ def apply_overrides(config: dict[str, Any], overrides: Sequence[str]) -> dict[st
         key, sep, raw = item.partition("=")
         parts = [part.strip() for part in key.split(".")]
         if not sep or not all(parts):
-            raise ValueError(f"override {item!r} is not key=value")
+            raise UsageError(f"override {item!r} is not key=value")
         try:
             value = _document(raw, "<override>")
         except InputError as exc:
-            raise ValueError(f"override {item!r}: {exc.message}") from None
+            raise UsageError(f"override {item!r}: {exc.message}") from None
         *parents, leaf = parts
         node = out
         for part in parents:
@@ -112,6 +113,6 @@ def apply_overrides(config: dict[str, Any], overrides: Sequence[str]) -> dict[st
                 node[part] = {}
             node = node[part]
             if not isinstance(node, dict):
-                raise ValueError(f"override {item!r}: {part!r} is not a block")
+                raise UsageError(f"override {item!r}: {part!r} is not a block")
         node[leaf] = value
     return out

@@ -15,12 +15,13 @@ from typing import Sequence
 
 from eval.inputs import load, load_gold
 from eval.scoring import score_generations
-from piifactory.tables import markdown_table
+from piifactory.errors import PiiFactoryError
 from piifactory.hybrid import POLICIES, apply, to_prediction
-from piifactory.io import InputError, atomic_write_text
+from piifactory.io import atomic_write_text
 from piifactory.recognizers.registry import analyze
 from piifactory.schema import PII_TYPES, Entity
 from piifactory.synth import generate
+from piifactory.tables import markdown_table
 
 
 def systems(texts: Sequence[str], generations: Sequence[str] | None) -> dict[str, list[str]]:
@@ -79,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             synthetic = generate(args.synthetic, seed=args.seed)
             texts, gold = [s.text for s in synthetic], [s.entities for s in synthetic]
-    except InputError as exc:
+    except (PiiFactoryError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     markdown = table(compare(texts, gold, generations), gold)

@@ -13,6 +13,7 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
+from piifactory.errors import PiiFactoryError
 from piifactory.offsets import place
 
 # Canonical PII types, with what each one covers. Order is the documentation order.
@@ -75,7 +76,7 @@ _WS = re.compile(r"\s+")
 _ID_SEPARATORS = re.compile(r"[\s\-]+")
 
 
-class UnknownLabelError(ValueError):
+class UnknownLabelError(PiiFactoryError, ValueError):
     """A label that is neither a canonical type nor an alias (and not in a user mapping)."""
 
 

@@ -15,13 +15,14 @@ import functools
 import os
 from typing import Any, Callable, Iterator
 
+from piifactory.errors import PiiFactoryError
 from plugins.options import BLOCK_KEY, OptionsError, PiiFactoryOptions, parse_options
 
 SUPPORTED_LLAMAFACTORY = "0.9.5"
 _EXCLUSIVE_LOSSES = ("use_dft_loss", "use_eaft_loss", "use_asft_loss")
 
 
-class UnsupportedVersionError(RuntimeError):
+class UnsupportedVersionError(PiiFactoryError, RuntimeError):
     """The installed llamafactory is not the version these hooks were written and tested for."""
 
 
@@ -53,7 +54,7 @@ def check_combination(args: dict[str, Any], options: PiiFactoryOptions) -> None:
         )
 
 
-class PreflightFailed(RuntimeError):
+class PreflightFailed(PiiFactoryError, RuntimeError):
     """``preflight.mode: error`` and the preflight found errors: stop before hours are lost."""
 
 

@@ -10,6 +10,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from piifactory.errors import PiiFactoryError
+
 BLOCK_KEY = "pii_factory"
 
 
@@ -54,7 +56,7 @@ class PiiFactoryOptions(_Strict):
     preflight: PreflightOptions = PreflightOptions()
 
 
-class OptionsError(ValueError):
+class OptionsError(PiiFactoryError, ValueError):
     """A bad ``pii_factory:`` block; the message names every offending key."""
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from piifactory.errors import UsageError
 from plugins.entity_metrics.evaluator import METRIC_NAMES, EntityEvaluator, write_predictions
 from plugins.focal_loss import ValueTokenWeigher, make_loss_func
 from plugins.options import PiiFactoryOptions
@@ -86,4 +87,4 @@ def _refuse_sharded_generation(trainer) -> None:
     from transformers.integrations import is_deepspeed_zero3_enabled
 
     if is_deepspeed_zero3_enabled() or trainer.is_fsdp_enabled:
-        raise ValueError("pii_factory.entity_metrics does not support DeepSpeed ZeRO-3 or FSDP; use ZeRO-2 or DDP")
+        raise UsageError("pii_factory.entity_metrics does not support DeepSpeed ZeRO-3 or FSDP; use ZeRO-2 or DDP")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from piifactory.errors import PiiFactoryError
 from piifactory.recipe_file import apply_overrides, read_recipe
 from plugins.preflight.core import run_preflight
 
@@ -20,7 +21,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_intermixed_args(argv)
     try:
         config = apply_overrides(read_recipe(args.recipe), args.overrides)
-    except ValueError as exc:  # InputError (the file, as file:line) included
+    except (PiiFactoryError, OSError) as exc:  # InputError (the file, as file:line) included
         print(f"preflight: {exc}", file=sys.stderr)
         return 2
     report = run_preflight(config, gpu_mem_gb=args.gpu_mem, recipe_path=args.recipe, num_gpus=args.gpus)
