@@ -180,7 +180,8 @@ def _first_pass(paths: list[Path], options: ConvertOptions, summary: Summary, sp
             summary.rejected += 1
             rejects.write(json.dumps(item.to_json(), ensure_ascii=False) + "\n")
             continue
-        summary.dropped_labels.update(item.dropped)
+        if item.dropped:
+            summary.dropped_labels.update(item.dropped)
         types = [e.type for e in item.sample.entities] if item.sample is not None else []
         bucket = bucket_of(text_hash(item.text))
         plan.observe(type_key(item), bucket, types)

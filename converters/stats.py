@@ -135,7 +135,8 @@ def compute_stats(paths: list[Path], fmt: str | None = None, label_map: Any = No
                     stats.reasons.append(f"{item.path}:{item.line}: {item.reason}")
                 continue
             stats.records += 1
-            stats.dropped.update(item.dropped)
+            if item.dropped:
+                stats.dropped.update(item.dropped)
             chat = _chat_of(item, prompting)
             types = [e.type for e in item.sample.entities] if item.sample is not None else _answer_types(chat)
             if types is not None:
