@@ -16,7 +16,6 @@ import sys
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -234,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
                         max_new_tokens=ns.max_new_tokens, point=OperatingPoint(recall_bias=ns.recall_bias))
         result = calibrate(ns.predictions, objective, target, ns.per_type, ns.out,
                            ns.plot or ns.out.with_suffix(".png"))
-    except (PiiFactoryError, InputError, ValueError, OSError) as exc:
+    except (PiiFactoryError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     v = result["validation"]

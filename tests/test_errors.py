@@ -9,6 +9,7 @@ from typing import Callable
 import pytest
 
 import converters.cli
+import eval.calibrate
 import eval.compare
 import eval.predict
 import eval.score
@@ -37,6 +38,8 @@ def test_user_facing_errors_share_the_base_class(error: type[Exception]) -> None
 # (command's main, the module attribute its work goes through, argv that reaches it)
 CLIS: dict[str, tuple[Callable[[list[str]], int], object, str, Callable[[Path], list[str]]]] = {
     "eval.score": (eval.score.main, eval.score, "load", lambda tmp: [str(tmp / "p.jsonl")]),
+    "eval.calibrate": (eval.calibrate.main, eval.calibrate, "calibrate",
+                       lambda tmp: ["--predictions", str(tmp / "p.jsonl"), "--out", str(tmp / "point.json")]),
     "eval.compare": (eval.compare.main, eval.compare, "load", lambda tmp: [str(tmp / "a.jsonl"), str(tmp / "b.jsonl")]),
     "eval.predict": (eval.predict.main, eval.predict, "run", lambda tmp: [str(tmp / "r.yaml"), "--out", str(tmp / "o.jsonl")]),
     "converters": (converters.cli.main, converters.cli, "_convert",
