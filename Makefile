@@ -32,16 +32,19 @@ test-browser: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m bench
 
-# The rule recognizers against other projects' test suites in ../shared/real-data (cn-identifiers,
+# The outside real-data folder (beside the clone in CI); `make conformance REAL_DATA=...` elsewhere.
+REAL_DATA ?= ../shared/real-data
+
+# The rule recognizers against other projects' test suites in $(REAL_DATA) (cn-identifiers,
 # cn-intext-cases): agreement per type; fails on a disagreement that is not a listed decision.
 rules-peers: $(STAMP)
-	$(PY) -m piifactory.recognizers.peers ../shared/real-data
+	$(PY) -m piifactory.recognizers.peers $(REAL_DATA)
 
 # Every corpus of the outside real-data folder (../shared/real-data, beside the clone in CI)
 # converted with its label preset into one table; fails on a corrupted row or a rejection the
 # manifest (converters/conformance.py) does not explain.
 conformance: $(STAMP)
-	$(PY) -m converters conformance ../shared/real-data
+	$(PY) -m converters conformance $(REAL_DATA)
 
 board: $(STAMP)
 	$(PY) -m piifactory.board
