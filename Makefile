@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.pii-factory-installed
 
-.PHONY: demo test test-browser board bench rules-peers conformance venv clean
+.PHONY: demo test test-fast lint test-browser board bench rules-peers conformance venv clean
 
 venv: $(STAMP)
 
@@ -18,8 +18,16 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PY) -c "import sys; assert any(type(f).__name__ == '_TunerHook' for f in sys.meta_path), 'pii_factory_hook.pth was not installed (plugins/_build.py)'"
 	@touch $(STAMP)
 
-test: $(STAMP)
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
+# Everything but the browser test (make test-browser), slow tests included.
+test: lint
 	$(PY) -m pytest
+
+# The quick loop: no test that really trains or generates (@pytest.mark.slow), no browser.
+test-fast: lint
+	$(PY) -m pytest -m 'not slow and not browser'
 
 # LLaMA-Board driven in Debian's headless chromium (installed here if missing; nothing downloads
 # a browser). Screenshots land in outputs/board-screenshots.

@@ -10,6 +10,7 @@ constrained) through it, batch by batch, and set against the model's own time pe
 from __future__ import annotations
 
 import contextlib
+import functools
 import sys
 import tempfile
 from pathlib import Path
@@ -81,6 +82,6 @@ def _replay_constraint(tokenizer, prompts) -> tuple[float, int]:
         for step in range(width):
             ids = torch.cat([ids, answer_ids[:, step : step + 1]], dim=1)
             fresh = scores.clone()
-            seconds += timed(lambda: constraint(ids, fresh))[1]
+            seconds += timed(functools.partial(constraint, ids, fresh))[1]
             steps += 1
     return seconds / steps, steps

@@ -120,7 +120,7 @@ def _can_close(value: bytes) -> bool:
 def open_value(generated: bytes) -> bytes | None:
     """The content so far of a ``"value"`` string the answer is still writing, else None."""
     opening = None
-    for opening in _VALUE_OPEN.finditer(generated):
+    for opening in _VALUE_OPEN.finditer(generated):  # noqa: B007 (the last match is the one wanted)
         pass
     if opening is None:
         return None

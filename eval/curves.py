@@ -14,6 +14,7 @@ from pathlib import Path
 from eval.report import save_png
 from piifactory.io import InputError
 
+
 def log_history(output_dir: str | Path) -> list[dict]:
     """The run's log history, from the final ``trainer_state.json`` or the newest checkpoint's."""
     root = Path(output_dir)

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from eval.matching import MISSED, SPURIOUS
 from eval.tables import HEADER, metric_rows
-from piifactory.tables import markdown_table
 from piifactory.io import atomic_open, atomic_write_text
+from piifactory.tables import markdown_table
 
 
 def save_png(fig, path: str | Path) -> Path:

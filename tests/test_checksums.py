@@ -1,6 +1,13 @@
 import pytest
 
-from piifactory.checksums import id_card_check_char, is_valid_id_card, is_valid_luhn, is_valid_uscc, luhn_check_digit, uscc_check_char
+from piifactory.checksums import (
+    id_card_check_char,
+    is_valid_id_card,
+    is_valid_luhn,
+    is_valid_uscc,
+    luhn_check_digit,
+    uscc_check_char,
+)
 
 
 def test_known_resident_id() -> None:

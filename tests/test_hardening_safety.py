@@ -140,7 +140,7 @@ def test_llamafactory_api_binds_what_api_host_says(monkeypatch) -> None:
     assert bound == ["0.0.0.0", "127.0.0.1"]
 
 
-def test_board_serve_launches_on_the_settings_host(tmp_path: Path, monkeypatch, board_state) -> None:
+def test_board_serve_launches_on_the_settings_host(tmp_path: Path, monkeypatch, board_state) -> None:  # noqa: F811 (fixture)
     """tests/test_board.py checks the settings; this checks they reach gradio's launch()."""
     import llamafactory.extras.misc as misc
     import llamafactory.webui.interface as interface

@@ -9,11 +9,24 @@ import datetime as dt
 import pytest
 from stdnum.cn import ric, uscc
 
-from piifactory.checksums import id_birth_date, id_card_check_char, is_valid_id_card, is_valid_uscc, luhn_check_digit, uscc_check_char
+from piifactory.checksums import (
+    id_birth_date,
+    id_card_check_char,
+    is_valid_id_card,
+    is_valid_uscc,
+    luhn_check_digit,
+    uscc_check_char,
+)
 from piifactory.hybrid import merge
-from piifactory.recognizers import BankCardRecognizer, FirstGenIdCardRecognizer, IdCardRecognizer, analyze, passes_checksum
-from piifactory.rules_vs_model import main as compare_main
+from piifactory.recognizers import (
+    BankCardRecognizer,
+    FirstGenIdCardRecognizer,
+    IdCardRecognizer,
+    analyze,
+    passes_checksum,
+)
 from piifactory.recognizers.identity import has_id_layout
+from piifactory.rules_vs_model import main as compare_main
 from piifactory.schema import Entity
 
 ID = "33010619880715234" + id_card_check_char("33010619880715234")

@@ -19,6 +19,6 @@ def test_stock_cli_trains_tiny_recipe(tiny_model, tmp_path) -> None:
     ])
     assert result.returncode == 0, result.stderr[-4000:]
     assert (out / "checkpoint-40" / "model.safetensors").exists()
-    losses = [json.loads(l)["loss"] for l in (out / "trainer_log.jsonl").read_text().splitlines() if '"loss"' in l]
+    losses = [json.loads(line)["loss"] for line in (out / "trainer_log.jsonl").read_text().splitlines() if '"loss"' in line]
     assert len(losses) >= 4
     assert losses[-1] < losses[0] * 0.7, losses

@@ -10,7 +10,13 @@ from piifactory.recognizers.finance import BankCardRecognizer, UsccRecognizer
 from piifactory.recognizers.identity import FirstGenIdCardRecognizer, IdCardRecognizer, LicensePlateRecognizer
 from piifactory.recognizers.network import EmailRecognizer, IpRecognizer
 from piifactory.recognizers.phone import LandlineRecognizer, MobileRecognizer
-from piifactory.recognizers.registry import DEFAULT_THRESHOLD, RecognizerRegistry, analyze, default_registry, passes_checksum
+from piifactory.recognizers.registry import (
+    DEFAULT_THRESHOLD,
+    RecognizerRegistry,
+    analyze,
+    default_registry,
+    passes_checksum,
+)
 from piifactory.recognizers.travel import PassportRecognizer, TravelPermitRecognizer
 
 __all__ = [

@@ -21,11 +21,11 @@ from typing import Any, Callable
 
 import phonenumbers
 
-from piifactory.tables import markdown_table
 from piifactory.errors import PiiFactoryError
 from piifactory.io import InputError, atomic_write_text, parse_json
 from piifactory.recognizers.registry import analyze
 from piifactory.schema import PII_TYPES
+from piifactory.tables import markdown_table
 
 IDENTIFIERS = Path("cn-identifiers/identifiers.json")
 INTEXT = Path("cn-intext-cases/cases.json")
