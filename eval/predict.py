@@ -25,7 +25,7 @@ from eval.generation import Answer
 from eval.recipe import infer_args, load_recipe
 from piifactory.answer import target_text
 from piifactory.errors import PiiFactoryError, UsageError
-from piifactory.hybrid import apply, canonical_policy
+from piifactory.hybrid import canonical_policy, merge_answer, to_prediction
 from piifactory.io import InputError, iter_jsonl
 from piifactory.schema import input_text
 
@@ -120,7 +120,7 @@ def run(
     progress: bool = True,
 ) -> int:
     """Predict every not-yet-done sample into ``out``; returns how many were written now. With
-    ``rules`` other than ``off`` the answer is merged with rule hits (:func:`piifactory.hybrid.apply`)
+    ``rules`` other than ``off`` the answer is merged with rule hits (:func:`piifactory.hybrid.merge_answer`)
     and the model's own answer is kept as ``raw_predict``."""
     rules = canonical_policy(rules)
     if backend == "vllm":
@@ -160,7 +160,8 @@ def run(
 
 def _record(tokenizer, prompt: Prompt, answer: Answer, point: OperatingPoint, rules: str) -> dict:
     """One output line: the served answer in ``predict``; the model's own in ``raw_predict`` when
-    score thresholds or rules apply; each entity's score under ``scores``."""
+    score thresholds or rules apply; each entity's score under ``scores``; with rules, which
+    source won each served entity under ``sources`` (:mod:`piifactory.hybrid`)."""
     record = {"id": prompt.id, "prompt": tokenizer.decode(prompt.input_ids, skip_special_tokens=True),
               "predict": answer.text, "label": prompt.label}
     served = answer.text
@@ -170,8 +171,12 @@ def _record(tokenizer, prompt: Prompt, answer: Answer, point: OperatingPoint, ru
         record["scores"] = [{"type": item["type"], "value": item["value"], **score.to_dict()}
                             for item, score in zip(items, answer.scores, strict=True)]
         served = apply_point(answer.text, record["scores"], point, prompt.text)
+    if rules != "off":
+        merged = merge_answer(prompt.text, served, rules)
+        served = to_prediction(prompt.text, merged)
+        record["sources"] = [{"type": d.type, "value": d.value, "source": d.source} for d in merged]
     if rules != "off" or point.filters:
-        record["predict"], record["raw_predict"] = apply(prompt.text, served, rules), answer.text
+        record["predict"], record["raw_predict"] = served, answer.text
     return record
 
 

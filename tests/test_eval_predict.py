@@ -81,6 +81,10 @@ def test_cli_rules_union_adds_rule_hits_and_keeps_raw_answer(recipe: dict, tmp_p
     assert predict.main(argv) == 0
     rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
     assert len(rows) == 5 and all("raw_predict" in r for r in rows)
+    for row in rows:  # which source won each served entity
+        served = sorted((e.type, e.value) for e in extract(row["predict"]).entities)
+        assert sorted((s["type"], s["value"]) for s in row["sources"]) == served
+        assert {s["source"] for s in row["sources"]} <= {"model", "rules", "both", "rules-over-model"}
     found = 0
     for row in rows:
         predicted = {(e.type, e.value) for e in extract(row["predict"]).entities}
