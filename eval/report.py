@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Sequence
 
 from eval.matching import MISSED, SPURIOUS
 from eval.tables import HEADER, metric_rows
@@ -65,8 +66,9 @@ def _plot_confusion(result: dict, path: Path) -> None:
     save_png(fig, path)
 
 
-def write_report(result: dict, errors: list[list[str]], path: str | Path) -> list[Path]:
-    """Write the Markdown report and its plots; returns the files written."""
+def write_report(result: dict, errors: list[list[str]], path: str | Path, sections: Sequence[str] = ()) -> list[Path]:
+    """Write the Markdown report and its plots, with ``sections`` (Markdown lines, e.g. the
+    misses analysis) before the error list; returns the files written."""
     path = Path(path)
     per_type_png = path.with_name(path.stem + "_per_type.png")
     confusion_png = path.with_name(path.stem + "_confusion.png")
@@ -83,6 +85,7 @@ def write_report(result: dict, errors: list[list[str]], path: str | Path) -> lis
         rows = [[f"{group} {k}", f"{lo:.3f}", f"{hi:.3f}"] for group in ("micro", "macro", "any_pii") for k, (lo, hi) in ci[group].items()]
         lines += [f"## 95% bootstrap intervals ({ci['replicates']} resamples, seed {ci['seed']})", "", markdown_table(["metric", "low", "high"], rows), ""]
     lines += ["## Plots", "", f"![per type]({per_type_png.name})", "", f"![confusion]({confusion_png.name})", ""]
+    lines += list(sections)
     if errors:
         lines += ["## Errors (values masked unless --show-values)", "", markdown_table(["sample", "kind", "type", "value"], errors), ""]
     atomic_write_text(path, "\n".join(lines))

@@ -1,4 +1,4 @@
-"""``python -m eval.score PREDICTIONS [--gold GOLD] [--json] [--report report.md]``
+"""``python -m eval.score PREDICTIONS [--gold GOLD] [--json] [--report report.md] [--misses]``
 
 Scores a ``generated_predictions.jsonl`` (label vs predict), or a gold file against a
 predictions file. Uses :func:`eval.scoring.score_generations`'s implementation, nothing else.
@@ -9,7 +9,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
+from eval import misses
 from eval.inputs import load
 from eval.masking import mask
 from eval.matching import MISSED, SPURIOUS, unmatched
@@ -45,6 +47,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--show-values", action="store_true", help="show entity values in error lists (personal data)")
     parser.add_argument("--errors", type=int, default=50, help="error rows in the report")
+    parser.add_argument("--misses", action="store_true",
+                        help="print what is missed, grouped by type, value shape, length, position and repeats "
+                             "(the report always has this section)")
     ns = parser.parse_args(argv)
     try:
         samples = load(ns.predictions, ns.gold)
@@ -53,9 +58,20 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     scored = score_samples(samples.texts, samples.gold, samples.predictions)
     result = report_dict(scored, bootstrap=ns.bootstrap, seed=ns.seed)
+    missed = misses.analyze_misses(scored, samples.texts)
     if ns.report:
-        write_report(result, error_rows(scored, ns.show_values, ns.errors), ns.report)
-    print(json.dumps(result, ensure_ascii=False, indent=2) if ns.json else terminal_report(result))
+        plot = Path(ns.report).with_name(Path(ns.report).stem + "_misses.png")
+        misses.plot(missed, plot)
+        section = misses.markdown(missed, plot.name, ns.show_values, ns.errors)
+        write_report(result, error_rows(scored, ns.show_values, ns.errors), ns.report, section)
+    if ns.json:
+        if ns.misses:
+            result["misses"] = {d: {g: {"gold": n, "missed": m} for g, (n, m) in groups.items()} for d, groups in missed.totals.items()}
+        print(json.dumps(result, ensure_ascii=False, indent=2))
+    else:
+        print(terminal_report(result))
+        if ns.misses:
+            print("\n" + misses.terminal(missed, ns.show_values))
     return 0
 
 
