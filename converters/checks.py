@@ -8,7 +8,8 @@ Policy (stated once, documented in docs/converters.md):
   next unused occurrence of its value), an attribute value (``every``) at each of its mentions;
   a value may be a JSON integer (written as its digits);
 - exact duplicates (same span, same type) are kept once; the same span with two types is an error;
-- overlapping spans are an error, or with ``overlap="longest"`` the longest one wins.
+- overlapping spans are an error, or with ``overlap="longest"`` the longest one wins; the label
+  audit reads with ``overlap="keep"``: every distinct span stays, so it can report the overlaps.
 
 Messages name types, offsets and lengths, never values: they reach terminals, CI logs and the
 stats summary, and values are personal data (the rejects file keeps the whole record).
@@ -22,7 +23,7 @@ from converters.records import RawEntity, RecordError
 from piifactory.offsets import mentions, occurrences, place
 from piifactory.schema import Entity, Sample, UnknownLabelError, canonical_type
 
-OverlapPolicy = Literal["error", "longest"]
+OverlapPolicy = Literal["error", "longest", "keep"]
 LabelMap = Mapping[str, "str | None"]
 
 
@@ -95,6 +96,8 @@ def _place_attributes(text: str, attributes: list[Entity], entities: list[Entity
 
 
 def _resolve_overlaps(entities: list[Entity], overlap: OverlapPolicy) -> list[Entity]:
+    if overlap == "keep":
+        return sorted(set(entities), key=lambda e: (e.start, -e.end, e.type))
     ordered = sorted(entities, key=lambda e: (e.start, -e.end))
     kept: list[Entity] = []
     for ent in ordered:

@@ -1,4 +1,4 @@
-"""``python -m converters convert|stats|conformance``: argument parsing and error reporting only.
+"""``python -m converters convert|stats|conformance|audit``: argument parsing and error reporting only.
 
 Every error the user can cause is printed as one ``file:line: what is wrong`` line with exit
 status 2; no traceback.
@@ -12,11 +12,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from converters import conformance
+from converters import audit_report, conformance
+from converters.audit import audit
 from converters.balance import Balance, parse_oversample
 from converters.conll import TOKEN_FORMS
 from converters.formats import FORMATS
-from converters.label_presets import PRESETS, LabelPreset, get_preset
+from converters.label_presets import PRESETS, LabelPreset, get_preset, label_map_of
 from converters.pipeline import ConvertOptions, convert
 from converters.stats import compute_stats, template_measure
 from converters.writers import Prompting
@@ -59,15 +60,20 @@ def _ratios(text: str) -> tuple[float, float, float]:
     return parts  # type: ignore[return-value]
 
 
-def _common(parser: argparse.ArgumentParser) -> None:
+def _reading(parser: argparse.ArgumentParser) -> None:
+    """The options that say how to read the inputs (every command that reads them)."""
     parser.add_argument("inputs", nargs="+", type=Path, help="input files (JSONL, JSON array or CoNLL/BIO)")
     parser.add_argument("--from", dest="fmt", choices=FORMATS, help="input format (default: detected from the first record)")
     parser.add_argument("--label-map", help=f"a preset ({', '.join(sorted(PRESETS))}) or a JSON file: label -> canonical type, or null to drop")
     parser.add_argument("--conll-tokens", choices=TOKEN_FORMS, default="auto",
                         help="CoNLL tokens: plain, or char-position (a character and its position in the word, Weibo NER's revised files); auto detects")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    _reading(parser)
     parser.add_argument("--instruction", default=DEFAULT_INSTRUCTION, help="instruction of every PII row (default: the schema's)")
     parser.add_argument("--system", help="system prompt of every PII row (default: none)")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -100,7 +106,31 @@ def build_parser() -> argparse.ArgumentParser:
     conf = sub.add_parser("conformance", help="convert every corpus of the outside real-data folder and print one table")
     conf.add_argument("folder", type=Path, nargs="?", default=Path("../shared/real-data"), help="default ../shared/real-data")
     conf.add_argument("--out", type=Path, help="also write the Markdown report here")
+    aud = sub.add_parser("audit", help="find missing and contradictory labels (repeats left unlabelled, rule hits gold misses, ...)")
+    _reading(aud)
+    aud.add_argument("--report", type=Path, help="write the Markdown report here (default: print it)")
+    aud.add_argument("--findings", type=Path, help="write every finding here as JSONL, with file:line")
+    aud.add_argument("--show-values", action="store_true", help="show values in the report and findings (default: masked)")
+    aud.add_argument("--fix", choices=("repeats",), help="repeats: write a copy with the unlabelled repeats labelled (--fixed-out)")
+    aud.add_argument("--fixed-out", type=Path, help="the corrected copy (users' JSONL format; default INPUT.fixed.jsonl)")
     return parser
+
+
+def _audit(args: argparse.Namespace) -> int:
+    fixed = None
+    if args.fix == "repeats":
+        fixed = args.fixed_out or args.inputs[0].with_name(args.inputs[0].stem + ".fixed.jsonl")
+    elif args.fixed_out is not None:
+        raise UsageError("--fixed-out needs --fix repeats")
+    label_map = resolve_label_map(args.label_map) if args.label_map else None
+    result = audit(args.inputs, fmt=args.fmt, label_map=label_map_of(label_map), conll_tokens=args.conll_tokens,
+                   findings_path=args.findings, show_values=args.show_values, fix_path=fixed, progress=not args.no_progress)
+    text = audit_report.render(result, [str(p) for p in args.inputs], args.label_map or "none", args.show_values)
+    if args.report is not None:
+        atomic_write_text(args.report, text)
+    else:
+        print(text, end="")
+    return 0 if result.reconciled else 1
 
 
 def _conformance(args: argparse.Namespace) -> int:
@@ -136,6 +166,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "conformance":
             return _conformance(args)
+        if args.command == "audit":
+            return _audit(args)
         if args.command == "convert" and (args.max_tokens is not None and args.max_tokens < 1 or args.chunk_overlap < 0
                                           or (args.max_tokens and args.chunk_overlap >= args.max_tokens)):
             raise UsageError("--max-tokens must be >= 1 and --chunk-overlap between 0 and --max-tokens - 1")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from eval import misses
 from eval.inputs import load
-from eval.masking import mask
+from piifactory.masking import mask
 from eval.matching import MISSED, SPURIOUS, unmatched
 from eval.report import write_report
 from eval.scoring import Scored, report_dict, score_samples
