@@ -205,7 +205,7 @@ class Auditor:
 
     def _elsewhere(self, where: tuple[str, int], text: str, labelled: dict[str, str], taken: list[tuple[int, int]],
                    auto: ahocorasick.Automaton) -> Iterator[Finding]:
-        """Surfaces labelled in other records, standing unlabelled here (once per surface)."""
+        """Each unlabelled occurrence here of a surface that other records label."""
         candidates = {value for _, value in auto.iter(text) if value not in labelled}
         for value in sorted(candidates, key=lambda v: -len(v)):
             surface = self.result.surfaces[value]
@@ -215,8 +215,8 @@ class Auditor:
                 continue
             taken += free
             surface.unlabelled_in += 1
-            yield Finding("unlabelled_elsewhere", *where, etype, value, *free[0],
-                          f"{len(free)} unlabelled here; labelled in {surface.labelled_in} other record(s)")
+            for span in free:
+                yield Finding("unlabelled_elsewhere", *where, etype, value, *span, f"labelled {etype} in {surface.labelled_in} other record(s)")
 
 
 def _fixed_row(sample: Sample, repeats: list[Entity]) -> str:
