@@ -31,24 +31,6 @@ def _batches(order: list[int], size: int) -> Iterator[list[int]]:
         yield order[begin : begin + size]
 
 
-def greedy_generate(
-    model: torch.nn.Module,
-    tokenizer,
-    prompts: Sequence[Sequence[int]],
-    *,
-    max_new_tokens: int,
-    stop_token_ids: Sequence[int],
-    batch_size: int = 8,
-    sources: Sequence[str] | None = None,
-    structure: bool = False,
-    progress: bool = False,
-) -> list[str]:
-    """The answers' texts of :func:`generate_answers` (same arguments, no bias)."""
-    answers = generate_answers(model, tokenizer, prompts, max_new_tokens=max_new_tokens, stop_token_ids=stop_token_ids,
-                               batch_size=batch_size, sources=sources, structure=structure, progress=progress)
-    return [answer.text for answer in answers]
-
-
 @torch.inference_mode()
 def generate_answers(
     model: torch.nn.Module,

@@ -2,7 +2,7 @@
 
 Prompts are rendered by LLaMA-Factory's own converter and template (the processor its
 ``do_predict`` uses), so they are the training prompts token for token. Greedy decoding goes
-through :func:`eval.generation.greedy_generate`. Output lines follow LLaMA-Factory's
+through :func:`eval.generation.generate_answers`. Output lines follow LLaMA-Factory's
 ``generated_predictions.jsonl`` (``prompt``, ``predict``, ``label``) plus ``id``; finished ids are
 skipped on a rerun, so an interrupted run resumes.
 """

@@ -36,6 +36,8 @@ class EntityMetricsOptions(_Strict):
     batch_size: int = Field(16, ge=1)
     max_new_tokens: int | None = Field(None, ge=1)  # None: longest gold answer in the subset + margin
     values: Literal["copy", "free"] = "copy"  # copy: values constrained to input text, as eval.predict does
+    structure: bool = True  # with copy values: the whole answer held to the format (eval.structure), as predict does
+    operating_point: str | None = None  # op.json of eval.calibrate: metrics at its recall bias and score thresholds
     save_predictions: bool = True
 
 

@@ -133,3 +133,32 @@ def test_entity_metric_checks_values_against_the_input_not_the_instruction(tiny_
     assert subset.texts[0].startswith(text) and DEFAULT_INSTRUCTION not in subset.texts[0]
     copied = '{"entities": [{"type": "PERSON", "value": "原文片段"}]}'  # a value only the instruction holds
     assert score_generations(subset.texts, subset.gold, [copied])["failures"]["hallucinations"] == 1
+
+
+@pytest.mark.slow
+def test_entity_metric_at_the_operating_point_scores_what_predict_serves(tiny_model, tmp_path) -> None:
+    """With an operating point the metric is that of the served answers: the biased model's
+    answers with only the entities at or above the thresholds."""
+    from eval.dial import OperatingPoint, write_point
+    from piifactory.answer import extract
+    from piifactory.errors import UsageError
+    from piifactory.synth import generate
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model)
+    model = AutoModelForCausalLM.from_pretrained(tiny_model)
+    rows = []
+    for sample in generate(4, seed=3):
+        prompt = tokenizer.encode(f"<|im_start|>user\n{DEFAULT_INSTRUCTION}\n{sample.text}<|im_end|>\n<|im_start|>assistant\n")
+        target = tokenizer.encode(target_text(sample.entities) + "<|im_end|>\n")
+        rows.append({"input_ids": prompt + target, "labels": [-100] * len(prompt) + target})
+    write_point(tmp_path / "op.json", OperatingPoint(recall_bias=8.0, min_score=0.5))
+    options = EntityMetricsOptions(eval_samples=4, operating_point=str(tmp_path / "op.json"))
+    evaluator = EntityEvaluator(options, tokenizer, [tokenizer.convert_tokens_to_ids("<|im_end|>")])
+    metrics, records = evaluator.evaluate(model, "eval", rows)
+    subset = evaluator.subset("eval", rows)
+    assert metrics["entity_f1"] == score_generations(subset.texts, subset.gold, [r["prediction"] for r in records])["micro"]["f1"]
+    assert metrics["parse_failure_rate"] == 0.0  # an untrained model, under the structure constraint
+    raw_entities = sum(len(extract(r.get("raw", r["prediction"])).entities) for r in records)
+    assert raw_entities > sum(len(extract(r["prediction"]).entities) for r in records)  # the thresholds dropped some
+    with pytest.raises(UsageError, match="operating_point needs values: copy"):
+        EntityEvaluator(EntityMetricsOptions(values="free", operating_point=str(tmp_path / "op.json")), tokenizer, [])

@@ -4,6 +4,10 @@ Prompts are the tokenized eval rows cut at their first supervised label, so they
 what training rendered (same template, system prompt, thinking setting, cutoff). Under DDP each
 rank generates an interleaved shard with the unwrapped model and the texts are all-gathered, so
 every rank scores the same list and gets the same numbers; there is no rank-0-only collective.
+
+With ``operating_point`` (an ``eval.calibrate`` file) the model generates with its recall bias and
+the answers keep only the entities at or above its thresholds, so the metrics, and the
+``metric_for_best_model`` that picks the checkpoint, are those of what will be served.
 """
 
 from __future__ import annotations
@@ -17,8 +21,11 @@ from typing import Any, Sequence
 import torch
 import torch.distributed as dist
 
-from eval.generation import greedy_generate
+from eval.dial import OperatingPoint, apply_point, read_point
+from eval.generation import Answer, generate_answers
 from eval.scoring import score_generations
+from eval.structure import budget_reserve
+from piifactory.errors import UsageError
 from piifactory.io import atomic_write_lines
 from piifactory.schema import input_text
 from plugins.options import EntityMetricsOptions
@@ -58,6 +65,10 @@ class EntityEvaluator:
         self.options = options
         self.tokenizer = tokenizer
         self.stop_token_ids = list(stop_token_ids)
+        self.structured = options.values == "copy" and options.structure
+        self.point = read_point(options.operating_point) if options.operating_point else OperatingPoint()
+        if (self.point.recall_bias or self.point.filters) and not self.structured:
+            raise UsageError("pii_factory.entity_metrics.operating_point needs values: copy and structure: true")
         self._subsets: dict[str, EvalSubset] = {}
 
     def subset(self, key: str, dataset) -> EvalSubset:
@@ -72,7 +83,8 @@ class EntityEvaluator:
                 texts.append(input_text(self.tokenizer.decode(prompt, skip_special_tokens=True)))
                 gold.append(self.tokenizer.decode(target, skip_special_tokens=True).strip())
                 longest = max(longest, len(target))
-            max_new = self.options.max_new_tokens or longest + max(8, longest // 4)
+            reserve = budget_reserve(self.tokenizer) if self.structured else 0  # room to close any answer
+            max_new = self.options.max_new_tokens or longest + max(8, longest // 4) + reserve
             self._subsets[key] = EvalSubset(indices, prompts, texts, gold, max_new)
         return self._subsets[key]
 
@@ -81,7 +93,7 @@ class EntityEvaluator:
         subset = self.subset(key, dataset)
         rank, world = (dist.get_rank(), dist.get_world_size()) if dist.is_available() and dist.is_initialized() else (0, 1)
         mine = list(range(rank, len(subset.prompts), world))
-        texts = greedy_generate(
+        answers = generate_answers(
             model,
             self.tokenizer,
             [subset.prompts[i] for i in mine],
@@ -89,24 +101,34 @@ class EntityEvaluator:
             stop_token_ids=self.stop_token_ids,
             batch_size=self.options.batch_size,
             sources=[subset.texts[i] for i in mine] if self.options.values == "copy" else None,
+            structure=self.structured,
+            recall_bias=self.point.recall_bias,
         )
-        predictions = [""] * len(subset.prompts)
-        shards: list[list[tuple[int, str]]] = [list(zip(mine, texts))]
+        served = [self._served(answer, subset.texts[i]) for i, answer in zip(mine, answers)]
+        predictions = [("", "")] * len(subset.prompts)
+        shards: list[list[tuple[int, tuple[str, str]]]] = [list(zip(mine, served))]
         if world > 1:
             shards = [[] for _ in range(world)]
-            dist.all_gather_object(shards, list(zip(mine, texts)))
+            dist.all_gather_object(shards, list(zip(mine, served)))
         for shard in shards:
-            for index, text in shard:
-                predictions[index] = text
-        report = score_generations(subset.texts, subset.gold, predictions)
+            for index, pair in shard:
+                predictions[index] = pair
+        report = score_generations(subset.texts, subset.gold, [prediction for prediction, _ in predictions])
         metrics = {name: float(report[section][field]) for name, (section, field) in METRIC_NAMES.items()}
         records = [
-            {"index": index, "gold": gold, "prediction": prediction}
-            for index, gold, prediction in zip(subset.indices, subset.gold, predictions)
+            {"index": index, "gold": gold, "prediction": prediction, **({"raw": raw} if raw != prediction else {})}
+            for index, gold, (prediction, raw) in zip(subset.indices, subset.gold, predictions)
         ]
         return metrics, records
 
+    def _served(self, answer: Answer, text: str) -> tuple[str, str]:
+        """(the answer at the operating point, the model's whole answer)."""
+        if answer.scores is None or not self.point.filters:
+            return answer.text, answer.text
+        return apply_point(answer.text, [s.to_dict() for s in answer.scores], self.point, text), answer.text
+
 
 def write_predictions(path: Path, records: list[dict[str, Any]]) -> None:
-    """One JSON line per sample (eval row index, gold target, raw prediction); atomic."""
+    """One JSON line per sample (eval row index, gold target, prediction as scored, and the model's
+    whole answer as ``raw`` when score thresholds changed it); atomic."""
     atomic_write_lines(path, (json.dumps(record, ensure_ascii=False) for record in records))
