@@ -13,16 +13,17 @@ import argparse
 import json
 import os
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Callable, Iterator, Sequence
 
 from tqdm.auto import tqdm
 
-from eval.dial import OperatingPoint, apply_point, parse_min_score, read_point
+from eval.dial import OperatingPoint, apply_point, parse_min_score, read_point, scored_entities
 from eval.generation import Answer
 from eval.recipe import infer_args, load_recipe
+from eval.second_look import masked_row, masked_text, union
 from piifactory.answer import target_text
 from piifactory.errors import PiiFactoryError, UsageError
 from piifactory.hybrid import canonical_policy, merge_answer, to_prediction
@@ -36,6 +37,7 @@ class Prompt:
     text: str  # the sample's input (the user turn without the instruction)
     input_ids: list[int]
     label: str
+    row: dict = field(default_factory=dict, compare=False, repr=False)  # LLaMA-Factory's row (to render it again)
 
 
 def render_prompts(recipe: dict, dataset: str | None = None) -> tuple[list[Prompt], object, object, object]:
@@ -75,8 +77,9 @@ def render_prompts(recipe: dict, dataset: str | None = None) -> tuple[list[Promp
         response = row["_response"][0]["content"] if row["_response"] else ""
         if isinstance(template.enable_thinking, bool) and not template.enable_thinking:
             response = template.remove_thought(response)
-        prompts.append(Prompt(str(index), input_text(row["_prompt"][-1]["content"]), encoded["input_ids"][0], response))
-    args = SimpleNamespace(model=model_args, data=data_args, finetuning=finetuning_args, generating=generating_args)
+        prompts.append(Prompt(str(index), input_text(row["_prompt"][-1]["content"]), encoded["input_ids"][0], response, row))
+    args = SimpleNamespace(model=model_args, data=data_args, finetuning=finetuning_args, generating=generating_args,
+                           processor=processor)
     return prompts, tokenizer, template, args
 
 
@@ -117,6 +120,7 @@ def run(
     structure: bool = True,
     point: OperatingPoint = OperatingPoint(),
     rules: str = "off",
+    second_look: bool = False,
     progress: bool = True,
 ) -> int:
     """Predict every not-yet-done sample into ``out``; returns how many were written now. With
@@ -128,8 +132,9 @@ def run(
             raise UsageError("copy-constrained values need --backend hf; with --backend vllm pass --values free")
         _require_vllm()
     structured = values == "copy" and structure
-    if (point.recall_bias or point.filters) and not structured:
-        raise UsageError("--recall-bias and --min-score need structure-safe decoding (--values copy without --no-structure)")
+    if (point.recall_bias or point.filters or second_look) and not structured:
+        raise UsageError("--recall-bias, --min-score and --second-look need structure-safe decoding "
+                         "(--values copy without --no-structure)")
     prompts, tokenizer, template, args = render_prompts(recipe, dataset)
     if structured:
         _check_answer_comes_first(template, tokenizer)
@@ -148,14 +153,35 @@ def run(
         for chunk in _chunks(todo, batch_size * 4):
             sources = [p.text for p in chunk] if values == "copy" else None
             answers = generate([p.input_ids for p in chunk], max_new_tokens, batch_size, sources)
-            lines = [json.dumps(_record(tokenizer, prompt, answer, point, rules), ensure_ascii=False) + "\n"
-                     for prompt, answer in zip(chunk, answers)]
+            added = [0] * len(chunk)
+            if second_look:
+                answers, added = _second_look(chunk, answers, point, args.processor, generate, max_new_tokens, batch_size)
+            lines = [json.dumps({**_record(tokenizer, prompt, answer, point, rules), **({"second_look": n} if second_look else {})},
+                                ensure_ascii=False) + "\n"
+                     for prompt, answer, n in zip(chunk, answers, added)]
             handle.write("".join(lines))  # whole lines per write; done_ids cuts a torn tail
             handle.flush()
             os.fsync(handle.fileno())
             written += len(chunk)
             bar.update(len(chunk))
     return written
+
+
+def _second_look(chunk: Sequence[Prompt], answers: list[Answer], point: OperatingPoint, processor, generate: "Generate",
+                 max_new_tokens: int, batch_size: int) -> tuple[list[Answer], list[int]]:
+    """Each answer plus what a second pass finds with the first pass's kept values masked
+    (:mod:`eval.second_look`), and how many entities that added per sample."""
+    masked = []
+    for prompt, answer in zip(chunk, answers):
+        kept = [e.value for e, score in scored_entities(answer.text, [s.to_dict() for s in answer.scores or ()])
+                if point.keep(e.type, score)]
+        masked.append(masked_text(prompt.text, kept))
+    ids = []
+    for prompt, text in zip(chunk, masked):
+        encoded = processor.preprocess_dataset({k: [v] for k, v in masked_row(prompt.row, prompt.text, text).items()})
+        ids.append(encoded["input_ids"][0])
+    merged = [union(first, again) for first, again in zip(answers, generate(ids, max_new_tokens, batch_size, masked))]
+    return [answer for answer, _ in merged], [count for _, count in merged]
 
 
 def _record(tokenizer, prompt: Prompt, answer: Answer, point: OperatingPoint, rules: str) -> dict:
@@ -268,6 +294,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--recall-bias", type=float,
                         help="logit offset against closing the entity list: > 0 makes the model propose more entities")
     parser.add_argument("--min-score", help="keep entities scoring at least S: S, or S,TYPE=S,... per type")
+    parser.add_argument("--second-look", action="store_true",
+                        help="predict again with the found values masked and add what that finds (twice the time)")
     parser.add_argument("--rules", choices=("off", "union", "verify", "both"), default="off",
                         help="merge checksum-verified rule hits: union adds missed ones (recall), verify drops "
                              "predictions failing their checksum (precision), both does the two")
@@ -278,6 +306,7 @@ def main(argv: list[str] | None = None) -> int:
         count = run(recipe, ns.out, dataset=ns.dataset, batch_size=ns.batch_size, max_new_tokens=ns.max_new_tokens,
                     limit=ns.limit, backend=ns.backend, values=ns.values, structure=not ns.no_structure,
                     point=operating_point(ns.operating_point, ns.recall_bias, ns.min_score), rules=ns.rules,
+                    second_look=ns.second_look,
                     progress=not ns.no_progress)
     except (PiiFactoryError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -131,3 +131,38 @@ def test_predict_with_the_dial_writes_scores_and_serves_the_kept_entities(recipe
     assert sum(len(r["scores"]) for r in rows) > 0  # the bias made the untrained model propose entities
     with pytest.raises(ValueError, match="need structure-safe decoding"):
         predict.run(recipe, tmp_path / "x.jsonl", values="free", point=point, progress=False)
+
+
+def test_second_look_renders_the_masked_text_as_training_would(recipe: dict) -> None:
+    from eval.generation import Answer
+    from eval.second_look import MASK, masked_row, masked_text, union
+
+    prompts, tokenizer, _, args = predict.render_prompts(recipe)
+    for prompt in prompts:  # the row renders again to the very prompt
+        again = args.processor.preprocess_dataset({k: [v] for k, v in masked_row(prompt.row, prompt.text, prompt.text).items()})
+        assert again["input_ids"][0] == prompt.input_ids
+    text = "张三的电话13800138000，张三住武汉"
+    masked = masked_text(text, ["张三", "13800138000"])
+    assert masked == f"{MASK * 2}的电话{MASK * 11}，{MASK * 2}住武汉" and len(masked) == len(text)
+    row = masked_row(prompts[0].row, prompts[0].text, MASK * len(prompts[0].text))
+    assert row["_prompt"][-1]["content"].endswith(MASK * len(prompts[0].text)) and prompts[0].row != row
+    first = Answer('{"entities": [{"type": "PERSON", "value": "张三"}]}', ("s1",))
+    second = Answer('{"entities": [{"type": "PERSON", "value": "张三"}, {"type": "PHONE", "value": "＊＊1"}, '
+                    '{"type": "ADDRESS", "value": "武汉"}]}', ("s2", "s3", "s4"))
+    merged, added = union(first, second)
+    assert added == 1 and merged.scores == ("s1", "s4")
+    assert merged.text == '{"entities": [{"type": "PERSON", "value": "张三"}, {"type": "ADDRESS", "value": "武汉"}]}'
+
+
+@pytest.mark.slow
+def test_predict_second_look_adds_entities_and_keeps_scores_aligned(recipe: dict, tmp_path: Path) -> None:
+    from eval.dial import OperatingPoint
+
+    out = tmp_path / "look.jsonl"
+    assert predict.run(recipe, out, batch_size=5, max_new_tokens=48, point=OperatingPoint(recall_bias=8.0),
+                       second_look=True, progress=False) == 5
+    rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    for row in rows:
+        entities = json.loads(row["predict"])["entities"]
+        assert [(s["type"], s["value"]) for s in row["scores"]] == [(e["type"], e["value"]) for e in entities]
+        assert row["second_look"] >= 0 and all("＊" not in e["value"] for e in entities)
