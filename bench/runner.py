@@ -17,6 +17,7 @@ from piifactory.tables import markdown_table, text_table
 BENCHMARKS: dict[str, str] = {
     "scorer": "bench.scorer",
     "converters": "bench.convert",
+    "audit": "bench.audit",
     "predict": "bench.predict",
     "focal-loss": "bench.train_loss",
     "entity-eval": "bench.train_eval",

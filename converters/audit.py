@@ -8,7 +8,8 @@ that both are right. ``audit`` reads every format the converters read (through
   labelled span (occurrences as :func:`piifactory.offsets.mentions` finds them);
 - ``unlabelled_elsewhere``: a surface labelled in other records, unlabelled in this one;
 - ``rule_hit``: a checksum-valid rule hit (:mod:`piifactory.recognizers`) that no gold span covers;
-- ``type_conflict``: a labelled surface whose type is not the type it has most often;
+- ``type_conflict``: a labelled surface whose type is not the label it has most often (a label
+  the map drops counts: ``卢浮宫`` as ``address`` once and ``scene`` twice);
 - ``overlap``: two labelled spans that cross or nest (or one span with two types).
 
 It reads the input twice and keeps no record: the first pass counts, per labelled surface, its
@@ -16,7 +17,8 @@ types and the records that label it; the second pass checks each record against 
 (an Aho-Corasick automaton of the labelled surfaces finds them in each text). State therefore
 grows with the number of distinct labelled surfaces, never with the number of records.
 
-What the audit sees is what training sees: spans a label map drops are no labels to it.
+Labels are mapped as the converters map them, so findings speak of what training sees; a span
+the label map drops still marks its characters as decided (no gap is reported inside it).
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ KINDS: dict[str, str] = {
     "repeat": "a labelled value occurs again in the same text, unlabelled (not inside another span)",
     "unlabelled_elsewhere": "a surface labelled in other records occurs here without a label",
     "rule_hit": "a checksum-valid rule hit that gold does not label",
-    "type_conflict": "a surface labelled with a type other than the one it has most often",
+    "type_conflict": "a surface labelled with a type other than the one it has most often (labels the map drops count)",
     "overlap": "two labelled spans cross or nest, or one span has two types",
 }
 """Every kind of finding, with what it means (the report's legend)."""
@@ -75,16 +77,30 @@ class Finding:
 
 @dataclass(slots=True)
 class Surface:
-    """What the audit keeps per labelled surface: its labelled mentions by type, the records
-    that label it, and (second pass) the records where it stands unlabelled."""
+    """What the audit keeps per labelled surface: its labelled mentions by type, the source
+    labels the label map dropped on it, the records that label it, and (second pass) the records
+    where it stands unlabelled."""
 
     types: Counter[str] = field(default_factory=Counter)
+    dropped: Counter[str] = field(default_factory=Counter)
     labelled_in: int = 0
     unlabelled_in: int = 0
 
     @property
     def main_type(self) -> str:
         return self.types.most_common(1)[0][0]
+
+    @property
+    def mixed(self) -> bool:
+        """Labelled under two types, or under a type and a label the map drops."""
+        return len(self.types) + len(self.dropped) > 1 and bool(self.types)
+
+    def labels(self) -> Counter[str]:
+        """Every label on this surface, dropped ones marked, for messages and the report."""
+        return self.types + Counter({f"{label} (dropped)": n for label, n in self.dropped.items()})
+
+    def describe(self) -> str:
+        return ", ".join(f"{label} {n}" for label, n in self.labels().most_common())
 
 
 @dataclass
@@ -150,13 +166,16 @@ class Auditor:
     """The two passes over the inputs; ``fix`` labels the in-record repeats in a copy."""
 
     def __init__(self, registry: RecognizerRegistry | None = None) -> None:
-        self.registry = registry or default_registry()
-        self._checked = {r.name for r in self.registry.recognizers if r.has_checksum}
+        # Only a checksum makes a rule hit certain enough to call gold wrong for missing it.
+        self.rules = RecognizerRegistry(r for r in (registry or default_registry()).recognizers if r.has_checksum)
         self.result = AuditResult()
 
-    def learn(self, sample: Sample) -> None:
-        """First pass: count each labelled surface's types and the records that label it."""
+    def learn(self, sample: Sample, dropped_spans: tuple[tuple[str, int, int], ...] = ()) -> None:
+        """First pass: count each labelled surface's types, the records that label it, and the
+        labels the map dropped on a surface."""
         surfaces = self.result.surfaces
+        for label, start, end in dropped_spans:
+            surfaces.setdefault(sample.text[start:end], Surface()).dropped[label] += 1
         for value in {e.value for e in sample.entities}:
             surfaces.setdefault(value, Surface()).labelled_in += 1
         for ent in sample.entities:
@@ -166,29 +185,32 @@ class Auditor:
     def automaton(self) -> ahocorasick.Automaton | None:
         """Every labelled surface of at least MIN_SURFACE characters, for the second pass."""
         auto = ahocorasick.Automaton()
-        for value in self.result.surfaces:
-            if len(value) >= MIN_SURFACE:
+        for value, surface in self.result.surfaces.items():
+            if len(value) >= MIN_SURFACE and surface.types:
                 auto.add_word(value, value)
         if len(auto) == 0:
             return None
         auto.make_automaton()
         return auto
 
-    def check(self, where: tuple[str, int], sample: Sample, auto: ahocorasick.Automaton | None) -> tuple[list[Finding], list[Entity]]:
-        """Second pass on one record: its findings, and the unlabelled repeats as entities."""
+    def check(self, where: tuple[str, int], sample: Sample, auto: ahocorasick.Automaton | None,
+              dropped_spans: tuple[tuple[str, int, int], ...] = ()) -> tuple[list[Finding], list[Entity]]:
+        """Second pass on one record: its findings, and the unlabelled repeats as entities. An
+        occurrence inside a span the label map dropped is labelled (the annotator decided)."""
         text, gold = sample.text, sample.entities
         found = list(_overlaps(where, gold))
         surfaces = self.result.surfaces
         for ent in gold:
             surface = surfaces[ent.value]
-            if len(surface.types) > 1 and ent.type != surface.main_type:
-                others = ", ".join(f"{t} {n}" for t, n in surface.types.most_common())
+            if surface.mixed and ent.type != surface.labels().most_common(1)[0][0]:
                 found.append(Finding("type_conflict", *where, ent.type, ent.value, ent.start, ent.end,  # type: ignore[arg-type]
-                                     f"labelled {ent.type} here; this surface is labelled {others}"))
-        taken = [(e.start, e.end) for e in gold]
+                                     f"labelled {ent.type} here; this surface is labelled {surface.describe()}"))
+        taken = [(e.start, e.end) for e in gold] + [(start, end) for _, start, end in dropped_spans]
         repeats: list[Entity] = []
         labelled = {e.value: e.type for e in gold}
         for value, etype in sorted(labelled.items(), key=lambda kv: -len(kv[0])):
+            if text.count(value) < 2:  # a gold value is a slice of its text: seen once, it is the labelled one
+                continue
             for span in mentions(text, value, etype in IDENTIFIER_TYPES):
                 if _free(span, taken):
                     taken.append(span)
@@ -196,8 +218,8 @@ class Auditor:
                     found.append(Finding("repeat", *where, etype, value, *span, f"labelled {etype} at another place in this text"))
         if auto is not None:
             found += self._elsewhere(where, text, labelled, taken, auto)
-        for hit in self.registry.analyze(text):
-            if hit.recognizer in self._checked and _free((hit.start, hit.end), taken):  # type: ignore[arg-type]
+        for hit in self.rules.analyze(text):
+            if _free((hit.start, hit.end), taken):  # type: ignore[arg-type]
                 taken.append((hit.start, hit.end))  # type: ignore[arg-type]
                 found.append(Finding("rule_hit", *where, hit.type, hit.value, hit.start, hit.end,  # type: ignore[arg-type]
                                      f"{hit.recognizer} validates it; gold has no span here"))
@@ -243,7 +265,7 @@ def audit(paths: list[Path], *, fmt: str | None = None, label_map: LabelMap | No
         else:
             result.samples += 1
             result.dropped_labels.update(item.dropped)
-            auditor.learn(item.sample)
+            auditor.learn(item.sample, item.dropped_spans)
     auto = auditor.automaton()
     with contextlib.ExitStack() as stack:
         out: IO[str] | None = stack.enter_context(atomic_open(findings_path)) if findings_path is not None else None
@@ -251,7 +273,7 @@ def audit(paths: list[Path], *, fmt: str | None = None, label_map: LabelMap | No
         for item in _records(paths, fmt, label_map, conll_tokens, "audit 2/2", progress):
             if not isinstance(item, Record) or item.sample is None:
                 continue
-            found, repeats = auditor.check((item.path, item.line), item.sample, auto)
+            found, repeats = auditor.check((item.path, item.line), item.sample, auto, item.dropped_spans)
             for finding in found:
                 result.count(finding)
                 if out is not None:
@@ -271,7 +293,7 @@ def audit(paths: list[Path], *, fmt: str | None = None, label_map: LabelMap | No
 
 def describe_state(result: AuditResult) -> str:
     """How much cross-record state the audit held, for the report."""
-    return (f"cross-record state: {len(result.surfaces)} distinct labelled surfaces (per-surface counters), "
+    return (f"cross-record state: {len(result.surfaces)} distinct surfaces labelled or dropped (per-surface counters), "
             f"no records kept; inputs read twice, streamed")
 
 

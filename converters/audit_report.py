@@ -16,13 +16,9 @@ TOP = 10
 def _surface_rows(result: AuditResult, show_values: bool) -> tuple[list[list[object]], list[list[object]]]:
     items = result.surfaces.items()
     elsewhere = heapq.nlargest(TOP, ((s.unlabelled_in, v) for v, s in items if s.unlabelled_in))
-    mixed = heapq.nlargest(TOP, ((sum(s.types.values()), v) for v, s in items if len(s.types) > 1))
-
-    def types(value: str) -> str:
-        return ", ".join(f"{t} {n}" for t, n in result.surfaces[value].types.most_common())
-
-    return ([[mask(v, show_values), types(v), result.surfaces[v].labelled_in, n] for n, v in elsewhere],
-            [[mask(v, show_values), types(v)] for _, v in mixed])
+    mixed = heapq.nlargest(TOP, ((sum(s.labels().values()), v) for v, s in items if s.mixed))
+    return ([[mask(v, show_values), result.surfaces[v].describe(), result.surfaces[v].labelled_in, n] for n, v in elsewhere],
+            [[mask(v, show_values), result.surfaces[v].describe()] for _, v in mixed])
 
 
 def render(result: AuditResult, inputs: list[str], label_map: str, show_values: bool = False) -> str:
@@ -31,7 +27,7 @@ def render(result: AuditResult, inputs: list[str], label_map: str, show_values: 
              f"label map: {label_map}; values {'shown' if show_values else 'masked'}; {describe_state(result)}.", "",
              f"read {result.read} = PII records {result.samples} + chat rows {result.chats} + rejected {result.rejected}"]
     if result.dropped_labels:
-        lines.append("spans dropped on purpose by the label map (no labels to the audit, as to training): "
+        lines.append("spans dropped on purpose by the label map (no gap is reported inside one): "
                      + ", ".join(f"{label} {n}" for label, n in result.dropped_labels.most_common()))
     if result.reject_reasons:
         lines += ["", "Rejected records (see `python -m converters convert --skip-invalid` for the records):", ""]

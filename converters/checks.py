@@ -116,9 +116,11 @@ def _resolve_overlaps(entities: list[Entity], overlap: OverlapPolicy) -> list[En
 
 
 def build_sample(text: str, raws: list[RawEntity], label_map: LabelMap | None = None,
-                 overlap: OverlapPolicy = "error", dropped: list[str] | None = None) -> Sample:
+                 overlap: OverlapPolicy = "error", dropped: list[str] | None = None,
+                 dropped_spans: list[tuple[str, int, int]] | None = None) -> Sample:
     """Check one record and return it as a Sample with canonical types, in text order. The
-    labels of spans the label map drops (null) are appended to ``dropped`` when given."""
+    labels of spans the label map drops (null) are appended to ``dropped`` when given, and
+    ``(label, start, end)`` to ``dropped_spans`` for those whose offsets lie in the text."""
     if not text.strip():
         raise RecordError("empty text")
     entities: list[Entity] = []
@@ -133,6 +135,8 @@ def build_sample(text: str, raws: list[RawEntity], label_map: LabelMap | None = 
         if etype is None:
             if dropped is not None:
                 dropped.append(raw.label)
+            if dropped_spans is not None and _is_int(raw.start) and _is_int(raw.end) and 0 <= raw.start < raw.end <= len(text):
+                dropped_spans.append((raw.label, raw.start, raw.end))
             continue
         value = _value(raw, etype)
         if raw.every:

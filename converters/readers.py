@@ -50,8 +50,9 @@ def sniff(path: Path) -> str:
 def _sample_record(path: Path, line: int, text: str, raws: list[RawEntity], label_map: LabelMap | None,
                    overlap: OverlapPolicy) -> Record:
     dropped: list[str] = []
-    sample = build_sample(text, raws, label_map=label_map, overlap=overlap, dropped=dropped)
-    return Record(str(path), line, sample=sample, dropped=tuple(dropped))
+    spans: list[tuple[str, int, int]] = []
+    sample = build_sample(text, raws, label_map=label_map, overlap=overlap, dropped=dropped, dropped_spans=spans)
+    return Record(str(path), line, sample=sample, dropped=tuple(dropped), dropped_spans=tuple(spans))
 
 
 def _one(path: Path, line: int, fmt: str, obj: Any, label_map: LabelMap | None, overlap: OverlapPolicy) -> Record:

@@ -50,6 +50,9 @@ class Record:
     chat: Chat | None = None
     dropped: tuple[str, ...] = ()
     """Labels of the spans the label map dropped on purpose (not PII), for the summary."""
+    dropped_spans: tuple[tuple[str, int, int], ...] = ()
+    """``(label, start, end)`` of those dropped spans the source gave offsets for: the label audit
+    counts an occurrence inside one as labelled (the annotator decided), not as a gap."""
 
     @property
     def text(self) -> str:

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from bench import audit as bench_audit
 from converters.audit import audit
 from converters.audit_report import render
 from converters.cli import main
@@ -83,6 +84,17 @@ def test_one_surface_under_two_types(tmp_path: Path) -> None:
     assert result.surfaces["华为"].main_type == "ORG"
 
 
+def test_a_label_the_map_drops_counts_as_a_type_and_covers_its_span(tmp_path: Path) -> None:
+    rows = [{"text": "卢浮宫在巴黎，卢浮宫很大", "label": {"address": {"卢浮宫": [[0, 2]], "巴黎": [[4, 5]]}, "scene": {"卢浮宫": [[7, 9]]}}},
+            {"text": "参观卢浮宫", "label": {"scene": {"卢浮宫": [[2, 4]]}}}]
+    src = tmp_path / "c.json"
+    src.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    out = tmp_path / "f.jsonl"
+    result = audit([src], label_map={"address": "ADDRESS", "scene": None}, findings_path=out, progress=False)
+    assert kinds(findings(out)) == [("type_conflict", "1", 0, 3)]
+    assert result.surfaces["卢浮宫"].describe() == "scene (dropped) 2, ADDRESS 1"
+
+
 def test_overlapping_nested_and_same_span_two_types(tmp_path: Path) -> None:
     text = "北京大学附属医院张医生"
     records = [{"text": text, "spans": [{"start": 0, "end": 8, "label": "ORG"}, {"start": 0, "end": 2, "label": "ADDRESS"}]},
@@ -104,7 +116,7 @@ def test_every_input_format_the_converters_read_with_a_preset(tmp_path: Path) ->
     cluener.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
     result = audit([cluener], label_map={"name": "PERSON", "address": "ADDRESS", "book": None}, progress=False)
     assert result.types == {"PERSON": 1, "ADDRESS": 1} and result.dropped_labels == {"book": 1}
-    assert result.findings == {"repeat": 1, "unlabelled_elsewhere": 1}  # a dropped span is no label to training
+    assert result.findings == {"repeat": 1}  # inside the dropped book title the annotator decided: no gap
     conll = tmp_path / "s.bmes"
     conll.write_text("赵 B-NAME\n六 E-NAME\n说 O\n赵 O\n六 O\n", encoding="utf-8")
     result = audit([conll], label_map={"NAME": "PERSON"}, progress=False)
@@ -202,3 +214,10 @@ def test_planted_gaps_are_found(tmp_path: Path, seed: int) -> None:
     assert {f["kind"] for f in found} <= {"repeat", "unlabelled_elsewhere", "rule_hit"}
     assert reported <= planted
     assert len(reported & planted) / len(planted) >= 0.95, f"found {len(reported & planted)} of {len(planted)}"
+
+
+def test_bench_rows_side_by_side_with_convert() -> None:
+    rows = bench_audit.run(0.001)
+    assert [r.figure for r in rows] == ["audit (2 passes, every check, findings JSONL)", "audit / convert speed",
+                                        "audit peak RSS 10000 / 1000 records"]
+    assert all(r.value > 0 for r in rows) and "convert" in rows[1].note
