@@ -57,5 +57,5 @@ def run(scale: float) -> list[Row]:
         Row("converters", "audit (2 passes, every check, findings JSONL)", audit, "records/s", note),
         Row("converters", "audit / convert speed", audit / convert, "ratio", f"{note}; convert {convert:,.0f} records/s"),
         Row("converters", f"audit peak RSS {large} / {small} records", high["peak_rss_mb"] / low["peak_rss_mb"], "ratio",
-            f"{high['peak_rss_mb']:.0f} MB vs {low['peak_rss_mb']:.0f} MB, {high['surfaces']:.0f} vs {low['surfaces']:.0f} labelled surfaces (flat = 1)"),
+            f"{high['peak_rss_mb']:.0f} MB vs {low['peak_rss_mb']:.0f} MB, {high['surfaces']:.0f} vs {low['surfaces']:.0f} surfaces kept (flat = 1)"),
     ]
