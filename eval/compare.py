@@ -33,8 +33,22 @@ def compare(a: Samples, b: Samples, *, replicates: int = 1000, seed: int = 0) ->
     for metric in METRICS:
         delta = stats_b[metric] - stats_a[metric]
         p = 2 * min(float(np.mean(delta <= 0)), float(np.mean(delta >= 0)))
-        out[metric] = {"a": point_a[metric], "b": point_b[metric], "delta": point_b[metric] - point_a[metric], "ci": interval(delta), "p_value": min(1.0, p)}
+        point, ci = point_b[metric] - point_a[metric], interval(delta)
+        out[metric] = {"a": point_a[metric], "b": point_b[metric], "delta": point, "ci": ci, "p_value": min(1.0, p),
+                       "separated": ci[0] > 0 or ci[1] < 0, "samples_needed": samples_to_separate(point, ci, len(a.gold))}
     return {"replicates": replicates, "seed": seed, "samples": len(a.gold), "deltas": out}
+
+
+def samples_to_separate(delta: float, ci: list[float], samples: int) -> int | None:
+    """About how many samples would make a 95% interval this wide exclude 0 for a difference this
+    large: the interval narrows as 1/sqrt(n), so n * (half-width / |delta|)^2. None when the
+    observed difference is 0 (no size would show it); ``samples`` when it is already separated."""
+    half_width = (ci[1] - ci[0]) / 2
+    if ci[0] > 0 or ci[1] < 0:
+        return samples
+    if delta == 0 or half_width == 0:
+        return None
+    return int(np.ceil(samples * (half_width / abs(delta)) ** 2))
 
 
 def _points(result: dict) -> dict[str, float]:
@@ -62,8 +76,17 @@ def main(argv: list[str] | None = None) -> int:
     print(f"B - A over {result['samples']} samples, {result['replicates']} paired resamples (seed {result['seed']})")
     for metric, d in result["deltas"].items():
         print(f"{metric:>11}  A {100 * d['a']:5.1f}  B {100 * d['b']:5.1f}  delta {100 * d['delta']:+5.1f}  "
-              f"95% CI [{100 * d['ci'][0]:+.1f}, {100 * d['ci'][1]:+.1f}]  p {d['p_value']:.3f}")
+              f"95% CI [{100 * d['ci'][0]:+.1f}, {100 * d['ci'][1]:+.1f}]  p {d['p_value']:.3f}  {_verdict(d, result['samples'])}")
     return 0
+
+
+def _verdict(d: dict, samples: int) -> str:
+    """Whether this split tells A and B apart on the metric, and if not, about what would."""
+    if d["separated"]:
+        return "separated"
+    if d["samples_needed"] is None:
+        return "no difference seen"
+    return f"not separated: ~{d['samples_needed']} samples needed"
 
 
 if __name__ == "__main__":

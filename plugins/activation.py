@@ -91,24 +91,37 @@ def skip_incomplete_checkpoint(args: dict[str, Any], logger) -> dict[str, Any]:
     one without ``trainer_state.json`` (transformers writes it last), and resuming from it fails
     (or loses the best-metric bookkeeping). Name the last complete one instead, and say so.
     """
-    from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
-
     output_dir = args.get("output_dir")
     if (not _enabled(args.get("do_train")) or _enabled(args.get("overwrite_output_dir"))
             or args.get("resume_from_checkpoint") is not None or not output_dir or not os.path.isdir(output_dir)):
         return args
+    steps = _checkpoints(output_dir)
+    chosen = last_complete_checkpoint(output_dir)
+    if not steps or chosen is None or chosen == os.path.join(output_dir, steps[-1]):
+        return args
+    logger.warning(f"{os.path.join(output_dir, steps[-1])} is incomplete (no trainer_state.json: interrupted "
+                   f"while saving); resuming from {chosen}")
+    return {**args, "resume_from_checkpoint": chosen}
+
+
+def _checkpoints(output_dir: str | os.PathLike[str]) -> list[str]:
+    """``checkpoint-N`` folder names in step order."""
+    from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
+
+    if not os.path.isdir(output_dir):
+        return []
     steps = sorted(
         (int(name.rsplit("-", 1)[1]), name) for name in os.listdir(output_dir)
         if name.startswith(PREFIX_CHECKPOINT_DIR + "-") and name.rsplit("-", 1)[1].isdigit()
         and os.path.isdir(os.path.join(output_dir, name))
     )
-    complete = [name for _, name in steps if os.path.isfile(os.path.join(output_dir, name, "trainer_state.json"))]
-    if not steps or not complete or complete[-1] == steps[-1][1]:
-        return args
-    chosen = os.path.join(output_dir, complete[-1])
-    logger.warning(f"{os.path.join(output_dir, steps[-1][1])} is incomplete (no trainer_state.json: interrupted "
-                   f"while saving); resuming from {chosen}")
-    return {**args, "resume_from_checkpoint": chosen}
+    return [name for _, name in steps]
+
+
+def last_complete_checkpoint(output_dir: str | os.PathLike[str]) -> str | None:
+    """The newest checkpoint that has its ``trainer_state.json`` (transformers writes it last), or None."""
+    complete = [name for name in _checkpoints(output_dir) if os.path.isfile(os.path.join(output_dir, name, "trainer_state.json"))]
+    return os.path.join(output_dir, complete[-1]) if complete else None
 
 
 LOG_EXAMPLES_ENV = "PII_FACTORY_LOG_EXAMPLES"
