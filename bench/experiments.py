@@ -27,9 +27,8 @@ RAY_START = "import time, ray; t = time.perf_counter(); ray.init(num_cpus=1, inc
 
 def prepare(root: Path, steps: int) -> list[str]:
     """Tiny model, data, a recipe and the experiment file; returns each trial's overrides."""
-    from piifactory.synth import generate  # noqa: F401 - the data builders below import it
+    from piifactory.testing import tiny_recipe, write_alpaca_splits
     from piifactory.tiny_model import build
-    from tests.conftest import tiny_recipe, write_alpaca_splits
 
     model = build(root / "model")
     write_alpaca_splits(root / "data", {"train": 32, "val": 4})

@@ -22,6 +22,7 @@ BENCHMARKS: dict[str, str] = {
     "focal-loss": "bench.train_loss",
     "entity-eval": "bench.train_eval",
     "training-gpu": "bench.train_gpu",
+    "experiments": "bench.experiments",
 }
 QUICK_SCALE = 0.1
 RESULTS = Path(__file__).with_name("results.md")

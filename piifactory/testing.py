@@ -4,6 +4,7 @@ LLaMA-Factory reads them. Kept in the package so ``bench`` never imports ``tests
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from converters import Prompting, dataset_entry, merge_registry, to_chat, to_row, write_rows
 from piifactory.synth import generate
@@ -19,3 +20,16 @@ def write_alpaca_splits(dataset_dir: Path, sizes: dict[str, int], prefix: str = 
         write_rows(dataset_dir / f"{name}.json", rows, "json")
         merge_registry(info_path, {name: dataset_entry(f"{name}.json", "alpaca", with_system=False)})
     return dataset_dir
+
+
+def tiny_recipe(model: Path, data: Path, out: Path, **overrides: Any) -> dict[str, Any]:
+    """A full fine-tune of the tiny model on CPU over ``write_alpaca_splits``' pii_synth train/val;
+    each test adds what it exercises (steps, evaluation, saving, the ``pii_factory`` block)."""
+    base = {
+        "model_name_or_path": str(model), "stage": "sft", "do_train": True, "finetuning_type": "full",
+        "dataset_dir": str(data), "dataset": "pii_synth_train", "eval_dataset": "pii_synth_val",
+        "template": "qwen3", "enable_thinking": False, "cutoff_len": 256, "overwrite_cache": True,
+        "preprocessing_num_workers": 1, "output_dir": str(out), "report_to": "none", "use_cpu": True,
+        "seed": 42, "learning_rate": 3.0e-3, "per_device_train_batch_size": 2, "logging_steps": 1,
+    }
+    return {**base, **overrides}

@@ -6,9 +6,10 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
+
+from piifactory.testing import tiny_recipe  # noqa: F401 - the tests import it from here too
 
 REPO = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent
@@ -33,19 +34,6 @@ def qwen_tokenizer_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from piifactory.qwen_tokenizer import build
 
     return build("qwen3", tmp_path_factory.mktemp("qwen"))
-
-
-def tiny_recipe(model: Path, data: Path, out: Path, **overrides: Any) -> dict[str, Any]:
-    """A full fine-tune of the tiny model on CPU over ``piifactory.testing.write_alpaca_splits``' pii_synth train/val;
-    each test adds what it exercises (steps, evaluation, saving, the ``pii_factory`` block)."""
-    base = {
-        "model_name_or_path": str(model), "stage": "sft", "do_train": True, "finetuning_type": "full",
-        "dataset_dir": str(data), "dataset": "pii_synth_train", "eval_dataset": "pii_synth_val",
-        "template": "qwen3", "enable_thinking": False, "cutoff_len": 256, "overwrite_cache": True,
-        "preprocessing_num_workers": 1, "output_dir": str(out), "report_to": "none", "use_cpu": True,
-        "seed": 42, "learning_rate": 3.0e-3, "per_device_train_batch_size": 2, "logging_steps": 1,
-    }
-    return {**base, **overrides}
 
 
 def run_cli(args: list[str], cwd: Path = REPO, env: dict[str, str] | None = None, timeout: int = 900) -> subprocess.CompletedProcess[str]:

@@ -17,7 +17,7 @@ import psutil
 import pytest
 import yaml
 
-from tests.conftest import tiny_recipe, write_alpaca_splits
+from piifactory.testing import tiny_recipe, write_alpaca_splits
 
 pytestmark = pytest.mark.slow
 LONG_STEPS = 40

@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 from eval.report import save_png
-from eval.tables import markdown_table
 from piifactory.experiments.spec import Experiment, override_arg, trial_overrides, trial_recipe_path
 from piifactory.experiments.trainer_log import evaluations, read_log
 from piifactory.experiments.trial import (
@@ -26,6 +25,7 @@ from piifactory.experiments.trial import (
 )
 from piifactory.io import atomic_write_text
 from piifactory.recipe_file import apply_overrides, read_recipe
+from piifactory.tables import markdown_table
 
 INTERRUPTED = "interrupted"
 # metric of the experiment -> the eval.compare delta that answers for it
