@@ -17,6 +17,7 @@ import psutil
 import pytest
 import yaml
 
+from piifactory.experiments.spec import override_arg
 from piifactory.testing import tiny_recipe, write_alpaca_splits
 
 pytestmark = pytest.mark.slow
@@ -117,7 +118,7 @@ def test_unfinished_trial_continues_from_its_last_checkpoint(killed_then_rerun) 
     assert len(attempts) == 2
     resumed = attempts[1]["resume_from"]
     assert resumed is not None and Path(resumed).name.startswith("checkpoint-")
-    assert f"resume_from_checkpoint='{resumed}'" in attempts[1]["command"]
+    assert override_arg("resume_from_checkpoint", resumed) in attempts[1]["argv"]
     steps = _steps(runs, "B")
     assert steps == sorted(set(steps)) and steps[-1] == LONG_STEPS  # one history, no step logged twice
     assert int(Path(resumed).name.split("-")[1]) in steps

@@ -16,7 +16,7 @@ from piifactory.experiments.report import pick_pair, summarize, trial_rows, writ
 from piifactory.experiments.runner import param_space, pin_experiment_file, scheduler, search_algorithm
 from piifactory.experiments.spec import Experiment, ExperimentError, check_recipes, load_experiment, override_arg, trial_overrides
 from piifactory.experiments.trainer_log import LogTail, cut_log_at, evaluations
-from piifactory.experiments.trial import TrialPlan, trial_label, write_outcome
+from piifactory.experiments.trial import TrialFailed, TrialPlan, train_command, train_env, trial_label, write_outcome
 from piifactory.io import InputError
 from piifactory.recipe_file import apply_overrides
 from tests.conftest import REPO
@@ -173,3 +173,17 @@ def test_shipped_experiments_load_and_their_recipes_pass_the_checks(path: Path) 
     experiment = load_experiment(path)
     check_recipes(experiment, REPO)
     assert experiment.report.dataset
+
+
+def test_trial_command_and_environment(tmp_path: Path) -> None:
+    experiment = Experiment.model_validate({**AB, "overrides": {"eval_strategy": "no"}})
+    plan = TrialPlan(experiment, tmp_path, tmp_path / "runs")
+    argv = train_command(plan, {"variant": "B"}, tmp_path / "runs/B", str(tmp_path / "runs/B/checkpoint-6"))
+    assert argv[1:] == ["train", "r.yaml", "eval_strategy='no'", "learning_rate=0.0001", f"output_dir='{tmp_path}/runs/B'",
+                        "overwrite_output_dir=false", f"resume_from_checkpoint='{tmp_path}/runs/B/checkpoint-6'"]
+    assert Path(argv[0]).name == "llamafactory-cli"
+    assert train_env(plan)["CUDA_VISIBLE_DEVICES"] == ""  # a CPU trial never touches a GPU another trial holds
+    two = TrialPlan(Experiment.model_validate({**AB, "resources": {"gpus": 2}}), tmp_path, tmp_path / "runs")
+    assert {k: train_env(two)[k] for k in ("FORCE_TORCHRUN", "NPROC_PER_NODE")} == {"FORCE_TORCHRUN": "1", "NPROC_PER_NODE": "2"}
+    with pytest.raises(TrialFailed, match="spaces"):
+        train_command(two, {"variant": "A"}, tmp_path / "runs/with space", None)

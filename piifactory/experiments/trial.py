@@ -23,7 +23,7 @@ from typing import Any
 from ray import tune
 
 from piifactory.errors import PiiFactoryError
-from piifactory.experiments.spec import Experiment, trial_overrides, trial_recipe_path
+from piifactory.experiments.spec import Experiment, override_arg, trial_overrides, trial_recipe_path
 from piifactory.experiments.trainer_log import TRAINER_LOG, EvaluationStream, LogTail, cut_log_at, read_log
 from piifactory.io import atomic_write_text
 from plugins.activation import last_complete_checkpoint
@@ -78,7 +78,7 @@ def read_outcome(run_dir: Path) -> dict[str, Any] | None:
 
 
 def read_record(run_dir: Path) -> dict[str, Any] | None:
-    """``{"label", "trial_id", "config", "recipe", "attempts": [{"start", "resume_from", "command"}]}``."""
+    """``{"label", "trial_id", "config", "recipe", "attempts": [{"start", "resume_from", "argv"}]}``."""
     return _read_json(run_dir / RECORD)
 
 
@@ -91,9 +91,9 @@ def train_command(plan: TrialPlan, config: dict[str, Any], run_dir: Path, resume
     """``llamafactory-cli train RECIPE key=value ...`` with the trial's folder as output_dir."""
     cli = Path(sys.executable).parent / "llamafactory-cli"
     args = [str(cli), "train", trial_recipe_path(plan.experiment, config), *trial_overrides(plan.experiment, config),
-            f"output_dir='{run_dir}'", "overwrite_output_dir=false"]
+            override_arg("output_dir", str(run_dir)), override_arg("overwrite_output_dir", False)]
     if resume_from is not None:
-        args.append(f"resume_from_checkpoint='{resume_from}'")
+        args.append(override_arg("resume_from_checkpoint", resume_from))
     if plan.experiment.resources.gpus > 1 and (spaced := [a for a in args if any(c.isspace() for c in a)]):
         # launcher.py re-joins the arguments with spaces for torchrun and splits them again
         raise TrialFailed(f"torchrun (gpus > 1) cannot pass arguments with spaces: {spaced}")
@@ -158,7 +158,7 @@ class LlamaFactoryTrial(tune.Trainable):
         argv = train_command(plan, config, self.run_dir, checkpoint)
         record = read_record(self.run_dir) or {"label": self.label, "trial_id": self.trial_id, "config": config,
                                                "recipe": trial_recipe_path(plan.experiment, config), "attempts": []}
-        record["attempts"].append({"start": time.time(), "resume_from": checkpoint, "command": shlex.join(argv)})
+        record["attempts"].append({"start": time.time(), "resume_from": checkpoint, "argv": argv})
         atomic_write_text(self.run_dir / RECORD, json.dumps(record, ensure_ascii=False, indent=1) + "\n")
         self._start(argv)
 
