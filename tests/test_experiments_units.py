@@ -14,7 +14,14 @@ from eval.compare import samples_to_separate
 from piifactory.experiments.__main__ import main
 from piifactory.experiments.report import pick_pair, summarize, trial_rows, write_report
 from piifactory.experiments.runner import param_space, pin_experiment_file, scheduler, search_algorithm
-from piifactory.experiments.spec import Experiment, ExperimentError, check_recipes, load_experiment, override_arg, trial_overrides
+from piifactory.experiments.spec import (
+    Experiment,
+    ExperimentError,
+    check_recipes,
+    load_experiment,
+    override_arg,
+    trial_overrides,
+)
 from piifactory.experiments.trainer_log import LogTail, cut_log_at, evaluations
 from piifactory.experiments.trial import TrialFailed, TrialPlan, train_command, train_env, trial_label, write_outcome
 from piifactory.io import InputError

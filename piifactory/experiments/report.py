@@ -21,7 +21,14 @@ from eval.report import save_png
 from piifactory.experiments.spec import Experiment, override_arg, trial_overrides, trial_recipe_path
 from piifactory.experiments.trainer_log import evaluations, read_log
 from piifactory.experiments.trial import (
-    CONSOLE_LOG, CRASHED, FINISHED, TrialPlan, log_tail, read_outcome, read_record, run_tied,
+    CONSOLE_LOG,
+    CRASHED,
+    FINISHED,
+    TrialPlan,
+    log_tail,
+    read_outcome,
+    read_record,
+    run_tied,
 )
 from piifactory.io import atomic_write_text
 from piifactory.recipe_file import apply_overrides, read_recipe
@@ -199,7 +206,7 @@ def comparison_lines(plan: TrialPlan, result: dict[str, Any]) -> list[str]:
         return ["## A/B on the test split", "", f"Not compared: {result['error']}", ""]
     name = COMPARE_METRIC.get(plan.experiment.metric, "f1")
     d = result["deltas"][name]
-    verdict = (f"the split tells them apart (the 95% interval excludes 0)" if d["separated"] else
+    verdict = ("the split tells them apart (the 95% interval excludes 0)" if d["separated"] else
                "no difference was seen" if d["samples_needed"] is None else
                f"the split cannot tell them apart; about {d['samples_needed']} samples would be needed for a "
                f"difference this size")

@@ -56,8 +56,8 @@ def search_algorithm(experiment: Experiment):
     search = experiment.search
     if search is not None and search.algorithm == "optuna":
         try:
-            from ray.tune.search.optuna import OptunaSearch
             import optuna
+            from ray.tune.search.optuna import OptunaSearch
         except ImportError:
             raise ExperimentError("search.algorithm optuna needs Optuna: pip install 'pii-factory[optuna]'") from None
         return OptunaSearch(sampler=optuna.samplers.TPESampler(seed=search.seed))
@@ -73,8 +73,8 @@ def loggers(experiment: Experiment) -> list:
         callbacks.append(TBXLoggerCallback())
     if "mlflow" in experiment.loggers:
         try:
-            from ray.air.integrations.mlflow import MLflowLoggerCallback
             import mlflow  # noqa: F401
+            from ray.air.integrations.mlflow import MLflowLoggerCallback
         except ImportError:
             raise ExperimentError("loggers: mlflow needs MLflow installed (pip install mlflow)") from None
         callbacks.append(MLflowLoggerCallback(experiment_name=experiment.name))
