@@ -163,7 +163,7 @@ def _free(span: tuple[int, int], taken: list[tuple[int, int]]) -> bool:
 
 
 class Auditor:
-    """The two passes over the inputs; ``fix`` labels the in-record repeats in a copy."""
+    """The checks: ``learn`` is the first pass over each record, ``check`` the second."""
 
     def __init__(self, registry: RecognizerRegistry | None = None) -> None:
         # Only a checksum makes a rule hit certain enough to call gold wrong for missing it.

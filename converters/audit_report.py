@@ -54,7 +54,7 @@ def render(result: AuditResult, inputs: list[str], label_map: str, show_values: 
                                      for f in result.examples]))
     if result.reread is not None:
         lines += ["", "## Fix: unlabelled repeats labelled", "",
-                  f"{result.fixed_records} records written in the users' format; the copy read back "
+                  f"{result.fixed_records} records written in the users' format (rejected records and chat rows are not in it); the copy read back "
                   + ("holds gold plus what was added, type by type." if result.reconciled else "DOES NOT hold gold plus what was added."), ""]
         fixed_types = sorted(set(result.types) | set(result.added) | set(result.reread))
         lines.append(markdown_table(["type", "gold", "added", "gold + added", "read back"],
