@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from bench import runner
 from bench.common import Row
 
 
+@pytest.mark.slow
 def test_runner_writes_results_with_machine_and_rows(tmp_path: Path, capsys) -> None:
     out = tmp_path / "results.md"
     mine = ["--only", "scorer", "--only", "converters", "--only", "predict"]  # the training modules test themselves

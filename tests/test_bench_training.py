@@ -14,6 +14,7 @@ def test_registered_in_the_runner() -> None:
         "bench.train_loss", "bench.train_eval", "bench.train_gpu"}
 
 
+@pytest.mark.slow
 def test_focal_loss_bench(tiny_model: Path) -> None:
     """The pieces of ``run`` at the smallest size (run itself: `make bench`)."""
     medians = train_loss.time_steps(tiny_model, 2)
@@ -22,6 +23,7 @@ def test_focal_loss_bench(tiny_model: Path) -> None:
     assert memory["added_mb"] > 10 and memory["peak_mb"] > memory["before_mb"], memory  # logits, activations, grads
 
 
+@pytest.mark.slow
 def test_entity_eval_bench(tiny_model: Path, tmp_path: Path) -> None:
     """The pieces of ``run`` on 4 rows and 8 new tokens (run itself: `make bench`)."""
     from piifactory.testing import write_alpaca_splits

@@ -95,6 +95,7 @@ def test_escaped_source_is_the_json_string_body() -> None:
     assert escaped_source('他说"你好"\\') == json.dumps('他说"你好"\\', ensure_ascii=False)[1:-1].encode()
 
 
+@pytest.mark.slow
 def test_generation_with_sources_changes_only_values(tiny_model, tok) -> None:
     model = AutoModelForCausalLM.from_pretrained(tiny_model)
     texts = ["张三的电话13800138000", "地址：武汉街K座", "无"]

@@ -42,6 +42,7 @@ def test_prompts_equal_training_prompts_token_for_token(recipe: dict) -> None:
     assert training[0][-len(think):] == think  # enable_thinking: false puts the empty block in the prompt
 
 
+@pytest.mark.slow
 def test_predict_end_to_end_with_resume(recipe: dict, tmp_path: Path) -> None:
     out = tmp_path / "preds.jsonl"
     assert predict.run(recipe, out, batch_size=2, max_new_tokens=8, limit=2, progress=False) == 2
@@ -68,6 +69,7 @@ def test_vllm_backend_refuses_copy_constrained_values(recipe: dict, tmp_path: Pa
         predict.run(recipe, tmp_path / "p.jsonl", backend="vllm", progress=False)
 
 
+@pytest.mark.slow
 def test_cli_rules_union_adds_rule_hits_and_keeps_raw_answer(recipe: dict, tmp_path: Path) -> None:
     import yaml
 

@@ -1,3 +1,4 @@
+import pytest
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -9,6 +10,7 @@ def greedy_generate(*args, **kwargs) -> list[str]:
     return [answer.text for answer in generate_answers(*args, structure=False, **kwargs)]
 
 
+@pytest.mark.slow
 def test_batched_left_padded_equals_one_by_one(tiny_model) -> None:
     tok = AutoTokenizer.from_pretrained(tiny_model)
     model = AutoModelForCausalLM.from_pretrained(tiny_model)
@@ -22,6 +24,7 @@ def test_batched_left_padded_equals_one_by_one(tiny_model) -> None:
     assert model.training  # mode restored
 
 
+@pytest.mark.slow
 def test_stops_at_stop_token(tiny_model) -> None:
     tok = AutoTokenizer.from_pretrained(tiny_model)
     model = AutoModelForCausalLM.from_pretrained(tiny_model)

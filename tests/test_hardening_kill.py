@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
+import pytest
 import yaml
 
 from bench.convert import write_input
@@ -80,6 +81,7 @@ def test_kill_9_during_conversion_leaves_no_partial_output_and_rerun_is_identica
     assert _snapshot(killed) == expected
 
 
+@pytest.mark.slow
 def test_kill_9_during_prediction_resumes_without_duplicates(tiny_model: Path, tmp_path: Path) -> None:
     write_alpaca_splits(tmp_path, {"train": 2, "val": 24})
     recipe = {"model_name_or_path": str(tiny_model), "stage": "sft", "finetuning_type": "lora", "template": "qwen3",

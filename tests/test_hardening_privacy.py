@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 from converters import cli
@@ -85,6 +86,7 @@ def test_score_table_and_report_mask_values_unless_asked(tmp_path: Path) -> None
     assert _leaked(values, (tmp_path / "shown.md").read_text(encoding="utf-8")), "--show-values shows them"
 
 
+@pytest.mark.slow
 def test_predict_logs_show_no_values(tiny_model: Path, tmp_path: Path) -> None:
     write_alpaca_splits(tmp_path, {"train": 2, "val": 6})
     recipe = {"model_name_or_path": str(tiny_model), "stage": "sft", "finetuning_type": "lora", "template": "qwen3",

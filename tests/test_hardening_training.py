@@ -89,6 +89,7 @@ def _train_until_checkpoint(recipe: Path, out: Path, step: int, timeout: float =
         log.close()
 
 
+@pytest.mark.slow
 def test_sigkill_after_a_checkpoint_then_resume_keeps_the_best_metric(tiny_model: Path, data: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     recipe = tmp_path / "recipe.yaml"
