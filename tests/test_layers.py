@@ -24,7 +24,7 @@ def read_layers(readme: str) -> dict[str, int]:
     for line in section.splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
         if len(cells) >= 3 and cells[0].isdigit():
-            for unit in re.findall(r"`([\w.]+)`", cells[2]):
+            for unit in re.findall(r"`([\w.]+)`", re.sub(r"\([^)]*\)", "", cells[2])):  # not in the remarks
                 assert unit not in levels, f"{unit} is in the layer table twice"
                 levels[unit] = int(cells[0])
     return levels
