@@ -13,12 +13,12 @@ from pathlib import Path
 
 from eval import misses
 from eval.inputs import load
-from piifactory.masking import mask
 from eval.matching import MISSED, SPURIOUS, unmatched
 from eval.report import write_report
 from eval.scoring import Scored, report_dict, score_samples
 from eval.tables import terminal_report
 from piifactory.errors import PiiFactoryError
+from piifactory.masking import mask
 
 
 def error_rows(scored: Scored, show_values: bool, limit: int) -> list[list[str]]:

@@ -5,12 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
-
-from piifactory.checksums import id_card_check_char, luhn_check_digit, uscc_check_char
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from piifactory.answer import target_text
+from piifactory.checksums import id_card_check_char, luhn_check_digit, uscc_check_char
 from piifactory.hybrid import RULE_TYPES, align, apply, canonical_policy, merge, postprocessor, to_prediction
 from piifactory.recognizers import analyze, passes_checksum
 from piifactory.schema import Entity
