@@ -19,6 +19,9 @@ from piifactory.errors import PiiFactoryError
 from plugins.options import BLOCK_KEY, OptionsError, PiiFactoryOptions, parse_options
 
 SUPPORTED_LLAMAFACTORY = "0.9.5"
+# transformers' PREFIX_CHECKPOINT_DIR (a test holds them equal), written out so that finding a
+# checkpoint (the experiment runner does, once per trial) does not import transformers and torch.
+CHECKPOINT_PREFIX = "checkpoint"
 _EXCLUSIVE_LOSSES = ("use_dft_loss", "use_eaft_loss", "use_asft_loss")
 
 
@@ -106,13 +109,11 @@ def skip_incomplete_checkpoint(args: dict[str, Any], logger) -> dict[str, Any]:
 
 def _checkpoints(output_dir: str | os.PathLike[str]) -> list[str]:
     """``checkpoint-N`` folder names in step order."""
-    from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
-
     if not os.path.isdir(output_dir):
         return []
     steps = sorted(
         (int(name.rsplit("-", 1)[1]), name) for name in os.listdir(output_dir)
-        if name.startswith(PREFIX_CHECKPOINT_DIR + "-") and name.rsplit("-", 1)[1].isdigit()
+        if name.startswith(CHECKPOINT_PREFIX + "-") and name.rsplit("-", 1)[1].isdigit()
         and os.path.isdir(os.path.join(output_dir, name))
     )
     return [name for _, name in steps]

@@ -13,6 +13,16 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from piifactory.errors import PiiFactoryError
 
 BLOCK_KEY = "pii_factory"
+# The entity metrics the plugin adds to every evaluation (``eval_<name>``): metric name -> where it
+# sits in score_generations' report. Here, not beside the evaluator, so that naming them (the
+# experiment runner, recipes' metric_for_best_model) does not import torch.
+METRIC_NAMES: dict[str, tuple[str, str]] = {
+    "entity_precision": ("micro", "precision"),
+    "entity_recall": ("micro", "recall"),
+    "entity_f1": ("micro", "f1"),
+    "entity_f2": ("micro", "f2"),
+    "parse_failure_rate": ("failures", "parse_failure_rate"),
+}
 
 
 class _Strict(BaseModel):

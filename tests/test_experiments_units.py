@@ -194,3 +194,21 @@ def test_trial_command_and_environment(tmp_path: Path) -> None:
     assert {k: train_env(two)[k] for k in ("FORCE_TORCHRUN", "NPROC_PER_NODE")} == {"FORCE_TORCHRUN": "1", "NPROC_PER_NODE": "2"}
     with pytest.raises(TrialFailed, match="spaces"):
         train_command(two, {"variant": "A"}, tmp_path / "runs/with space", None)
+
+
+def test_checkpoint_prefix_is_transformers_own() -> None:
+    from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
+
+    from plugins.activation import CHECKPOINT_PREFIX
+
+    assert CHECKPOINT_PREFIX == PREFIX_CHECKPOINT_DIR
+
+
+def test_the_runner_imports_neither_torch_nor_transformers() -> None:
+    """The driver holds no model: importing them would cost it ~700 MB (its peak is a bench row)."""
+    import subprocess
+    import sys
+
+    code = ("import sys, piifactory.experiments.runner, piifactory.experiments.report, piifactory.experiments.trial, "
+            "piifactory.experiments.progress; print(sorted({'torch', 'transformers'} & set(sys.modules)))")
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "[]"

@@ -15,8 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from piifactory.errors import PiiFactoryError
 from piifactory.io import InputError
 from piifactory.recipe_file import apply_overrides, read_recipe, read_yaml
-from plugins.entity_metrics.evaluator import METRIC_NAMES
-from plugins.options import BLOCK_KEY
+from plugins.options import BLOCK_KEY, METRIC_NAMES
 
 # What a trial can be judged by: the plugin's entity metrics (``eval_<name>`` in trainer_log.jsonl)
 # and the evaluation loss.

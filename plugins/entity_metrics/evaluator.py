@@ -28,17 +28,9 @@ from eval.structure import budget_reserve
 from piifactory.errors import UsageError
 from piifactory.io import atomic_write_lines
 from piifactory.schema import input_text
-from plugins.options import EntityMetricsOptions
+from plugins.options import METRIC_NAMES, EntityMetricsOptions
 
 IGNORE_INDEX = -100
-# metric name (after the eval prefix) -> where it sits in score_generations' report
-METRIC_NAMES: dict[str, tuple[str, str]] = {
-    "entity_precision": ("micro", "precision"),
-    "entity_recall": ("micro", "recall"),
-    "entity_f1": ("micro", "f1"),
-    "entity_f2": ("micro", "f2"),
-    "parse_failure_rate": ("failures", "parse_failure_rate"),
-}
 
 
 @dataclass(frozen=True)
