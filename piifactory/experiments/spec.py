@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from piifactory.errors import PiiFactoryError
+from piifactory.errors import PiiFactoryError, UsageError
 from piifactory.io import InputError
 from piifactory.recipe_file import apply_overrides, read_recipe, read_yaml
 from plugins.options import BLOCK_KEY, METRIC_NAMES
@@ -232,9 +232,7 @@ def check_recipes(experiment: Experiment, workdir: Path) -> None:
         path = trial_recipe_path(experiment, config)
         try:
             recipe = apply_overrides(read_recipe(workdir / path), trial_overrides(experiment, config))
-        except InputError:
-            raise
-        except ValueError as exc:  # a bad override (the recipe file is not at fault)
+        except UsageError as exc:  # a bad override (the recipe file is not at fault)
             raise ExperimentError(str(exc)) from None
         where = f"{path} (variant {config['variant']})" if "variant" in config else path
         if str(recipe.get("eval_strategy", "no")).lower() in ("no", "false"):
