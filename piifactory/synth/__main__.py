@@ -1,0 +1,3 @@
+from piifactory.synth.cli import main
+
+raise SystemExit(main())
