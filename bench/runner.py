@@ -23,6 +23,7 @@ BENCHMARKS: dict[str, str] = {
     "entity-eval": "bench.train_eval",
     "training-gpu": "bench.train_gpu",
     "experiments": "bench.experiments",
+    "recall-dial": "bench.recall",
 }
 QUICK_SCALE = 0.1
 RESULTS = Path(__file__).with_name("results.md")

@@ -49,6 +49,7 @@ from piifactory.schema import PII_TYPES, Entity
 START, AFTER, VALUE, DONE = "start", "after", "value", "done"
 _VALUE_RESERVE = 4  # tokens a value's first character can take (byte tokens of a rare character)
 _MARGIN = 2
+_CACHED_MASKS = frozenset({"stops", "inside", "closing", "close", "open", "neutral"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,14 +230,18 @@ class FrameIndex:
         return self._counts[data]
 
     def mask(self, name: tuple, ids: Sequence[int], width: int, device: torch.device) -> torch.Tensor:
-        """A cached boolean vocabulary mask of ``ids``."""
+        """A boolean vocabulary mask of ``ids``. The few masks of the value state are cached; the
+        literal states' are built each time (hundreds of states, a few tokens each: a cached mask
+        per state would hold a vocabulary-wide tensor for each)."""
         key = (name, width, str(device))
-        if key not in self._masks:
-            mask = torch.zeros(width, dtype=torch.bool, device=device)
-            if ids:
-                mask[torch.as_tensor([i for i in ids if i < width], dtype=torch.long, device=device)] = True
+        if key in self._masks:
+            return self._masks[key]
+        mask = torch.zeros(width, dtype=torch.bool, device=device)
+        if ids:
+            mask[torch.as_tensor([i for i in ids if i < width], dtype=torch.long, device=device)] = True
+        if name[0] in _CACHED_MASKS:
             self._masks[key] = mask
-        return self._masks[key]
+        return mask
 
 
 @lru_cache(maxsize=4)
@@ -404,8 +409,7 @@ class StructureConstraint(LogitsProcessor):
         else:
             keep = mask(("literal", row.segment, row.consumed), step.inside, width, device)
             crossing = [t for t, value in step.crossing if t < width and _starts_value(row.source, value)]
-            if crossing:
-                keep = keep.clone()
+            if crossing:  # the literal states' masks are fresh (see FrameIndex.mask)
                 keep[torch.as_tensor(crossing, dtype=torch.long, device=device)] = True
         masked = _masked(scores, keep, model_scores)
         if not (step.commit_close or step.commit_open):

@@ -38,3 +38,18 @@ def test_adding_a_benchmark_is_one_entry(monkeypatch, tmp_path: Path) -> None:
     out = tmp_path / "r.md"
     assert runner.main(["--only", "fake", "--scale", "2", "--out", str(out)]) == 0
     assert "| fake | ratio | 3.00 | x |" in out.read_text(encoding="utf-8")
+
+
+@pytest.mark.slow
+def test_recall_dial_benchmark_times_every_mechanism(tmp_path: Path, monkeypatch) -> None:
+    """Without the demo's model the dial's benchmark times each mechanism on an untrained model
+    and says that quality needs `make demo`."""
+    monkeypatch.chdir(tmp_path)  # no outputs/tiny_cpu_demo here
+    out = tmp_path / "results.md"
+    assert runner.main(["--only", "recall-dial", "--scale", "0.001", "--out", str(out)]) == 0
+    text = out.read_text(encoding="utf-8")
+    for mechanism in ("plain greedy (free values)", "+ copy-constrained values", "+ structure-safe decoding",
+                      "+ recall bias 4, thresholds chosen on validation", "+ second look", "+ rules union"):
+        assert f"| {mechanism}: time |" in text, mechanism
+    assert "| plain greedy (free values): time | 1.00 |" in text
+    assert "quality rows need `make demo` first" in text
