@@ -168,3 +168,28 @@ def test_predict_second_look_adds_entities_and_keeps_scores_aligned(recipe: dict
         entities = json.loads(row["predict"])["entities"]
         assert [(s["type"], s["value"]) for s in row["scores"]] == [(e["type"], e["value"]) for e in entities]
         assert row["second_look"] >= 0 and all("＊" not in e["value"] for e in entities)
+
+
+@pytest.mark.slow
+def test_calibrate_one_command_predicts_sweeps_plots_and_writes_the_point(recipe: dict, tmp_path: Path) -> None:
+    """The curve and the chosen point from one command: the biased pass on the validation split,
+    the sweep, the plot and op.json, which predict then serves with."""
+    import yaml
+
+    from eval import calibrate
+
+    recipe_path = tmp_path / "recipe.yaml"
+    recipe_path.write_text(yaml.safe_dump(recipe, allow_unicode=True), encoding="utf-8")
+    val, op = tmp_path / "val_biased.jsonl", tmp_path / "op.json"
+    argv = [str(recipe_path), "--predictions", str(val), "--recall-bias", "8", "--max-new-tokens", "48",
+            "--best", "f2", "--out", str(op)]
+    assert calibrate.main(argv) == 0
+    rows = [json.loads(line) for line in val.read_text(encoding="utf-8").splitlines()]
+    assert len(rows) == 5 and all(r["recall_bias"] == 8.0 and "scores" in r for r in rows)
+    point = json.loads(op.read_text(encoding="utf-8"))
+    assert point["recall_bias"] == 8.0 and point["chosen_by"] == "f2"
+    assert op.with_suffix(".png").read_bytes().startswith(b"\x89PNG")
+    out = tmp_path / "served.jsonl"
+    assert predict.main([str(recipe_path), "--out", str(out), "--operating-point", str(op), "--max-new-tokens", "48",
+                         "--no-progress"]) == 0
+    assert all(json.loads(line)["recall_bias"] == 8.0 for line in out.read_text(encoding="utf-8").splitlines())
