@@ -7,16 +7,7 @@ import os
 import platform
 from importlib import metadata
 
-
-def _cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as handle:
-            for line in handle:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
+from piifactory.machine import cpu_model
 
 
 def _ram_gib() -> str:
@@ -45,7 +36,7 @@ def details() -> dict[str, str]:
     """CPU, cores, RAM, GPU, Python and the versions that decide the figures, plus the date."""
     return {
         "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "cpu": _cpu_model(),
+        "cpu": cpu_model(),
         "cores": str(os.cpu_count()),
         "ram": _ram_gib(),
         "gpu": _gpu(),

@@ -2,8 +2,13 @@
 
 synthetic data -> converters -> tiny Qwen3 -> stock `llamafactory-cli train` (focal loss and
 entity-F1 checkpoint selection from the plugin) -> `eval.predict` on the held-out test split ->
-`eval.score` with a Markdown report and plots -> rules/hybrid comparison. Each stage runs the same
-command a user would type, so the demo proves the README.
+`eval.score` with a Markdown report and plots -> rules/hybrid comparison, then the same model on
+samples of the generator's other genres (chats, forms, logs, OCR ...), which it never trained on.
+Each stage runs the same command a user would type, so the demo proves the README.
+
+The tiny model is a from-scratch ~0.8M-parameter Qwen3 that learns the generator's one-sentence
+language, not Chinese: the held-out genres show that, and the report says so. Real detection
+quality comes from the Qwen models the recipes fine-tune.
 """
 
 from __future__ import annotations
@@ -18,6 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from piifactory.io import atomic_write_text
+from piifactory.machine import cpu_line
+from piifactory.synth import VARIED_GENRES
 from piifactory.tables import markdown_table
 
 REPO = Path(__file__).resolve().parents[1]
@@ -33,6 +40,7 @@ class Plan:
     epochs: float = 5.0
     eval_steps: int = 400
     test_limit: int | None = None
+    genre_samples: int = 400  # the held-out genres' evaluation set (never trained on)
     min_f1: float = 0.90
     root: Path = REPO  # where data/, .cache/, outputs/ and dataset_info.json live
     overrides: list[str] = field(default_factory=list)
@@ -45,7 +53,7 @@ class Plan:
 # Negatives (no entity) are a third of the synthetic samples; keeping one per ten positives in train
 # (val and test keep theirs) spends the tiny model's minutes on copying values.
 NEG_RATIO = 0.1
-QUICK = dict(samples=800, epochs=3.0, eval_steps=40, test_limit=24, min_f1=0.0)
+QUICK = dict(samples=800, epochs=3.0, eval_steps=40, test_limit=24, genre_samples=24, min_f1=0.0)
 # A short instruction: the tiny model reads every prompt token at every step, and the default
 # instruction (the type list, for real models) would double the sequence length.
 INSTRUCTION = "找出文本中的个人敏感信息，按出现顺序输出 JSON。"
@@ -106,23 +114,74 @@ def run_demo(plan: Plan) -> dict:
                stdout=score_json)
     stages.run("score (free values)", python("eval.score", str(free_predictions), "--json"), stdout=free_json)
     stages.run("training curves", python("eval.curves", str(out), "--out", str(report_dir / "training_curves.png")))
-    stages.run("rules vs model vs hybrid", python("piifactory.rules_vs_model", "--predictions", str(predictions),
-                                                  "--out", str(report_dir / "rules_vs_model.md")))
+    stages.run("rules vs model vs hybrid", python(
+        "piifactory.rules_vs_model", "--predictions", str(predictions), "--out", str(report_dir / "rules_vs_model.md"),
+        "--json", str(report_dir / "rules_vs_model.json")))
+    genres = evaluate_held_out_genres(stages, plan, relative_out, report_dir)
     result = json.loads(score_json.read_text(encoding="utf-8"))
     free = json.loads(free_json.read_text(encoding="utf-8"))
-    write_summary(report_dir / "README.md", result, free, stages.times, plan)
-    print_summary(result, free, stages.times, report_dir, plan)
+    test = json.loads((report_dir / "rules_vs_model.json").read_text(encoding="utf-8"))
+    headline = headline_rows(plan, test, genres)
+    write_summary(report_dir / "README.md", result, free, headline, stages.times, plan)
+    print_summary(result, free, headline, stages.times, report_dir, plan)
     return result
+
+
+def evaluate_held_out_genres(stages: Stages, plan: Plan, relative_out: str, report_dir: Path) -> dict:
+    """The trained model on the generator's other genres (a separate evaluation set, seed 1):
+    model alone, rules alone and ``--rules both``, by ``rules_vs_model``."""
+    predictions = plan.out / "genres_predictions.jsonl"
+    stages.run("held-out genres: data", python("piifactory.synth", "--n", str(plan.genre_samples), "--seed", "1",
+                                               "--genres", "varied", "--out", "data/pii_synth_genres.jsonl"))
+    stages.run("held-out genres: convert", python(
+        "converters", "convert", "data/pii_synth_genres.jsonl", "--name", "pii_synth_genres", "--out-dir", "data",
+        "--overwrite", "--instruction", INSTRUCTION, "--split", "1,0,0", "--no-progress"))
+    predictions.unlink(missing_ok=True)
+    stages.run("held-out genres: predict", python(
+        "eval.predict", RECIPE, f"model_name_or_path={relative_out}", "--dataset", "pii_synth_genres",
+        "--out", str(predictions), "--batch-size", "32", "--max-new-tokens", "512"))
+    scores = report_dir / "rules_vs_model_genres.json"
+    stages.run("held-out genres: score", python(
+        "piifactory.rules_vs_model", "--predictions", str(predictions),
+        "--out", str(report_dir / "rules_vs_model_genres.md"), "--json", str(scores)))
+    return json.loads(scores.read_text(encoding="utf-8"))
+
+
+# rules_vs_model's systems in the headline table, with the column each gets.
+HEADLINE = (("model", "tiny model"), ("union+verify", "model + rules (`--rules both`)"), ("rules", "rules alone"))
+
+
+def headline_rows(plan: Plan, test: dict, genres: dict) -> list[list[str]]:
+    """F1 of model, model + rules and rules alone on the test split and on the held-out genres."""
+    test_n = f"{plan.test_limit} of the" if plan.test_limit else "the"
+    return [
+        [f"test split ({test_n} held-out samples, genre it trained on)", *(f"{test[k]['micro']['f1']:.3f}" for k, _ in HEADLINE)],
+        [f"held-out genres ({plan.genre_samples} samples of {len(VARIED_GENRES)} genres it never saw)",
+         *(f"{genres[k]['micro']['f1']:.3f}" for k, _ in HEADLINE)],
+    ]
+
+
+HONESTY = (
+    "**What this model is.** A Qwen3-shaped model of about 0.8M parameters, randomly initialised and trained "
+    "from scratch in minutes on the generator's one-sentence records: it learns the generator's language (its "
+    "templates, Faker's names and addresses), not Chinese. Its test-split F1 measures how well it copies values out "
+    "of text like its training data; the second row is the same model on genres it never saw (chats, key：value "
+    "forms, logs, tables, OCR noise, long paragraphs), where the rule recognizers keep finding the structured "
+    "types. The demo proves the "
+    "pipeline (data, training, checkpoint selection, prediction, scoring), not detection quality: that comes from "
+    "the Qwen models the recipes fine-tune (`llamafactory_configs/`).")
 
 
 def _prf(micro: dict) -> str:
     return f"{micro['precision']:.3f} / {micro['recall']:.3f} / {micro['f1']:.3f}"
 
 
-def write_summary(path: Path, result: dict, free: dict, times: list[tuple[str, float]], plan: Plan) -> None:
+def write_summary(path: Path, result: dict, free: dict, headline: list[list[str]], times: list[tuple[str, float]],
+                  plan: Plan) -> None:
     micro = result["micro"]
     lines = [
-        "# PII Factory demo report", "",
+        "# PII Factory demo report", "", HONESTY, "",
+        markdown_table(["entity micro F1 on", *(name for _, name in HEADLINE)], headline, align="lrrr"), "",
         f"Tiny Qwen3 trained on the train split of {plan.samples} synthetic samples (80%, one negative kept per "
         f"{round(1 / NEG_RATIO)} positives), scored on the held-out test split.", "",
         f"**entity micro P/R/F1: {_prf(micro)}** with copy-constrained values (`eval.predict --values copy`, the "
@@ -134,20 +193,25 @@ def write_summary(path: Path, result: dict, free: dict, times: list[tuple[str, f
                 for name, row in sorted(result["per_type"].items())]
     lines.append(markdown_table(["type", "support", "precision", "recall", "F1"], per_type, align="lrrrr"))
     lines += ["", "![per type](score_per_type.png)", "", "Full score report: [score.md](score.md); rules and hybrid "
-              "modes: [rules_vs_model.md](rules_vs_model.md).", ""]
+              "modes: [rules_vs_model.md](rules_vs_model.md); on the held-out genres: "
+              "[rules_vs_model_genres.md](rules_vs_model_genres.md).", "", f"Stage times, on {cpu_line()}:", ""]
     lines.append(markdown_table(["stage", "seconds"], [[name, f"{seconds:.1f}"] for name, seconds in times], align="lr"))
     atomic_write_text(path, "\n".join(lines) + "\n")
 
 
-def print_summary(result: dict, free: dict, times: list[tuple[str, float]], report_dir: Path, plan: Plan) -> None:
+def print_summary(result: dict, free: dict, headline: list[list[str]], times: list[tuple[str, float]],
+                  report_dir: Path, plan: Plan) -> None:
     micro = result["micro"]
-    print("\n[demo] stage times:")
+    print(f"\n[demo] stage times on {cpu_line()}:")
     for name, seconds in times:
         print(f"  {name:<34} {seconds:7.1f}s")
     print(f"  {'total':<34} {sum(s for _, s in times):7.1f}s")
     print(f"\n[demo] test split: precision {micro['precision']:.3f}  recall {micro['recall']:.3f}  "
           f"F1 {micro['f1']:.3f}  (goal F1 >= {plan.min_f1:.2f}; copy-constrained values)")
     print(f"[demo] free decoding (the model's raw answers): F1 {free['micro']['f1']:.3f}")
+    print("\n" + markdown_table(["entity micro F1 on", *(name for _, name in HEADLINE)], headline, align="lrrr"))
+    print("[demo] a from-scratch ~0.8M-parameter model: it learns the generator's language, not Chinese; real "
+          "detection quality comes from the Qwen recipes in llamafactory_configs/")
     rel = lambda p: os.path.relpath(p, Path.cwd())
     print(f"[demo] data:        {rel(plan.root / 'data')}/pii_synth_{{train,val,test}}.json (dataset_info.json)")
     print(f"[demo] model:       {rel(plan.out)} (best checkpoint by entity F1)")

@@ -9,6 +9,7 @@ P / R / F1 per type in one Markdown table, all scored by ``eval.scoring.score_ge
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 from typing import Sequence
@@ -65,6 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--synthetic", type=int, metavar="N", help="score rules alone on N synthetic samples")
     parser.add_argument("--seed", type=int, default=0, help="seed of --synthetic")
     parser.add_argument("--out", type=Path, help="also write the table to this Markdown file")
+    parser.add_argument("--json", type=Path, help="also write each system's score (micro, per type) as JSON here")
     args = parser.parse_args(argv)
     if sum(x is not None for x in (args.predictions, args.gold, args.synthetic)) == 0 or (
         args.synthetic is not None and (args.predictions or args.gold)
@@ -83,10 +85,13 @@ def main(argv: list[str] | None = None) -> int:
     except (PiiFactoryError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    markdown = table(compare(texts, gold, generations), gold)
+    results = compare(texts, gold, generations)
+    markdown = table(results, gold)
     print(markdown)
     if args.out is not None:
         atomic_write_text(args.out, markdown + "\n")
+    if args.json is not None:
+        atomic_write_text(args.json, json.dumps(results, ensure_ascii=False, indent=1) + "\n")
     return 0
 
 

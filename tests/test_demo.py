@@ -6,6 +6,9 @@ import sys
 
 import pytest
 
+from piifactory.demo import HEADLINE, Plan, headline_rows, write_summary
+from piifactory.machine import cpu_model
+from piifactory.synth import VARIED_GENRES
 from tests.conftest import REPO, run_cli
 
 
@@ -18,9 +21,11 @@ def test_quick_demo_runs_the_whole_pipeline(tmp_path) -> None:
     assert {"pii_synth_train", "pii_synth_val", "pii_synth_test"} <= set(registry)
     for stage in ("synthetic data", "convert + split", "tiny model", "train (llamafactory-cli)",
                   "predict test split (copy values)", "predict test split (free values)", "score",
-                  "score (free values)", "training curves", "rules vs model vs hybrid"):
+                  "score (free values)", "training curves", "rules vs model vs hybrid", "held-out genres: data",
+                  "held-out genres: convert", "held-out genres: predict", "held-out genres: score"):
         assert f"[demo] {stage}: " in result.stdout, stage
     assert "[demo] test split: precision" in result.stdout
+    assert f"[demo] stage times on {cpu_model()}, " in result.stdout
     # the plugin chose the checkpoint by entity F1, and logged it where people read logs
     state = json.loads((out / "trainer_state.json").read_text(encoding="utf-8"))
     f1s = [entry["eval_entity_f1"] for entry in state["log_history"] if "eval_entity_f1" in entry]
@@ -43,3 +48,29 @@ def test_quick_demo_runs_the_whole_pipeline(tmp_path) -> None:
     for name in ("training_curves.png", "score_per_type.png", "score_confusion.png"):
         assert (out / "report" / name).read_bytes().startswith(b"\x89PNG"), name
     assert "union" in (out / "report/rules_vs_model.md").read_text(encoding="utf-8")
+    genres = json.loads((out / "report/rules_vs_model_genres.json").read_text(encoding="utf-8"))
+    assert {"rules", "model", "union+verify"} <= set(genres)
+    assert len((out / "genres_predictions.jsonl").read_text(encoding="utf-8").splitlines()) == 24
+    assert f"| {genres['model']['micro']['f1']:.3f} | {genres['union+verify']['micro']['f1']:.3f} |" in summary
+    assert "not Chinese" in summary and f"on {cpu_model()}, " in summary
+
+
+def _score(f1: float) -> dict:
+    micro = {"precision": f1, "recall": f1, "f1": f1, "f2": f1}
+    return {"micro": micro, "per_type": {"PERSON": {**micro, "support": 3}}, "failures": {"parse_failure_rate": 0.0}}
+
+
+def test_report_says_what_the_model_is_and_scores_held_out_genres_and_rules_both(tmp_path) -> None:
+    """The summary's parts, from made-up scores (the slow test above runs the real demo)."""
+    test = {"model": _score(0.961), "union+verify": _score(0.967), "rules": _score(0.512)}
+    genres = {"model": _score(0.042), "union+verify": _score(0.618), "rules": _score(0.655)}
+    rows = headline_rows(Plan(test_limit=None, genre_samples=400), test, genres)
+    assert rows == [["test split (the held-out samples, genre it trained on)", "0.961", "0.967", "0.512"],
+                    [f"held-out genres (400 samples of {len(VARIED_GENRES)} genres it never saw)", "0.042", "0.618", "0.655"]]
+    path = tmp_path / "README.md"
+    write_summary(path, _score(0.961), _score(0.887), rows, [("train (llamafactory-cli)", 386.0)], Plan())
+    summary = path.read_text(encoding="utf-8")
+    assert "0.8M parameters" in summary and "not Chinese" in summary and "Qwen models the recipes fine-tune" in summary
+    header = "| entity micro F1 on | " + " | ".join(name for _, name in HEADLINE) + " |"
+    assert header in summary and "| 0.042 | 0.618 | 0.655 |" in summary
+    assert f"Stage times, on {cpu_model()}, " in summary and "| train (llamafactory-cli) | 386.0 |" in summary

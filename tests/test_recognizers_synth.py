@@ -36,10 +36,12 @@ def test_rules_flag_no_hard_negative():
 
 
 def test_compare_rules_alone_on_synthetic_data(tmp_path, capsys):
-    out = tmp_path / "table.md"
-    assert compare_main(["--synthetic", "200", "--seed", "3", "--out", str(out)]) == 0
+    out, scores = tmp_path / "table.md", tmp_path / "scores.json"
+    assert compare_main(["--synthetic", "200", "--seed", "3", "--out", str(out), "--json", str(scores)]) == 0
     table = out.read_text(encoding="utf-8")
     assert table.strip() == capsys.readouterr().out.strip()
+    micro = json.loads(scores.read_text(encoding="utf-8"))["rules"]["micro"]
+    assert f"{100 * micro['precision']:.1f} / {100 * micro['recall']:.1f} / {100 * micro['f1']:.1f}" in table
     lines = table.splitlines()
     assert lines[0] == "| type | gold | rules P / R / F1 |"
     rows = {line.split(" | ")[0].lstrip("| "): line for line in lines[2:]}
