@@ -43,6 +43,7 @@ def generate_answers(
     sources: Sequence[str] | None = None,
     structure: bool = True,
     recall_bias: float = 0.0,
+    synced_gpus: bool = False,
     progress: bool = False,
 ) -> list[Answer]:
     """Greedy completions of already-tokenised prompts, decoded without special tokens.
@@ -52,6 +53,9 @@ def generate_answers(
     (:mod:`eval.copy_constraint`) and, with ``structure``, the whole answer is held to the answer
     format and every entity gets the model's score; ``recall_bias`` then makes the model write
     more entities (:mod:`eval.structure`). The model's training/eval mode is restored afterwards.
+    ``synced_gpus``: the parameters are sharded across ranks (DeepSpeed ZeRO-3, FSDP), so every
+    forward is a collective; each rank keeps stepping until all have finished, and every rank must
+    call this with the same number of prompts (the same number of batches).
     """
     if recall_bias and (sources is None or not structure):
         raise ValueError("a recall bias needs structure-safe decoding (copy-constrained values with structure on)")
@@ -92,6 +96,7 @@ def generate_answers(
                 top_p=None,
                 top_k=None,
                 logits_processor=LogitsProcessorList([constraint] if constraint is not None else []),
+                synced_gpus=synced_gpus,
             )
             new_tokens = generated[:, width:].tolist()
             for row, index in enumerate(batch):

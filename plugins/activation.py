@@ -57,6 +57,23 @@ def check_combination(args: dict[str, Any], options: PiiFactoryOptions) -> None:
         )
 
 
+UNSLOTH_LOGITS_ENV = "UNSLOTH_RETURN_LOGITS"
+
+
+def prepare_unsloth(args: dict[str, Any], options: PiiFactoryOptions) -> bool:
+    """``use_unsloth``: LLaMA-Factory 0.9.5 loads the model through Unsloth's ``FastLanguageModel``
+    but still trains with its own ``CustomSeq2SeqTrainer`` (llamafactory/train/sft/workflow.py), so
+    the plugin trainer swap applies unchanged. Unsloth's training forward may skip the logits and
+    return only its fused cross-entropy; the focal loss needs them, so the plugin asks for them
+    (``UNSLOTH_RETURN_LOGITS=1``), and the loss refuses empty logits with a message if that is not
+    honoured. Returns whether Unsloth is on."""
+    if not _enabled(args.get("use_unsloth")):
+        return False
+    if options.focal_loss is not None:
+        os.environ[UNSLOTH_LOGITS_ENV] = "1"
+    return True
+
+
 class PreflightFailed(PiiFactoryError, RuntimeError):
     """``preflight.mode: error`` and the preflight found errors: stop before hours are lost."""
 
@@ -195,6 +212,7 @@ def with_plugins(stock_run_exp: Callable[..., None]) -> Callable[..., None]:
             return stock_run_exp(args, callbacks)
         check_version(VERSION)
         check_combination(args, options)
+        prepare_unsloth(args, options)
         args = skip_incomplete_checkpoint(args, get_logger("llamafactory.pii_factory"))
         run_preflight(args, options)
         # a child of llamafactory's logger: same handler, format and level as its own lines

@@ -9,10 +9,10 @@ returns them to ``_determine_best_metric`` (best checkpoint), all from one dict.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
-from piifactory.errors import UsageError
 from plugins.entity_metrics.evaluator import METRIC_NAMES, EntityEvaluator, write_predictions
 from plugins.focal_loss import ValueTokenWeigher, make_loss_func
 from plugins.options import PiiFactoryOptions
@@ -32,7 +32,6 @@ def plugin_trainer_class(base: type, options: PiiFactoryOptions) -> type:
             metrics = options.entity_metrics
             self.entity_evaluator: EntityEvaluator | None = None
             if metrics is not None and metrics.enabled:
-                _refuse_sharded_generation(self)
                 # LLaMA-Factory's EOS list (template stop words included); Seq2SeqTrainer.evaluate
                 # overwrites _gen_kwargs later, so it is read now.
                 stop_ids = self._gen_kwargs["eos_token_id"]
@@ -45,14 +44,23 @@ def plugin_trainer_class(base: type, options: PiiFactoryOptions) -> type:
                 ignore_keys=ignore_keys, metric_key_prefix=metric_key_prefix,
             )
             if self.entity_evaluator is not None and metric_key_prefix.startswith("eval"):
-                metrics, records = self.entity_evaluator.evaluate(self.model, metric_key_prefix, dataloader.dataset)
+                metrics, records = self.entity_evaluator.evaluate(self.model, metric_key_prefix, dataloader.dataset,
+                                                                  sharded=_sharded_parameters(self))
                 output.metrics.update({f"{metric_key_prefix}_{name}": value for name, value in metrics.items()})
+                # every rank scores the same gathered answers; each says what it got (numbers only)
+                _logger().info(f"entity metrics on rank {self.args.process_index}: {json.dumps(metrics, sort_keys=True)}")
                 if options.entity_metrics.save_predictions and self.is_world_process_zero():
                     path = Path(self.args.output_dir) / "entity_eval" / f"{metric_key_prefix}-step{self.state.global_step}.jsonl"
                     write_predictions(path, records)
             return output
 
     return PiiFactoryTrainer
+
+
+def _logger():
+    from llamafactory.extras.logging import get_logger
+
+    return get_logger("llamafactory.pii_factory")
 
 
 def _add_entity_metrics_to_trainer_log(trainer) -> None:
@@ -82,9 +90,8 @@ def _with_entity_keys(callback):
     return on_log
 
 
-def _refuse_sharded_generation(trainer) -> None:
-    """Ranks generate different lengths; with sharded parameters that would deadlock."""
+def _sharded_parameters(trainer) -> bool:
+    """Whether each rank holds only a shard of the weights, so generation must step all ranks."""
     from transformers.integrations import is_deepspeed_zero3_enabled
 
-    if is_deepspeed_zero3_enabled() or trainer.is_fsdp_enabled:
-        raise UsageError("pii_factory.entity_metrics does not support DeepSpeed ZeRO-3 or FSDP; use ZeRO-2 or DDP")
+    return is_deepspeed_zero3_enabled() or trainer.is_fsdp_enabled

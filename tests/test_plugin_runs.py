@@ -167,6 +167,34 @@ def test_torchrun_two_processes_apply_the_plugin_on_both_ranks(tiny_model, data,
     assert len((out / "entity_eval" / "eval-step2.jsonl").read_text().splitlines()) == 3  # both shards
 
 
+def test_fsdp_two_processes_report_equal_entity_metrics_on_both_ranks(tiny_model, data, tmp_path) -> None:
+    """FSDP (version 2, full_shard) with gloo on 2 CPU processes through the stock CLI: the entity
+    metrics generate with sharded parameters, all ranks stepping together. 3 samples at batch 1 give
+    rank 0 two batches and rank 1 one: without the padded shard rank 0 would wait forever."""
+    import re
+
+    out = tmp_path / "out"
+    config = recipe(
+        tiny_model, data, out, ddp_backend="gloo", max_steps=2, eval_strategy="steps", eval_steps=2,
+        gradient_accumulation_steps=1, fsdp="full_shard auto_wrap",
+        fsdp_config={"version": 2, "transformer_layer_cls_to_wrap": ["Qwen3DecoderLayer"]},
+        pii_factory={"focal_loss": {"gamma": 2.0},
+                     "entity_metrics": {"eval_samples": 3, "batch_size": 1, "max_new_tokens": 8}},
+    )
+    path = f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}"
+    result = train(config, tmp_path, "fsdp", env={"FORCE_TORCHRUN": "1", "NPROC_PER_NODE": "2", "PATH": path,
+                                                 "OMP_NUM_THREADS": "1"})
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-4000:]
+    assert "FSDP" in output or "fsdp" in output
+    per_rank = {int(rank): json.loads(metrics) for rank, metrics in
+                re.findall(r"entity metrics on rank (\d+): (\{.*?\})", output)}
+    assert set(per_rank) == {0, 1} and per_rank[0] == per_rank[1]
+    (logged,) = [e for e in log_history(out) if "eval_entity_f1" in e]
+    assert {k: logged[f"eval_{k}"] for k in per_rank[0]} == per_rank[0]
+    assert len((out / "entity_eval" / "eval-step2.jsonl").read_text().splitlines()) == 3  # both shards, no repeat
+
+
 def test_bad_options_fail_before_the_model_loads(tiny_model, data, tmp_path) -> None:
     config = recipe(
         tiny_model, data, tmp_path / "out",

@@ -5,6 +5,7 @@ without a GPU), and keeps the settings the recipe book promises."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,8 @@ from plugins.preflight.models import template_rule
 from tests.conftest import REPO
 
 CONFIGS = REPO / "llamafactory_configs"
-PII_TRAIN = ["qwen3_0.6b_lora", "qwen3_1.7b_lora", "qwen4b_lora", "qwen4b_lora_ds"]
+PII_TRAIN = ["qwen3_0.6b_lora", "qwen3_1.7b_lora", "qwen4b_lora", "qwen4b_lora_ds", "qwen4b_lora_unsloth"]
+NEEDS_GPU_PACKAGE = ("qwen4b_lora_ds", "qwen4b_lora_unsloth")  # deepspeed / unsloth: absent on CPU
 TRAIN = [*PII_TRAIN, "qwen2.5_3b_qlora_qa", "tiny_cpu_demo"]
 INFER = ["qwen4b_chat", "qwen4b_merge", "qwen4b_vllm"]
 SYNTH = {"dataset": "pii_synth_train", "eval_dataset": "pii_synth_val"}
@@ -39,7 +41,7 @@ def test_recipe_book_is_complete() -> None:
             assert "per 1k samples" in header and "bigger card" in header, name
 
 
-@pytest.mark.parametrize("name", [n for n in TRAIN if n != "qwen4b_lora_ds"])
+@pytest.mark.parametrize("name", [n for n in TRAIN if n not in NEEDS_GPU_PACKAGE])
 def test_train_recipe_passes_get_train_args(name: str, tiny_model: Path, tmp_path: Path) -> None:
     from llamafactory.hparams import get_train_args
 
@@ -83,6 +85,55 @@ def test_deepspeed_recipe_fails_only_for_the_missing_package(tiny_model: Path, t
         assert ds["zero_optimization"]["stage"] == stage
         assert ds["train_micro_batch_size_per_gpu"] == ds["gradient_accumulation_steps"] == "auto"
         assert ds["bf16"]["enabled"] == "auto"
+
+
+def test_unsloth_recipe_fails_only_for_the_missing_package(tiny_model: Path, tmp_path: Path) -> None:
+    """Unsloth needs CUDA and is not installed here: LLaMA-Factory's parser takes the recipe and
+    stops only at its mandatory `unsloth` check; without `use_unsloth` it is qwen4b_lora's QLoRA run
+    (Unsloth's LoRA wants dropout 0), and LLaMA-Factory refuses Unsloth under ZeRO-3."""
+    from llamafactory.hparams import get_train_args
+
+    cfg = lf_config("qwen4b_lora_unsloth", tiny_model, tmp_path)
+    assert cfg["use_unsloth"] is True
+    with pytest.raises(Exception, match="unsloth"):
+        get_train_args(cfg)
+    model, data, training, finetuning, _ = get_train_args({k: v for k, v in cfg.items() if k != "use_unsloth"})
+    assert model.quantization_bit == 4 and finetuning.lora_dropout == 0.0 and finetuning.lora_rank == 16
+    assert data.template == "qwen3" and data.enable_thinking is False
+    assert training.metric_for_best_model == "entity_f1" and training.load_best_model_at_end
+    plain = load_llamafactory_config(CONFIGS / "qwen4b_lora.yaml")
+    same = ("dataset", "eval_dataset", "cutoff_len", "per_device_train_batch_size", "gradient_accumulation_steps",
+            "per_device_eval_batch_size", "learning_rate", "eval_steps", "save_steps")
+    assert {k: cfg[k] for k in same} == {k: plain[k] for k in same}
+
+
+def test_unsloth_keeps_the_plugins_and_asks_for_logits(monkeypatch) -> None:
+    """LLaMA-Factory 0.9.5 swaps the model loader for Unsloth, not the trainer: the SFT workflow
+    still builds CustomSeq2SeqTrainer, the class the plugin replaces. The focal loss needs logits,
+    which Unsloth's fused loss would leave empty: the plugin sets UNSLOTH_RETURN_LOGITS=1, and the
+    loss refuses empty logits by name."""
+    import inspect
+
+    import torch
+    from llamafactory.train.sft import workflow
+
+    from plugins.activation import UNSLOTH_LOGITS_ENV, prepare_unsloth
+    from plugins.focal_loss import make_loss_func
+    from plugins.focal_loss.loss import MissingLogitsError
+    from plugins.options import parse_options
+
+    assert "CustomSeq2SeqTrainer(" in inspect.getsource(workflow.run_sft)
+    monkeypatch.delenv(UNSLOTH_LOGITS_ENV, raising=False)
+    block = load_recipe(CONFIGS / "qwen4b_lora_unsloth.yaml")["pii_factory"]
+    assert prepare_unsloth({"use_unsloth": True}, parse_options(block)) is True
+    assert os.environ[UNSLOTH_LOGITS_ENV] == "1"
+    monkeypatch.delenv(UNSLOTH_LOGITS_ENV)
+    assert prepare_unsloth({"use_unsloth": True}, parse_options({"entity_metrics": {}})) is True
+    assert UNSLOTH_LOGITS_ENV not in os.environ  # no focal loss: Unsloth keeps its fused loss
+    assert prepare_unsloth({}, parse_options(block)) is False
+    loss = make_loss_func(2.0, 1.0)
+    with pytest.raises(MissingLogitsError, match="UNSLOTH_RETURN_LOGITS"):
+        loss({"logits": torch.empty(0)}, torch.zeros((1, 4), dtype=torch.long))
 
 
 @pytest.mark.parametrize("name", ["qwen4b_chat", "qwen4b_merge"])

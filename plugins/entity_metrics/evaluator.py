@@ -4,6 +4,13 @@ Prompts are the tokenized eval rows cut at their first supervised label, so they
 what training rendered (same template, system prompt, thinking setting, cutoff). Under DDP each
 rank generates an interleaved shard with the unwrapped model and the texts are all-gathered, so
 every rank scores the same list and gets the same numbers; there is no rank-0-only collective.
+With sharded parameters (DeepSpeed ZeRO-3, FSDP) every forward pass is a collective: the ranks
+step together (transformers' ``synced_gpus``) and each gets the same number of prompts (the short
+shards repeat a prompt whose answer is dropped), so no rank waits on a forward another never runs.
+FSDP2 (``fsdp_config: {version: 2}``) gathers each layer inside its forward, so ``generate`` runs on
+the model as it is (tested with 2 processes on CPU); FSDP1's root unit holds the embeddings sharded
+outside its own forward, so there the full parameters are gathered for the pass, as transformers'
+``Seq2SeqTrainer`` does (accelerate runs FSDP1 on GPUs only: not tested here).
 
 With ``operating_point`` (an ``eval.calibrate`` file) the model generates with its recall bias and
 the answers keep only the entities at or above its thresholds, so the metrics, and the
@@ -12,6 +19,7 @@ the answers keep only the entities at or above its thresholds, so the metrics, a
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
 from dataclasses import dataclass
@@ -80,22 +88,31 @@ class EntityEvaluator:
             self._subsets[key] = EvalSubset(indices, prompts, texts, gold, max_new)
         return self._subsets[key]
 
-    def evaluate(self, model: torch.nn.Module, key: str, dataset) -> tuple[dict[str, float], list[dict[str, Any]]]:
-        """(metrics without prefix, one record per sample for the predictions file)."""
+    def evaluate(self, model: torch.nn.Module, key: str, dataset, *, sharded: bool = False
+                 ) -> tuple[dict[str, float], list[dict[str, Any]]]:
+        """(metrics without prefix, one record per sample for the predictions file); ``sharded``:
+        the model's parameters are split across the ranks (ZeRO-3, FSDP)."""
         subset = self.subset(key, dataset)
         rank, world = (dist.get_rank(), dist.get_world_size()) if dist.is_available() and dist.is_initialized() else (0, 1)
+        synced = sharded and world > 1
         mine = list(range(rank, len(subset.prompts), world))
-        answers = generate_answers(
-            model,
-            self.tokenizer,
-            [subset.prompts[i] for i in mine],
-            max_new_tokens=subset.max_new_tokens,
-            stop_token_ids=self.stop_token_ids,
-            batch_size=self.options.batch_size,
-            sources=[subset.texts[i] for i in mine] if self.options.values == "copy" else None,
-            structure=self.structured,
-            recall_bias=self.point.recall_bias,
-        )
+        run = mine
+        if synced:  # the same number of prompts (so of batches) on every rank; the repeats are dropped
+            share = -(-len(subset.prompts) // world)
+            run = mine + [mine[0] if mine else 0] * (share - len(mine))
+        with _full_parameters_under_fsdp1(model):
+            answers = generate_answers(
+                model,
+                self.tokenizer,
+                [subset.prompts[i] for i in run],
+                max_new_tokens=subset.max_new_tokens,
+                stop_token_ids=self.stop_token_ids,
+                batch_size=self.options.batch_size,
+                sources=[subset.texts[i] for i in run] if self.options.values == "copy" else None,
+                structure=self.structured,
+                recall_bias=self.point.recall_bias,
+                synced_gpus=synced,
+            )[: len(mine)]
         served = [self._served(answer, subset.texts[i]) for i, answer in zip(mine, answers)]
         predictions = [("", "")] * len(subset.prompts)
         shards: list[list[tuple[int, tuple[str, str]]]] = [list(zip(mine, served))]
@@ -118,6 +135,16 @@ class EntityEvaluator:
         if answer.scores is None or not self.point.filters:
             return answer.text, answer.text
         return apply_point(answer.text, [s.to_dict() for s in answer.scores], self.point, text), answer.text
+
+
+def _full_parameters_under_fsdp1(model: torch.nn.Module):
+    """FSDP1's wrapper: gather the full parameters for generation (read only); else nothing."""
+    if dist.is_available():
+        from torch.distributed.fsdp import FullyShardedDataParallel
+
+        if isinstance(model, FullyShardedDataParallel):
+            return FullyShardedDataParallel.summon_full_params(model, writeback=False)
+    return contextlib.nullcontext()
 
 
 def write_predictions(path: Path, records: list[dict[str, Any]]) -> None:

@@ -15,7 +15,13 @@ import torch
 import torch.nn.functional as F
 from torch.utils.checkpoint import checkpoint
 
+from piifactory.errors import PiiFactoryError
+
 IGNORE_INDEX = -100
+
+
+class MissingLogitsError(PiiFactoryError, RuntimeError):
+    """The forward returned no logits to weigh (a fused-loss kernel computed the loss itself)."""
 _CHUNK_BYTES = 256 * 2**20  # fp32 budget for one chunk of log-probabilities
 
 
@@ -75,6 +81,11 @@ def make_loss_func(
 
     def compute_loss_func(outputs: Any, labels: torch.Tensor, num_items_in_batch: torch.Tensor | int | None = None) -> torch.Tensor:
         logits = outputs["logits"] if isinstance(outputs, dict) else outputs[0]
+        if logits is None or logits.numel() == 0:
+            raise MissingLogitsError(
+                "focal loss got no logits from the model's forward (Unsloth's fused loss returns empty ones): "
+                "set UNSLOTH_RETURN_LOGITS=1 or drop pii_factory.focal_loss"
+            )
         weights = weigher(labels) if weigher is not None else None
         return focal_loss(
             logits, labels, gamma=gamma, alpha=alpha, token_weights=weights, num_items_in_batch=num_items_in_batch

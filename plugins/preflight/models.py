@@ -73,6 +73,29 @@ QWEN_SPECS: dict[str, ModelSpec] = {
                             tied_embeddings=False, model_type="qwen2"),
 }
 
+# What config.json holds beyond the shape, per family (Qwen/Qwen3-*-Base, Qwen/Qwen2.5-*-Instruct on
+# the hub): enough for transformers to build the architecture with random weights.
+_FAMILY_CONFIG: dict[str, dict] = {
+    "qwen3": {"architectures": ["Qwen3ForCausalLM"], "max_position_embeddings": 40960, "rope_theta": 1_000_000.0,
+              "rms_norm_eps": 1e-6, "attention_bias": False, "hidden_act": "silu", "bos_token_id": 151643,
+              "eos_token_id": 151645},
+    "qwen2": {"architectures": ["Qwen2ForCausalLM"], "max_position_embeddings": 32768, "rope_theta": 1_000_000.0,
+              "rms_norm_eps": 1e-6, "hidden_act": "silu", "use_sliding_window": False, "sliding_window": 32768,
+              "bos_token_id": 151643, "eos_token_id": 151645},
+}
+
+
+def config_json(spec: ModelSpec) -> dict:
+    """A ``config.json`` mapping with the model's real shape, for building it with random weights
+    where no hub is reachable (``bench.gpu`` measures memory and speed, which weights do not change)."""
+    return {
+        **_FAMILY_CONFIG[spec.model_type], "model_type": spec.model_type, "hidden_size": spec.hidden,
+        "intermediate_size": spec.intermediate, "num_hidden_layers": spec.layers, "num_attention_heads": spec.heads,
+        "num_key_value_heads": spec.kv_heads, "head_dim": spec.head_dim, "vocab_size": spec.vocab,
+        "tie_word_embeddings": spec.tied_embeddings, "torch_dtype": "bfloat16",
+    }
+
+
 _VARIANT = re.compile(r"-(instruct-2507|thinking-2507|instruct|base|chat)$")
 
 
