@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.pii-factory-installed
 
-.PHONY: demo test test-fast lint test-browser board bench rules-peers conformance venv clean
+.PHONY: demo test test-fast lint test-browser board bench gpu-check gpu-wheels vllm-env rules-peers conformance venv clean
 
 venv: $(STAMP)
 
@@ -40,6 +40,30 @@ test-browser: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m bench
 
+# On a CUDA machine: every shipped training recipe, a few real steps with the plugin, then
+# eval.predict; peak memory and speed next to the preflight's estimates, in bench/gpu_results.md
+# (docs/bench-gpu.md). `python -m bench.gpu --dry-run` runs the same with tiny shapes on CPU.
+gpu-check: $(STAMP)
+	$(PY) -m bench.gpu
+
+# The cp312 wheels the lent GPU machine lacks, into .whl/ (bitsandbytes slimmed to CUDA 13.0),
+# sized against the 64 MiB a device call carries; bench/gpu_device.sh installs them there.
+gpu-wheels: $(STAMP)
+	$(PY) -m bench.gpu_wheels
+
+# vLLM's serving environment (.venv-vllm): vllm 0.11 pins torch 2.8 and transformers 4.x, so it is
+# never the training venv. CUDA machines (vLLM's wheels are CUDA builds).
+VLLM_VENV := .venv-vllm
+vllm-env: $(VLLM_VENV)/.installed
+
+$(VLLM_VENV)/.installed: requirements-vllm.txt pyproject.toml
+	@test -x $(VLLM_VENV)/bin/python || $(PYTHON) -m venv $(VLLM_VENV)
+	$(VLLM_VENV)/bin/python -m pip install --quiet --upgrade "pip>=24"
+	$(VLLM_VENV)/bin/python -m pip install --quiet -r requirements-vllm.txt
+	$(VLLM_VENV)/bin/python -m pip install --quiet --no-deps -e .
+	$(VLLM_VENV)/bin/python -c "from eval.vllm_backend import require_vllm; print('vllm', require_vllm())"
+	@touch $@
+
 # The outside real-data folder (beside the clone in CI); `make conformance REAL_DATA=...` elsewhere.
 REAL_DATA ?= ../shared/real-data
 
@@ -61,4 +85,4 @@ demo: $(STAMP)
 	$(PY) -m piifactory.demo
 
 clean:
-	rm -rf $(VENV) outputs .cache data
+	rm -rf $(VENV) $(VLLM_VENV) outputs .cache data

@@ -24,6 +24,7 @@ from eval.dial import OperatingPoint, apply_point, parse_min_score, read_point, 
 from eval.generation import Answer
 from eval.recipe import infer_args, load_recipe
 from eval.second_look import masked_row, masked_text, union
+from eval.vllm_backend import require_vllm, vllm_generator
 from piifactory.answer import target_text
 from piifactory.errors import PiiFactoryError, UsageError
 from piifactory.hybrid import canonical_policy, merge_answer, to_prediction
@@ -130,7 +131,7 @@ def run(
     if backend == "vllm":
         if values == "copy":
             raise UsageError("copy-constrained values need --backend hf; with --backend vllm pass --values free")
-        _require_vllm()
+        require_vllm()
     structured = values == "copy" and structure
     if (point.recall_bias or point.filters or second_look) and not structured:
         raise UsageError("--recall-bias, --min-score and --second-look need structure-safe decoding "
@@ -144,7 +145,7 @@ def run(
     if not todo:
         return 0
     if backend == "vllm":
-        generate = _vllm_generator(args, tokenizer, template)
+        generate = vllm_generator(args, tokenizer, template)
     else:
         generate = _hf_generator(args, tokenizer, template, structure=structured, recall_bias=point.recall_bias)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -231,33 +232,6 @@ def _hf_generator(args, tokenizer, template, *, structure: bool = False, recall_
     def generate(ids: list[list[int]], max_new_tokens: int, batch_size: int, sources: list[str] | None) -> list[Answer]:
         return generate_answers(model, tokenizer, ids, max_new_tokens=max_new_tokens, stop_token_ids=stops,
                                 batch_size=batch_size, sources=sources, structure=structure, recall_bias=recall_bias)
-
-    return generate
-
-
-def _require_vllm() -> None:
-    try:
-        import vllm  # noqa: F401
-    except ImportError:
-        raise SystemExit(
-            "error: --backend vllm needs vLLM, which is not installed in this environment "
-            "(it pins its own torch: install `.[vllm]` in a separate serving environment)"
-        ) from None
-
-
-def _vllm_generator(args, tokenizer, template) -> Generate:
-    from vllm import LLM, SamplingParams
-    from vllm.lora.request import LoRARequest
-
-    adapters = args.model.adapter_name_or_path or []
-    llm = LLM(model=args.model.model_name_or_path, enable_lora=bool(adapters), max_model_len=args.data.cutoff_len + 1024)
-    lora = LoRARequest("adapter", 1, adapters[0]) if adapters else None
-    stops = template.get_stop_token_ids(tokenizer)
-
-    def generate(ids: list[list[int]], max_new_tokens: int, batch_size: int, sources: list[str] | None) -> list[str]:
-        params = SamplingParams(temperature=0.0, max_tokens=max_new_tokens, stop_token_ids=stops, skip_special_tokens=True)
-        results = llm.generate([{"prompt_token_ids": p} for p in ids], params, lora_request=lora, use_tqdm=False)
-        return [Answer(r.outputs[0].text) for r in results]
 
     return generate
 

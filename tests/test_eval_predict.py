@@ -6,6 +6,7 @@ import pytest
 from converters import iter_rows
 from eval import predict
 from eval.scoring import score_generations
+from piifactory.errors import UsageError
 from piifactory.testing import write_alpaca_splits
 from tests.conftest import run_cli
 
@@ -60,7 +61,64 @@ def test_predict_end_to_end_with_resume(recipe: dict, tmp_path: Path) -> None:
 
 
 def test_vllm_backend_absent_is_a_clear_error(recipe: dict, tmp_path: Path) -> None:
-    with pytest.raises(SystemExit, match="needs vLLM"):
+    with pytest.raises(UsageError, match="needs vLLM.*make vllm-env"):
+        predict.run(recipe, tmp_path / "p.jsonl", backend="vllm", values="free", progress=False)
+
+
+def _fake_vllm(monkeypatch: pytest.MonkeyPatch, version: str) -> list[dict]:
+    """A stand-in ``vllm`` package with the names eval.vllm_backend uses; records every call. vLLM
+    installs only with CUDA, so its real engine runs in the GPU check, not here."""
+    import importlib.machinery
+    import sys
+    import types
+
+    import llamafactory.data  # noqa: F401  (they and trl probe for vllm when first imported: not at the fake)
+    import llamafactory.model  # noqa: F401
+
+    calls: list[dict] = []
+
+    class LLM:
+        def __init__(self, **kwargs):
+            calls.append({"init": kwargs})
+
+        def generate(self, prompts, params, lora_request=None, use_tqdm=True):
+            calls.append({"prompts": prompts, "params": params, "lora": lora_request})
+            return [types.SimpleNamespace(outputs=[types.SimpleNamespace(text='{"entities": []}')]) for _ in prompts]
+
+    vllm = types.ModuleType("vllm")
+    vllm.__version__, vllm.LLM, vllm.SamplingParams = version, LLM, lambda **kw: kw
+    lora, request = types.ModuleType("vllm.lora"), types.ModuleType("vllm.lora.request")
+    request.LoRARequest = lambda name, number, path: (name, number, path)
+    for name, module in {"vllm": vllm, "vllm.lora": lora, "vllm.lora.request": request}.items():
+        module.__spec__ = importlib.machinery.ModuleSpec(name, None)
+        monkeypatch.setitem(sys.modules, name, module)
+    return calls
+
+
+def test_vllm_backend_passes_training_prompts_stops_and_adapter(recipe: dict, tmp_path: Path, monkeypatch) -> None:
+    calls = _fake_vllm(monkeypatch, "0.11.0")
+    monkeypatch.setattr("transformers.__version__", "4.57.1")  # the serving environment's
+    out = tmp_path / "p.jsonl"
+    adapter = {**recipe, "adapter_name_or_path": str(tmp_path / "adapter")}
+    assert predict.run(adapter, out, backend="vllm", values="free", max_new_tokens=7, batch_size=2, progress=False) == 5
+    prompts, tokenizer, template, _ = predict.render_prompts(recipe)
+    init, *batches = calls
+    assert init["init"]["model"] == recipe["model_name_or_path"] and init["init"]["enable_lora"] is True
+    assert [p["prompt_token_ids"] for b in batches for p in b["prompts"]] == [p.input_ids for p in prompts]
+    params = batches[0]["params"]
+    assert params["temperature"] == 0.0 and params["max_tokens"] == 7
+    assert params["stop_token_ids"] == template.get_stop_token_ids(tokenizer)
+    assert batches[0]["lora"] == ("adapter", 1, str(tmp_path / "adapter"))
+    assert [json.loads(line)["predict"] for line in out.read_text().splitlines()] == ['{"entities": []}'] * 5
+
+
+@pytest.mark.parametrize("vllm_version,transformers_version,message", [
+    ("0.12.0", "4.57.1", "accepts 0.4.3 to 0.11.0"), ("0.11.0", "5.6.0", "needs transformers 4.x"),
+])
+def test_vllm_environment_check(vllm_version, transformers_version, message, recipe, tmp_path, monkeypatch) -> None:
+    _fake_vllm(monkeypatch, vllm_version)
+    monkeypatch.setattr("transformers.__version__", transformers_version)
+    with pytest.raises(UsageError, match=message):
         predict.run(recipe, tmp_path / "p.jsonl", backend="vllm", values="free", progress=False)
 
 
@@ -193,3 +251,24 @@ def test_calibrate_one_command_predicts_sweeps_plots_and_writes_the_point(recipe
     assert predict.main([str(recipe_path), "--out", str(out), "--operating-point", str(op), "--max-new-tokens", "48",
                          "--no-progress"]) == 0
     assert all(json.loads(line)["recall_bias"] == 8.0 for line in out.read_text(encoding="utf-8").splitlines())
+
+
+def test_vllm_environment_file_pins_what_the_backend_accepts() -> None:
+    """make vllm-env installs requirements-vllm.txt: a vLLM LLaMA-Factory 0.9.5 accepts, transformers
+    4.x (not 4.57.0, which LLaMA-Factory excludes), torchaudio of torch's release (LLaMA-Factory
+    imports it at start-up) and the same training-side pins as constraints.txt."""
+    from packaging.version import Version
+
+    from eval.vllm_backend import VLLM_MAX, VLLM_MIN
+    from tests.conftest import REPO
+
+    def pins(name: str) -> dict[str, str]:
+        lines = (REPO / name).read_text(encoding="utf-8").splitlines()
+        return dict(line.split("==") for line in lines if "==" in line and not line.startswith("#"))
+
+    serving, training = pins("requirements-vllm.txt"), pins("constraints.txt")
+    assert Version(VLLM_MIN) <= Version(serving["vllm"]) <= Version(VLLM_MAX)
+    assert Version(serving["transformers"]).major == 4 and serving["transformers"] != "4.57.0"
+    assert serving["torchaudio"].split(".")[:2] == serving["torch"].split(".")[:2]
+    for name in ("llamafactory", "peft", "trl", "datasets", "accelerate", "python-stdnum", "phonenumbers", "dashscope"):
+        assert serving[name] == training[name], name
