@@ -191,7 +191,7 @@ def bench_recipe(run: Run, model: Path, data: Path, out: Path, *, steps: int, ev
 
 
 def method_of(cfg: dict) -> str:
-    quant = f"QLoRA nf4" if cfg.get("quantization_bit") == 4 else "bf16 LoRA" if cfg.get("bf16") else "LoRA"
+    quant = "QLoRA nf4" if cfg.get("quantization_bit") == 4 else "bf16 LoRA" if cfg.get("bf16") else "LoRA"
     extras = [name for name, on in (("unsloth", cfg.get("use_unsloth")), ("focal", (cfg.get("pii_factory") or {}).get("focal_loss")),
                                     ("entity F1", (cfg.get("pii_factory") or {}).get("entity_metrics"))) if on]
     return " + ".join([quant, *extras])
@@ -300,14 +300,18 @@ def measure(run: Run, work: Path, out: Path, *, steps: int, eval_samples: int, d
     probe_path = run_dir / "probe.json"
     env = {**os.environ, PROBE_ENV: str(probe_path), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
            "HF_DATASETS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+    if run.gpus > 1:  # LLaMA-Factory's launcher re-runs itself under torchrun: the probe stays in the parent
+        env.update(FORCE_TORCHRUN="1", NPROC_PER_NODE=str(run.gpus))
     code, seconds, smi = _child([sys.executable, "-m", "bench.gpu_probe", "train", str(recipe_path)],
                                 out / f"{run.recipe}.train.log", env, timeout)
     result.wall_s["train"], result.smi_peak_gib = seconds, smi
     if code != 0:
         result.status, result.note = "failed", f"train exited {code}: see {run.recipe}.train.log"
         return result
-    probe = json.loads(probe_path.read_text(encoding="utf-8"))
-    _read_probe(result, probe, cfg)
+    if probe_path.is_file():
+        _read_probe(result, json.loads(probe_path.read_text(encoding="utf-8")), cfg)
+    else:
+        result.note = "torchrun workers carry no probe: nvidia-smi (card 0) and wall time only"
     state = json.loads((run_dir / "adapter" / "trainer_state.json").read_text(encoding="utf-8"))
     f1 = [entry["eval_entity_f1"] for entry in state["log_history"] if "eval_entity_f1" in entry]
     result.entity_f1 = f1[-1] if f1 else None

@@ -1,7 +1,7 @@
 """On a CUDA machine: tokens/s of a Qwen-sized LoRA training step, and HF vs vLLM prediction.
 
-No hub is needed: the model is Qwen3-0.6B's shape (``piifactory.tiny_model``'s architecture at
-full size, random bf16 weights; speed does not depend on the weights). Each figure names the
+No hub is needed: the model is Qwen3-0.6B's shape (``plugins.preflight.models.config_json``, the
+preflight's shape table; random bf16 weights: speed does not depend on the weights). Each figure names the
 device. Without CUDA the module returns no row (a CPU figure would not be this benchmark) and
 leaves a line in ``NOTES``; without vLLM installed (it lives in a separate serving environment)
 the vLLM figure is left out the same way.
@@ -15,11 +15,9 @@ import time
 from pathlib import Path
 
 from bench.common import Row, scaled
+from plugins.preflight.models import QWEN_SPECS, config_json
 
-# Qwen3-0.6B (config.json of Qwen/Qwen3-0.6B)
-QWEN3_06B = dict(hidden_size=1024, intermediate_size=3072, num_hidden_layers=28, num_attention_heads=16,
-                 num_key_value_heads=8, head_dim=128, vocab_size=151936, max_position_embeddings=40960,
-                 tie_word_embeddings=True, rope_theta=1_000_000.0)
+QWEN3_06B = config_json(QWEN_SPECS["qwen3-0.6b"])
 NOTES: list[str] = []
 
 
@@ -30,10 +28,10 @@ def _note(line: str) -> None:
 
 def qwen_model(shape: dict, device: str, dtype):
     import torch
-    from transformers import Qwen3Config, Qwen3ForCausalLM
+    from transformers import AutoConfig, AutoModelForCausalLM
 
     torch.manual_seed(0)
-    return Qwen3ForCausalLM(Qwen3Config(**shape)).to(device=device, dtype=dtype)
+    return AutoModelForCausalLM.from_config(AutoConfig.for_model(**shape)).to(device=device, dtype=dtype)
 
 
 def lora_tokens_per_s(model, batch: int, seq: int, steps: int) -> float:
