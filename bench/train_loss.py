@@ -95,10 +95,10 @@ def step_fn(model, inputs, labels, variant: str):
     return step
 
 
-def time_steps(model_dir: Path, steps: int) -> dict[str, float]:
+def time_steps(model_dir: Path, steps: int, batch: int = BATCH) -> dict[str, float]:
     """Median seconds per step of each variant, interleaved."""
     model = load(model_dir)
-    inputs, labels = make_batch(model_dir)
+    inputs, labels = make_batch(model_dir, batch)
     fns = {v: step_fn(model, inputs, labels, v) for v in ("default", "focal")}
     for _ in range(WARMUP):
         for fn in fns.values():
@@ -117,10 +117,10 @@ def _status_kb(field: str) -> int:
         return next(int(line.split()[1]) for line in handle if line.startswith(field + ":"))
 
 
-def child(model_dir: Path, variant: str, steps: int) -> dict[str, float]:
+def child(model_dir: Path, variant: str, steps: int, batch: int = BATCH) -> dict[str, float]:
     """In a fresh interpreter: RSS added by ``steps`` steps of one variant (high-water minus before)."""
     model = load(model_dir)
-    inputs, labels = make_batch(model_dir)
+    inputs, labels = make_batch(model_dir, batch)
     fn = step_fn(model, inputs, labels, variant)
     for _ in range(WARMUP):
         fn()
@@ -134,9 +134,9 @@ def child(model_dir: Path, variant: str, steps: int) -> dict[str, float]:
     return {"variant": variant, "before_mb": before / 1024, "peak_mb": peak / 1024, "added_mb": (peak - before) / 1024}
 
 
-def peak_added(model_dir: Path, variant: str, steps: int) -> dict[str, float]:
+def peak_added(model_dir: Path, variant: str, steps: int, batch: int = BATCH) -> dict[str, float]:
     env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": "65536"}
-    proc = subprocess.run([sys.executable, "-m", "bench.train_loss", "--child", str(model_dir), variant, str(steps)],
+    proc = subprocess.run([sys.executable, "-m", "bench.train_loss", "--child", str(model_dir), variant, str(steps), "--batch", str(batch)],
                           capture_output=True, text=True, check=False, cwd=REPO, env=env)
     if proc.returncode != 0:
         raise RuntimeError(f"bench.train_loss child ({variant}) failed: {proc.stderr.strip()[-2000:]}")
@@ -164,6 +164,7 @@ def run(scale: float) -> list[Row]:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--child", nargs=3, metavar=("MODEL_DIR", "VARIANT", "STEPS"), required=True)
+    parser.add_argument("--batch", type=int, default=BATCH)
     ns = parser.parse_args()
     model_dir, variant, n = ns.child
-    print(json.dumps(child(Path(model_dir), variant, int(n))))
+    print(json.dumps(child(Path(model_dir), variant, int(n), ns.batch)))

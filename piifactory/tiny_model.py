@@ -1,11 +1,18 @@
-"""Build a tiny, randomly initialised Qwen3 causal LM with a locally trained tokenizer.
+"""Build a tiny, randomly initialised Qwen3 causal LM with a locally trained tokenizer, or with
+Qwen's real vocabulary.
 
 ``python -m piifactory.tiny_model --out .cache/tiny-qwen3``
+``python -m piifactory.tiny_model --qwen-vocab qwen3 --out .cache/tiny-qwen3-vocab``
 
 No hub: the byte-level BPE tokenizer is trained on the pack's own synthetic text and carries
 Qwen's special tokens, so LLaMA-Factory's ``qwen3`` / ``qwen3_nothink`` templates work unchanged.
 Digits and CJK characters are split one per token (Qwen splits digits the same way), which makes
 copying a value from the input a per-token copy the tiny model can learn in minutes.
+
+With ``--qwen-vocab`` the same tiny layers get Qwen's tokenizer (``piifactory.qwen_tokenizer``) and
+its 151,936 embedding rows: it learns nothing useful, but everything whose cost or shape grows
+with the vocabulary (logits, the loss, the copy constraint's index, token counts) runs at the
+users' size on a CPU.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ from pathlib import Path
 from typing import Iterable
 
 from piifactory.answer import target_text
+from piifactory.errors import PiiFactoryError
 from piifactory.schema import DEFAULT_INSTRUCTION
 from piifactory.synth import generate
 
@@ -126,16 +134,27 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int):
     return fast
 
 
-def build(out_dir: str | Path, config: TinyConfig = TinyConfig()) -> Path:
-    """Write tokenizer, config and random weights to ``out_dir`` (atomically, as a folder)."""
+def build(out_dir: str | Path, config: TinyConfig = TinyConfig(), qwen_vocab: str | None = None,
+          cache_dir: str | Path = ".cache") -> Path:
+    """Write tokenizer, config and random weights to ``out_dir`` (atomically, as a folder).
+
+    ``qwen_vocab`` ("qwen3" or "qwen2.5") takes Qwen's real tokenizer (built under ``cache_dir``)
+    and the real models' embedding rows instead of training a small vocabulary."""
     import torch
-    from transformers import GenerationConfig, Qwen3Config, Qwen3ForCausalLM
+    from transformers import AutoTokenizer, GenerationConfig, Qwen3Config, Qwen3ForCausalLM
 
     out = Path(out_dir)
-    tokenizer = train_tokenizer(corpus(), config.vocab_size)
+    if qwen_vocab is None:
+        tokenizer = train_tokenizer(corpus(), config.vocab_size)
+        rows = len(tokenizer)
+    else:
+        from piifactory.qwen_tokenizer import MODEL_VOCAB_SIZE, build as build_tokenizer
+
+        tokenizer = AutoTokenizer.from_pretrained(build_tokenizer(qwen_vocab, cache_dir))
+        rows = MODEL_VOCAB_SIZE
     torch.manual_seed(config.seed)
     model_config = Qwen3Config(
-        vocab_size=len(tokenizer),
+        vocab_size=rows,
         hidden_size=config.hidden_size,
         intermediate_size=config.intermediate_size,
         num_hidden_layers=config.num_hidden_layers,
@@ -161,7 +180,8 @@ def build(out_dir: str | Path, config: TinyConfig = TinyConfig()) -> Path:
     try:
         tokenizer.save_pretrained(staging)
         model.save_pretrained(staging)
-        (staging / "pii_factory_tiny.json").write_text(json.dumps(config.__dict__, indent=2), encoding="utf-8")
+        facts = {**config.__dict__, "embedding_rows": rows, "tokenizer": qwen_vocab or "trained"}
+        (staging / "pii_factory_tiny.json").write_text(json.dumps(facts, indent=2), encoding="utf-8")
         if out.exists():
             shutil.rmtree(out)
         staging.rename(out)
@@ -178,11 +198,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--layers", type=int, default=TinyConfig.num_hidden_layers)
     parser.add_argument("--vocab-size", type=int, default=TinyConfig.vocab_size)
     parser.add_argument("--seed", type=int, default=TinyConfig.seed)
+    parser.add_argument("--qwen-vocab", choices=("qwen3", "qwen2.5"), help="Qwen's real tokenizer and vocabulary instead of a trained one")
+    parser.add_argument("--cache-dir", type=Path, default=Path(".cache"), help="where --qwen-vocab's tokenizer is built")
     args = parser.parse_args(argv)
     config = TinyConfig(
         hidden_size=args.hidden_size, num_hidden_layers=args.layers, vocab_size=args.vocab_size, seed=args.seed
     )
-    path = build(args.out, config)
+    try:
+        path = build(args.out, config, args.qwen_vocab, args.cache_dir)
+    except (PiiFactoryError, OSError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     print(f"tiny Qwen3 written to {path}", file=sys.stderr)
     return 0
 

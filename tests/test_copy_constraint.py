@@ -70,18 +70,12 @@ def test_outside_values_nothing_is_masked(tok) -> None:
     assert torch.equal(out, scores)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(
-    text=st.text(alphabet='张三李四武汉街路号0123456789abc@.:-"\\ ，', min_size=1, max_size=30),
-    data=st.data(),
-)
-def test_every_allowed_token_keeps_the_value_inside_the_input(tok, text: str, data) -> None:
+def _every_allowed_token_keeps_the_value_inside(index, text: str, data) -> None:
     source = escaped_source(text)
     begin = data.draw(st.integers(0, len(source)))
     end = data.draw(st.integers(begin, len(source)))
     prefix = source[begin:end]
     assume(_unescaped_quote(prefix) is None)  # open_value never yields a closed string
-    index = token_bytes(tok)
     for token_id in index.allowed(source, prefix):
         piece = index.raw[token_id]
         quote = _unescaped_quote(prefix + piece)
@@ -89,6 +83,24 @@ def test_every_allowed_token_keeps_the_value_inside_the_input(tok, text: str, da
         assert written and written in source, (prefix, piece)
         if quote is not None:  # the value ends here: on a whole character
             written.decode("utf-8")
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    text=st.text(alphabet='张三李四武汉街路号0123456789abc@.:-"\\ ，', min_size=1, max_size=30),
+    data=st.data(),
+)
+def test_every_allowed_token_keeps_the_value_inside_the_input(tok, text: str, data) -> None:
+    _every_allowed_token_keeps_the_value_inside(token_bytes(tok), text, data)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    text=st.text(alphabet='张三北京市朝阳区0123456789０１２ＡＢ@.:-()（）"\\ ，😀👍🏽\u200dabc', min_size=1, max_size=30),
+    data=st.data(),
+)
+def test_every_allowed_qwen_token_keeps_the_value_inside_the_input(qwen_tok, text: str, data) -> None:
+    _every_allowed_token_keeps_the_value_inside(token_bytes(qwen_tok), text, data)
 
 
 def test_escaped_source_is_the_json_string_body() -> None:
@@ -119,3 +131,71 @@ def test_a_value_never_starts_or_ends_inside_a_character(tok) -> None:
     assert not set(index.closing) & set(index.allowed(source, first))  # mid-character: cannot close
     starts = [index.raw[i] for i in index.allowed(source, b"")]
     assert all(piece[0] & 0xC0 != 0x80 for piece in starts)  # no value begins with a continuation byte
+
+
+# Qwen's real vocabulary (151,669 tokens): multi-character tokens, tokens that open a value and carry
+# its first characters (` "(`, ` "\"`), byte tokens of emoji.
+QWEN_CASES = [
+    ("张三的手机号13800138000，住在北京市朝阳区", "PERSON", "张三"),
+    ("张三的手机号13800138000，住在北京市朝阳区", "PHONE", "13800138000"),
+    ("张三的手机号13800138000，住在北京市朝阳区", "ADDRESS", "北京市朝阳区"),
+    ("ＡＢＣ公司电话：０２１－１２３４５６７８", "PHONE", "０２１－１２３４５６７８"),
+    ("客户😀👍🏽说地址是上海", "OTHER", "😀👍🏽"),
+    ('他说"张三"是同事，邮箱zhang.san@example.com', "PERSON", '"张三"'),
+    ('他说"张三"是同事，邮箱zhang.san@example.com', "EMAIL", "zhang.san@example.com"),
+    ("电话(021)1234-5678", "PHONE", "(021)1234-5678"),
+]
+
+
+@pytest.fixture(scope="module")
+def qwen_tok(qwen_tokenizer_dir):
+    return AutoTokenizer.from_pretrained(qwen_tokenizer_dir)
+
+
+@pytest.mark.parametrize(("text", "kind", "value"), QWEN_CASES)
+def test_qwen_vocabulary_never_blocks_the_gold_answer(qwen_tok, text: str, kind: str, value: str) -> None:
+    answer = json.dumps({"entities": [{"type": kind, "value": value}]}, ensure_ascii=False)
+    constraint = CopyConstraint(qwen_tok, [text])
+    ids = torch.tensor([qwen_tok.encode("prompt", add_special_tokens=False)])
+    masked_somewhere = False
+    for token in qwen_tok.encode(answer, add_special_tokens=False):
+        scores = constraint(ids, torch.zeros(1, 151_936))
+        assert scores[0, token].item() == 0.0, qwen_tok.decode([token])
+        masked_somewhere |= bool(torch.isinf(scores).any())
+        ids = torch.cat([ids, torch.tensor([[token]])], dim=1)
+    assert masked_somewhere
+
+
+@pytest.mark.parametrize(("text", "kind", "value"), QWEN_CASES)
+def test_qwen_vocabulary_drift_stays_inside_the_input(qwen_tok, text: str, kind: str, value: str) -> None:
+    """A model with random preferences writes only input text once a value is open, and the token
+    that opens the value may carry only input text."""
+    generator = torch.Generator().manual_seed(len(text) + len(value))
+    source = escaped_source(text)
+    constraint = CopyConstraint(qwen_tok, [text])
+    ids = torch.tensor([qwen_tok.encode("prompt", add_special_tokens=False)])
+    constraint(ids, torch.zeros(1, 151_936))
+    head = qwen_tok.encode(f'{{"entities": [{{"type": "{kind}", "value": "', add_special_tokens=False)
+    for position, token in enumerate(head):  # one processor call per new token, as generate makes them
+        ids = torch.cat([ids, torch.tensor([[token]])], dim=1)
+        scores = constraint(ids, torch.zeros(1, 151_936))
+        if position == len(head) - 2:  # `"value":` written: these scores pick the opening token
+            kept = torch.nonzero(scores[0] == 0).flatten().tolist()
+            for content, opener_ids in constraint.tokens.openers.items():
+                if set(opener_ids) & set(kept):
+                    quote = _unescaped_quote(content)
+                    assert (content if quote is None else content[:quote]) in source, content
+        last_scores = scores
+    written, scores = b"", last_scores
+    for _ in range(24):
+        token = int((scores[0] + torch.randn(151_936, generator=generator)).argmax())
+        written += constraint.tokens.raw[token]
+        ids = torch.cat([ids, torch.tensor([[token]])], dim=1)
+        if _unescaped_quote(written) is not None:
+            break
+        scores = constraint(ids, torch.zeros(1, 151_936))
+    end = _unescaped_quote(written)
+    content = written if end is None else written[:end]
+    assert content and content in source, (written, text)
+    if end is not None:
+        content.decode("utf-8")  # closed on a whole character

@@ -40,3 +40,18 @@ def test_values_tokenise_the_same_inside_the_answer(tiny_model) -> None:
         in_text = tok.encode(f"邮箱{value}，", add_special_tokens=False)
         assert any(quoted[i : i + len(alone)] == alone for i in range(len(quoted))), value
         assert any(in_text[i : i + len(alone)] == alone for i in range(len(in_text))), value
+
+
+def test_qwen_vocab_model_has_the_real_vocabulary(qwen_vocab_model) -> None:
+    import torch
+
+    tok = AutoTokenizer.from_pretrained(qwen_vocab_model)
+    model = AutoModelForCausalLM.from_pretrained(qwen_vocab_model)
+    assert len(tok) == 151_669 and model.config.vocab_size == 151_936
+    assert model.get_input_embeddings().weight.shape == (151_936, model.config.hidden_size)
+    assert tok.encode("Hello world", add_special_tokens=False) == [9707, 1879]
+    assert json.loads((qwen_vocab_model / "pii_factory_tiny.json").read_text())["tokenizer"] == "qwen3"
+    with torch.no_grad():
+        logits = model(torch.tensor([tok.encode("张三13800138000")])).logits
+    assert logits.shape[-1] == 151_936
+    assert model.generation_config.eos_token_id == [151645, 151643]
