@@ -11,11 +11,10 @@ from piifactory.testing import write_alpaca_splits
 from tests.conftest import run_cli
 
 
-@pytest.fixture()
-def recipe(tiny_model: Path, tmp_path: Path) -> dict:
+def _recipe(model: Path, tmp_path: Path) -> dict:
     write_alpaca_splits(tmp_path, {"train": 4, "val": 5})
     return {
-        "model_name_or_path": str(tiny_model), "stage": "sft", "do_train": True, "finetuning_type": "lora",
+        "model_name_or_path": str(model), "stage": "sft", "do_train": True, "finetuning_type": "lora",
         "lora_target": "all", "dataset_dir": str(tmp_path), "dataset": "pii_synth_train",
         "eval_dataset": "pii_synth_val", "template": "qwen3", "enable_thinking": False, "cutoff_len": 384,
         "output_dir": str(tmp_path / "out"), "overwrite_cache": True, "report_to": "none", "use_cpu": True,
@@ -23,7 +22,14 @@ def recipe(tiny_model: Path, tmp_path: Path) -> dict:
     }
 
 
-def test_prompts_equal_training_prompts_token_for_token(recipe: dict) -> None:
+@pytest.fixture()
+def recipe(tiny_model: Path, tmp_path: Path) -> dict:
+    return _recipe(tiny_model, tmp_path)
+
+
+@pytest.mark.parametrize("model", ["tiny_model", "qwen_vocab_model"])  # trained tokenizer; Qwen's real one
+def test_prompts_equal_training_prompts_token_for_token(model: str, request: pytest.FixtureRequest, tmp_path: Path) -> None:
+    recipe = _recipe(request.getfixturevalue(model), tmp_path)
     from llamafactory.data import get_dataset, get_template_and_fix_tokenizer
     from llamafactory.hparams import get_train_args
     from llamafactory.model import load_tokenizer
