@@ -20,6 +20,7 @@ BENCHMARKS: dict[str, str] = {
     "audit": "bench.audit",
     "predict": "bench.predict",
     "focal-loss": "bench.train_loss",
+    "qwen-vocab": "bench.qwen_vocab",
     "entity-eval": "bench.train_eval",
     "training-gpu": "bench.train_gpu",
     "experiments": "bench.experiments",

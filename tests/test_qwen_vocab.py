@@ -70,3 +70,16 @@ def test_focal_loss_keeps_less_than_the_default_loss_for_backward_at_152k() -> N
     full = logits.numel() * 4
     assert default >= full  # the default keeps a full fp32 log-softmax
     assert focal < full // 10 and focal <= default  # the focal loss keeps no full-vocabulary tensor
+
+
+def test_qwen_vocab_bench_replays_the_constraint_on_cpu_and_on_meta(qwen_vocab_model: Path, tmp_path: Path) -> None:
+    """The pieces of ``bench.qwen_vocab.run`` on 4 prompts (run itself: `make bench`)."""
+    from bench import predict as bench_predict
+    from bench import runner
+    from eval import predict
+
+    assert runner.BENCHMARKS["qwen-vocab"] == "bench.qwen_vocab"
+    prompts, tokenizer, _, _ = predict.render_prompts(bench_predict._recipe(qwen_vocab_model, tmp_path, 4))
+    on_cpu, steps = bench_predict._replay_constraint(tokenizer, prompts)
+    on_host, same_steps = bench_predict._replay_constraint(tokenizer, prompts, "meta")
+    assert steps == same_steps > 10 and on_cpu > 0 and on_host > 0
