@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.pii-factory-installed
 
-.PHONY: demo test test-fast lint test-browser board bench gpu-check gpu-wheels vllm-env rules-peers conformance venv clean
+.PHONY: demo test test-fast lint test-browser board bench gpu-check gpu-wheels vllm-env rules-peers conformance venv clean llamacpp gotools
 
 venv: $(STAMP)
 
@@ -22,12 +22,22 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
 # Everything but the browser test (make test-browser), slow tests included.
-test: lint
+test: lint llamacpp gotools
 	$(PY) -m pytest
 
 # The quick loop: no test that really trains or generates (@pytest.mark.slow), no browser.
-test-fast: lint
+test-fast: lint gotools
 	$(PY) -m pytest -m 'not slow and not browser'
+
+# llama.cpp's converter, quantizer and Python bindings, built once from the registry's
+# llama-cpp-python source package into .cache/llama.cpp-<version>/ (piifactory/llamacpp.py; the
+# build time is in the README). The first `python -m piifactory.export gguf` builds it otherwise.
+llamacpp: $(STAMP)
+	$(PY) -m piifactory.export build
+
+# Go's text/template, the engine ollama renders a Modelfile TEMPLATE with (tests/tools/ollama_render.go).
+gotools:
+	@command -v go >/dev/null || (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q golang-go)
 
 # LLaMA-Board driven in Debian's headless chromium (installed here if missing; nothing downloads
 # a browser). Screenshots land in outputs/board-screenshots.
@@ -37,7 +47,7 @@ test-browser: $(STAMP)
 	PII_BOARD_SCREENSHOTS=$(CURDIR)/outputs/board-screenshots $(PY) -m pytest -m browser -s
 
 # Throughputs and side-by-side ratios, printed and written to bench/results.md with the machine.
-bench: $(STAMP)
+bench: $(STAMP) llamacpp
 	$(PY) -m bench
 
 # On a CUDA machine: every shipped training recipe, a few real steps with the plugin, then

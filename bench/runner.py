@@ -25,6 +25,7 @@ BENCHMARKS: dict[str, str] = {
     "training-gpu": "bench.train_gpu",
     "experiments": "bench.experiments",
     "recall-dial": "bench.recall",
+    "gguf": "bench.gguf",
 }
 QUICK_SCALE = 0.1
 RESULTS = Path(__file__).with_name("results.md")

@@ -117,12 +117,14 @@ def run(
     max_new_tokens: int = 512,
     limit: int | None = None,
     backend: str = "hf",
+    gguf: Path | None = None,
     values: str = "copy",
     structure: bool = True,
     point: OperatingPoint = OperatingPoint(),
     rules: str = "off",
     second_look: bool = False,
     progress: bool = True,
+    report: Callable[[str], None] | None = None,
 ) -> int:
     """Predict every not-yet-done sample into ``out``; returns how many were written now. With
     ``rules`` other than ``off`` the answer is merged with rule hits (:func:`piifactory.hybrid.merge_answer`)
@@ -130,8 +132,10 @@ def run(
     rules = canonical_policy(rules)
     if backend == "vllm":
         if values == "copy":
-            raise UsageError("copy-constrained values need --backend hf; with --backend vllm pass --values free")
+            raise UsageError("copy-constrained values need --backend hf or llamacpp; with --backend vllm pass --values free")
         require_vllm()
+    if (backend == "llamacpp") != (gguf is not None):
+        raise UsageError("--backend llamacpp needs --gguf MODEL.gguf (and --gguf needs --backend llamacpp)")
     structured = values == "copy" and structure
     if (point.recall_bias or point.filters or second_look) and not structured:
         raise UsageError("--recall-bias, --min-score and --second-look need structure-safe decoding "
@@ -144,7 +148,12 @@ def run(
     todo = [p for p in prompts if p.id not in finished]
     if not todo:
         return 0
-    if backend == "vllm":
+    if backend == "llamacpp":
+        from eval.llamacpp_backend import LlamaCppGenerate
+
+        generate = LlamaCppGenerate(gguf, tokenizer, template, n_ctx=args.data.cutoff_len + max_new_tokens,
+                                    structure=structured, recall_bias=point.recall_bias)
+    elif backend == "vllm":
         generate = vllm_generator(args, tokenizer, template)
     else:
         generate = _hf_generator(args, tokenizer, template, structure=structured, recall_bias=point.recall_bias)
@@ -165,6 +174,8 @@ def run(
             os.fsync(handle.fileno())
             written += len(chunk)
             bar.update(len(chunk))
+    if backend == "llamacpp":  # whether ollama, tokenizing the prompt text itself, would see the same ids
+        (report or (lambda message: print(message, file=sys.stderr)))(generate.check.message())
     return written
 
 
@@ -256,9 +267,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--max-new-tokens", type=int, default=512)
     parser.add_argument("--limit", type=int, help="first N samples only")
-    parser.add_argument("--backend", choices=("hf", "vllm"), default="hf")
+    parser.add_argument("--backend", choices=("hf", "vllm", "llamacpp"), default="hf",
+                        help="llamacpp: the --gguf file on CPU through llama.cpp (eval/llamacpp_backend.py)")
+    parser.add_argument("--gguf", type=Path, help="GGUF model for --backend llamacpp (the recipe still gives the "
+                        "tokenizer and template: point model_name_or_path at the exported HF model)")
     parser.add_argument("--values", choices=("copy", "free"), default="copy",
-                        help="copy: a value can only be text of the input (copy-constrained decoding, hf backend); "
+                        help="copy: a value can only be text of the input (copy-constrained decoding, hf and "
+                             "llamacpp backends); "
                              "free: plain greedy decoding, the model's raw answer")
     parser.add_argument("--no-structure", action="store_true",
                         help="copy-constrained values only, without holding the rest of the answer to the format "
@@ -278,7 +293,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         recipe = load_recipe(ns.recipe, ns.overrides)
         count = run(recipe, ns.out, dataset=ns.dataset, batch_size=ns.batch_size, max_new_tokens=ns.max_new_tokens,
-                    limit=ns.limit, backend=ns.backend, values=ns.values, structure=not ns.no_structure,
+                    limit=ns.limit, backend=ns.backend, gguf=ns.gguf, values=ns.values, structure=not ns.no_structure,
                     point=operating_point(ns.operating_point, ns.recall_bias, ns.min_score), rules=ns.rules,
                     second_look=ns.second_look,
                     progress=not ns.no_progress)

@@ -1,0 +1,32 @@
+"""The export's argument handling, without the llama.cpp build: what is merged, and the one-line
+errors (exit 2) for options that cannot work together."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from eval import predict
+from piifactory.export.__main__ import main
+from piifactory.export.gguf import merge_config
+from tests.conftest import REPO
+
+QA_RECIPE = REPO / "llamafactory_configs/qwen2.5_3b_qlora_qa.yaml"
+
+
+def test_a_qlora_recipe_merges_into_the_unquantised_base() -> None:
+    from eval.recipe import load_recipe
+
+    recipe = load_recipe(QA_RECIPE, ["adapter_name_or_path=saves/qa"])
+    config = merge_config(recipe, Path("out/hf"))
+    assert "quantization_bit" not in config and config["adapter_name_or_path"] == "saves/qa"
+    assert config["template"] == "qwen" and config["export_dir"] == "out/hf" and config["export_device"] == "cpu"
+
+
+def test_modelfile_quant_must_be_exported(tmp_path: Path, capsys) -> None:
+    code = main(["gguf", str(QA_RECIPE), "--out", str(tmp_path), "--quant", "f16", "--modelfile-quant", "q8_0"])
+    assert code == 2 and "--modelfile-quant q8_0 is not among --quant f16" in capsys.readouterr().err
+
+
+def test_predict_llamacpp_needs_a_gguf(tmp_path: Path, capsys) -> None:
+    code = predict.main([str(QA_RECIPE), "--backend", "llamacpp", "--out", str(tmp_path / "p.jsonl")])
+    assert code == 2 and "--backend llamacpp needs --gguf" in capsys.readouterr().err
