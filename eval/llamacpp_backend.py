@@ -24,6 +24,7 @@ from eval.copy_constraint import CopyConstraint
 from eval.generation import Answer
 from eval.structure import StructureConstraint
 
+
 @dataclass
 class TokenizerCheck:
     """Prompts whose text the GGUF tokenizes to other ids than training did."""
