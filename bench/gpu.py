@@ -122,8 +122,8 @@ def build_model(run: Run, work: Path, dry_run: bool) -> Path:
 
 
 def write_long_rows(dataset_dir: Path, sizes: dict[str, int], tokenizer_dir: Path, tokens: int) -> Path:
-    """Synthetic PII rows, each joined from several samples while its text and answer stay under
-    ``tokens`` tokens, so batches run near ``cutoff_len`` (the preflight's worst case) and no
+    """Synthetic PII rows, each joined from several samples while its instruction, text and answer
+    stay under ``tokens`` tokens, so batches run near ``cutoff_len`` (the preflight's worst case) and no
     answer is cut (the entity metrics need whole gold answers)."""
     from transformers import AutoTokenizer
 
@@ -134,8 +134,10 @@ def write_long_rows(dataset_dir: Path, sizes: dict[str, int], tokenizer_dir: Pat
 
     tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
 
+    instruction = Prompting().instruction
+
     def length(sample: Sample) -> int:
-        return len(tokenizer(sample.text + target_text(sample.entities, sample.text))["input_ids"])
+        return len(tokenizer(f"{instruction}\n{sample.text}{target_text(sample.entities, sample.text)}")["input_ids"])
 
     dataset_dir.mkdir(parents=True, exist_ok=True)
     info = dataset_dir / "dataset_info.json"
@@ -143,7 +145,7 @@ def write_long_rows(dataset_dir: Path, sizes: dict[str, int], tokenizer_dir: Pat
     for offset, (split, n) in enumerate(sizes.items()):
         pool, rows = iter(generate(n * 64, seed=200 + offset)), []
         for _ in range(n):
-            row = next(pool)
+            row = next(sample for sample in pool if length(sample) <= tokens)
             while True:
                 sample = next(pool)
                 shift = len(row.text) + 1
@@ -288,8 +290,8 @@ def measure(run: Run, work: Path, out: Path, *, steps: int, eval_samples: int, d
     cutoff = 256 if dry_run else int(cfg_probe.get("cutoff_len", 1024))
     data = work / f"data-{model.name}-{cutoff}"
     if not (data / "dataset_info.json").is_file():
-        # the instruction and the chat template take about 60 tokens of the cutoff
-        write_long_rows(data, {"train": 64 if dry_run else 160, "val": 2 * eval_samples}, model, cutoff - 80)
+        # the chat template's markers take about 20 tokens of the cutoff
+        write_long_rows(data, {"train": 64 if dry_run else 160, "val": 2 * eval_samples}, model, cutoff - 32)
     result.wall_s["prepare"] = time.perf_counter() - started
     run_dir = work / "runs" / run.recipe
     cfg = bench_recipe(run, model, data, run_dir / "adapter", steps=steps, eval_samples=eval_samples, dry_run=dry_run)
