@@ -148,7 +148,8 @@ def build(out_dir: str | Path, config: TinyConfig = TinyConfig(), qwen_vocab: st
         tokenizer = train_tokenizer(corpus(), config.vocab_size)
         rows = len(tokenizer)
     else:
-        from piifactory.qwen_tokenizer import MODEL_VOCAB_SIZE, build as build_tokenizer
+        from piifactory.qwen_tokenizer import MODEL_VOCAB_SIZE
+        from piifactory.qwen_tokenizer import build as build_tokenizer
 
         tokenizer = AutoTokenizer.from_pretrained(build_tokenizer(qwen_vocab, cache_dir))
         rows = MODEL_VOCAB_SIZE
