@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PY) -m pip install --quiet --upgrade "pip>=24"
 	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev]'
 	$(PY) -c "import llamafactory, torch, torchaudio; print('llamafactory', llamafactory.__version__, 'torch', torch.__version__)"
-	$(PY) -c "import sys; assert any(type(f).__name__ == '_TunerHook' for f in sys.meta_path), 'pii_factory_hook.pth was not installed (plugins/_build.py)'"
+	$(PY) -c "import sys; assert 'pii_factory_startup' in sys.modules and 'plugins' not in sys.modules, 'pii_factory_hook.pth was not installed (plugins/_build.py)'"
 	@touch $(STAMP)
 
 lint: $(STAMP)

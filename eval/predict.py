@@ -25,6 +25,7 @@ from eval.generation import Answer
 from eval.recipe import infer_args, load_recipe
 from eval.second_look import masked_row, masked_text, union
 from eval.vllm_backend import require_vllm, vllm_generator
+from piifactory import lf_compat
 from piifactory.answer import target_text
 from piifactory.errors import PiiFactoryError, UsageError
 from piifactory.hybrid import canonical_policy, merge_answer, to_prediction
@@ -44,10 +45,10 @@ class Prompt:
 def render_prompts(recipe: dict, dataset: str | None = None) -> tuple[list[Prompt], object, object, object]:
     """(prompts, tokenizer, template, args) for the recipe's eval dataset or ``dataset``."""
     from llamafactory.data import get_template_and_fix_tokenizer
-    from llamafactory.data.loader import _get_dataset_processor, _load_single_dataset
     from llamafactory.data.parser import get_dataset_list
     from llamafactory.model import load_tokenizer
 
+    lf_compat.check_version("python -m eval.predict")
     recipe = dict(recipe)
     name = dataset or _first(recipe.get("eval_dataset")) or _first(recipe.get("dataset"))
     if name is None:
@@ -67,8 +68,8 @@ def render_prompts(recipe: dict, dataset: str | None = None) -> tuple[list[Promp
     template = get_template_and_fix_tokenizer(tokenizer, data_args)
     # The loader reads only these fields of the training arguments.
     loader_args = SimpleNamespace(seed=recipe.get("seed", 42), local_process_index=0, dataloader_num_workers=0)
-    rows = _load_single_dataset(attr, model_args, data_args, loader_args)
-    processor = _get_dataset_processor(data_args, "sft", template, tokenizer, None, do_generate=True)
+    rows = lf_compat.load_single_dataset(attr, model_args, data_args, loader_args)
+    processor = lf_compat.dataset_processor(data_args, "sft", template, tokenizer, None, do_generate=True)
     prompts = []
     for index, row in enumerate(rows):
         batch = {key: [value] for key, value in row.items()}

@@ -5,11 +5,11 @@ LLaMA-Factory's parser and its checks."""
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from piifactory import lf_compat
 from piifactory.recipe_file import apply_overrides, read_recipe
 
 
@@ -21,7 +21,7 @@ def load_recipe(path: str | Path, overrides: Sequence[str] = ()) -> dict[str, An
 
 def infer_args(recipe: dict[str, Any]):
     """(model_args, data_args, finetuning_args, generating_args) from LLaMA-Factory's parser."""
-    from llamafactory.hparams.parser import _INFER_ARGS, get_infer_args
+    from llamafactory.hparams import get_infer_args
 
-    known = {f.name for cls in _INFER_ARGS for f in dataclasses.fields(cls)}
+    known = lf_compat.infer_arg_fields()
     return get_infer_args({k: v for k, v in recipe.items() if k in known})

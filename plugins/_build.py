@@ -13,7 +13,7 @@ from pathlib import Path
 from setuptools.command.build_py import build_py
 
 PTH_NAME = "pii_factory_hook.pth"
-PTH_LINE = "import plugins._startup\n"
+PTH_LINE = "import pii_factory_startup\n"
 
 
 class BuildPyWithStartupHook(build_py):

@@ -1,7 +1,7 @@
 """Turn the plugins on for one ``run_exp`` call when the recipe carries a ``pii_factory:`` block.
 
 ``llamafactory.train.tuner.run_exp`` is wrapped as soon as that module is imported (see
-``plugins._startup``), in every process that trains: the plain CLI, each torchrun worker (which
+``pii_factory_startup``), in every process that trains: the plain CLI, each torchrun worker (which
 re-executes llamafactory's launcher.py) and LLaMA-Board's ``llamafactory-cli train`` subprocess.
 The wrapper reads the config the way LLaMA-Factory does, removes and validates the block before
 LLaMA-Factory's parser sees it (it rejects unknown keys) and before any model loads, then runs the
@@ -13,28 +13,17 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import sys
 from typing import Any, Callable, Iterator
 
+from piifactory import lf_compat
 from piifactory.errors import PiiFactoryError
 from plugins.options import BLOCK_KEY, OptionsError, PiiFactoryOptions, parse_options
 
-SUPPORTED_LLAMAFACTORY = "0.9.5"
 # transformers' PREFIX_CHECKPOINT_DIR (a test holds them equal), written out so that finding a
 # checkpoint (the experiment runner does, once per trial) does not import transformers and torch.
 CHECKPOINT_PREFIX = "checkpoint"
 _EXCLUSIVE_LOSSES = ("use_dft_loss", "use_eaft_loss", "use_asft_loss")
-
-
-class UnsupportedVersionError(PiiFactoryError, RuntimeError):
-    """The installed llamafactory is not the version these hooks were written and tested for."""
-
-
-def check_version(found: str) -> None:
-    if found != SUPPORTED_LLAMAFACTORY:
-        raise UnsupportedVersionError(
-            f"pii_factory plugins support llamafactory {SUPPORTED_LLAMAFACTORY} only; found {found}. "
-            f"Install llamafactory=={SUPPORTED_LLAMAFACTORY} or remove the `{BLOCK_KEY}:` block to train stock."
-        )
 
 
 def _enabled(value: Any) -> bool:
@@ -80,8 +69,6 @@ class PreflightFailed(PiiFactoryError, RuntimeError):
 
 def _recipe_path() -> str | None:
     """The YAML the CLI (or a torchrun worker of launcher.py) was given, for the consistency check."""
-    import sys
-
     first = sys.argv[1] if len(sys.argv) > 1 else ""
     return first if first.endswith((".yaml", ".yml")) else None
 
@@ -153,41 +140,24 @@ def redacted_data_examples() -> Iterator[None]:
     if os.environ.get(LOG_EXAMPLES_ENV, "") not in ("", "0"):
         yield
         return
-    from llamafactory.data import loader
+    from llamafactory.extras.constants import IGNORE_INDEX
 
-    stock = loader._get_dataset_processor
+    def print_data_example(example: dict[str, list[int]]) -> None:
+        supervised = sum(1 for label in example.get("labels", ()) if label != IGNORE_INDEX)
+        print(f"{len(example.get('input_ids', ()))} input tokens, {supervised} supervised label tokens "
+              f"(text not logged by pii_factory; {LOG_EXAMPLES_ENV}=1 prints it)")
 
-    def get_processor(*args: Any, **kwargs: Any):
-        processor = stock(*args, **kwargs)
-
-        def print_data_example(example: dict[str, list[int]]) -> None:
-            supervised = sum(1 for label in example.get("labels", ()) if label != -100)
-            print(f"{len(example.get('input_ids', ()))} input tokens, {supervised} supervised label tokens "
-                  f"(text not logged by pii_factory; {LOG_EXAMPLES_ENV}=1 prints it)")
-
-        processor.print_data_example = print_data_example
-        return processor
-
-    loader._get_dataset_processor = get_processor
-    try:
+    with lf_compat.quiet_data_examples(print_data_example):
         yield
-    finally:
-        loader._get_dataset_processor = stock
 
 
 @contextlib.contextmanager
 def plugin_trainer(options: PiiFactoryOptions) -> Iterator[None]:
     """Swap the SFT workflow's trainer class for the plugin subclass, for one run."""
-    from llamafactory.train.sft import workflow
-
     from plugins.trainer import plugin_trainer_class
 
-    stock = workflow.CustomSeq2SeqTrainer
-    workflow.CustomSeq2SeqTrainer = plugin_trainer_class(stock, options)
-    try:
+    with lf_compat.sft_trainer_replaced(lambda stock: plugin_trainer_class(stock, options)):
         yield
-    finally:
-        workflow.CustomSeq2SeqTrainer = stock
 
 
 def split_options(args: Any) -> tuple[Any, PiiFactoryOptions | None]:
@@ -203,14 +173,13 @@ def with_plugins(stock_run_exp: Callable[..., None]) -> Callable[..., None]:
 
     @functools.wraps(stock_run_exp)
     def run_exp(args: dict[str, Any] | None = None, callbacks: list | None = None) -> None:
-        from llamafactory.extras.env import VERSION
         from llamafactory.extras.logging import get_logger
         from llamafactory.hparams import read_args
 
         args, options = split_options(read_args(args))
         if options is None:
             return stock_run_exp(args, callbacks)
-        check_version(VERSION)
+        lf_compat.check_version("the pii_factory plugins", f" or remove the `{BLOCK_KEY}:` block to train stock")
         check_combination(args, options)
         prepare_unsloth(args, options)
         args = skip_incomplete_checkpoint(args, get_logger("llamafactory.pii_factory"))
@@ -222,11 +191,15 @@ def with_plugins(stock_run_exp: Callable[..., None]) -> Callable[..., None]:
         with plugin_trainer(options), redacted_data_examples():
             return stock_run_exp(args, callbacks)
 
-    run_exp.pii_factory_wrapped = True
     return run_exp
 
 
 def patch_tuner(tuner_module) -> None:
-    """Wrap ``tuner_module.run_exp`` once (launcher.py looks it up at call time)."""
-    if not getattr(tuner_module.run_exp, "pii_factory_wrapped", False):
-        tuner_module.run_exp = with_plugins(tuner_module.run_exp)
+    """Wrap ``tuner_module.run_exp`` once; called by ``pii_factory_startup`` as the module loads.
+
+    A LLaMA-Factory whose ``run_exp`` moved keeps training stock (this runs in every process that
+    imports the tuner, recipe block or not); the warning says why a block is then rejected."""
+    try:
+        lf_compat.wrap_run_exp(tuner_module, with_plugins)
+    except lf_compat.LlamaFactoryMismatch as exc:
+        print(f"pii_factory plugins off: {exc}", file=sys.stderr)

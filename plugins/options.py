@@ -12,10 +12,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from piifactory.errors import PiiFactoryError
 
-BLOCK_KEY = "pii_factory"
+BLOCK_KEY = "pii_factory"  # the recipe key of the block; everything that reads or strips it imports this
 # The entity metrics the plugin adds to every evaluation (``eval_<name>``): metric name -> where it
 # sits in score_generations' report. Here, not beside the evaluator, so that naming them (the
-# experiment runner, recipes' metric_for_best_model) does not import torch.
+# experiment runner, recipes' metric_for_best_model, the preflight's check of it, trainer_log.jsonl)
+# does not import torch.
 METRIC_NAMES: dict[str, tuple[str, str]] = {
     "entity_precision": ("micro", "precision"),
     "entity_recall": ("micro", "recall"),
@@ -27,6 +28,11 @@ METRIC_NAMES: dict[str, tuple[str, str]] = {
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# The focal loss upcasts the logits to fp32 in checkpointed chunks of at most this many bytes
+# (plugins.focal_loss); the preflight's memory estimate counts the same chunks.
+FOCAL_CHUNK_BYTES = 256 * 2**20
 
 
 class FocalLossOptions(_Strict):

@@ -3,8 +3,9 @@
 ``activation`` swaps it in for ``CustomSeq2SeqTrainer`` inside ``llamafactory.train.sft.workflow``
 for the duration of one run, so everything else (data, template, callbacks, saving) stays stock.
 The entity metrics are added inside ``evaluation_loop``: ``Trainer.evaluate`` then logs them
-(trainer_log.jsonl, log_history, TensorBoard), hands them to ``on_evaluate`` (early stopping) and
-returns them to ``_determine_best_metric`` (best checkpoint), all from one dict.
+(log_history, TensorBoard, and trainer_log.jsonl through :class:`EntityMetricsLog`), hands them
+to ``on_evaluate`` (early stopping) and returns them to the best-checkpoint bookkeeping, all from
+one dict.
 """
 
 from __future__ import annotations
@@ -13,9 +14,14 @@ import json
 from pathlib import Path
 from typing import Any
 
-from plugins.entity_metrics.evaluator import METRIC_NAMES, EntityEvaluator, write_predictions
+from llamafactory.extras.constants import TRAINER_LOG
+from llamafactory.train.callbacks import LogCallback
+from transformers import TrainerCallback
+
+from piifactory import lf_compat
+from plugins.entity_metrics.evaluator import EntityEvaluator, write_predictions
 from plugins.focal_loss import ValueTokenWeigher, make_loss_func
-from plugins.options import PiiFactoryOptions
+from plugins.options import METRIC_NAMES, PiiFactoryOptions
 
 
 def plugin_trainer_class(base: type, options: PiiFactoryOptions) -> type:
@@ -32,11 +38,9 @@ def plugin_trainer_class(base: type, options: PiiFactoryOptions) -> type:
             metrics = options.entity_metrics
             self.entity_evaluator: EntityEvaluator | None = None
             if metrics is not None and metrics.enabled:
-                # LLaMA-Factory's EOS list (template stop words included); Seq2SeqTrainer.evaluate
-                # overwrites _gen_kwargs later, so it is read now.
-                stop_ids = self._gen_kwargs["eos_token_id"]
+                stop_ids = lf_compat.stop_token_ids(kwargs)
                 self.entity_evaluator = EntityEvaluator(metrics, tokenizer, stop_ids)
-                _add_entity_metrics_to_trainer_log(self)
+                _log_entity_metrics_before(self, LogCallback)
 
         def evaluation_loop(self, dataloader, description, prediction_loss_only=None, ignore_keys=None, metric_key_prefix="eval"):
             output = super().evaluation_loop(
@@ -63,31 +67,37 @@ def _logger():
     return get_logger("llamafactory.pii_factory")
 
 
-def _add_entity_metrics_to_trainer_log(trainer) -> None:
-    """LLaMA-Factory's LogCallback writes a fixed set of keys to trainer_log.jsonl; append ours to
-    the same line (LLaMA-Board reads that file, so no lines of a different shape are added)."""
-    from llamafactory.train.callbacks import LogCallback
+class EntityMetricsLog(TrainerCallback):
+    """Writes each evaluation's entity metrics to ``trainer_log.jsonl`` as their own line.
 
-    for callback in trainer.callback_handler.callbacks:
-        if isinstance(callback, LogCallback):
-            callback.on_log = _with_entity_keys(callback)
+    LLaMA-Factory's LogCallback writes a fixed set of keys per log event (on its thread pool).
+    This callback runs just before it, so its line (``current_steps`` plus the metrics) lands just
+    before LogCallback's evaluation line, and the file's last line stays LogCallback's, which is
+    the one LLaMA-Board reads its progress from. Only while training, on the saving process, as
+    LogCallback itself writes.
+    """
+
+    def __init__(self) -> None:
+        self.training = False
+
+    def on_train_begin(self, args, state, control, **kwargs) -> None:
+        self.training = True
+
+    def on_train_end(self, args, state, control, **kwargs) -> None:
+        self.training = False
+
+    def on_log(self, args, state, control, logs=None, **kwargs) -> None:
+        extra = {k: v for k, v in (logs or {}).items() if k.startswith("eval") and k.endswith(tuple(METRIC_NAMES))}
+        if extra and self.training and args.should_save:
+            with open(Path(args.output_dir) / TRAINER_LOG, "a", encoding="utf-8") as handle:
+                handle.write(json.dumps({"current_steps": state.global_step, **extra}) + "\n")
 
 
-def _with_entity_keys(callback):
-    stock_on_log = callback.on_log
-    stock_write = callback._write_log
-
-    def on_log(args, state, control, **kwargs):
-        latest = state.log_history[-1] if state.log_history else {}
-        extra = {k: v for k, v in latest.items() if k.startswith("eval") and k.endswith(tuple(METRIC_NAMES))}
-        # _write_log runs on LogCallback's thread pool: bind this line's extras now, not later
-        callback._write_log = lambda output_dir, logs: stock_write(output_dir, {**logs, **extra})
-        try:
-            stock_on_log(args, state, control, **kwargs)
-        finally:
-            callback._write_log = stock_write
-
-    return on_log
+def _log_entity_metrics_before(trainer, log_callback: type) -> None:
+    """Insert :class:`EntityMetricsLog` just before LLaMA-Factory's LogCallback (or last)."""
+    callbacks = trainer.callback_handler.callbacks
+    where = next((i for i, cb in enumerate(callbacks) if isinstance(cb, log_callback)), len(callbacks))
+    callbacks.insert(where, EntityMetricsLog())
 
 
 def _sharded_parameters(trainer) -> bool:

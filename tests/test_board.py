@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from piifactory.board import DATA_DIR_MODULES, BoardSettings, prepare
+from piifactory import lf_compat
+from piifactory.board import BoardSettings, prepare
 from piifactory.board.__main__ import parse_args
 from piifactory.board.recipes import BOARD_OWNED, TEXT_WIDGETS, WIDGETS, load_recipes, to_board_config
 from piifactory.testing import write_alpaca_splits
@@ -54,9 +55,8 @@ def board_state(monkeypatch: pytest.MonkeyPatch):
             monkeypatch.setenv(key, os.environ[key])
         else:
             monkeypatch.delenv(key, raising=False)
-    for name in DATA_DIR_MODULES:
-        module = __import__(name, fromlist=["DEFAULT_DATA_DIR"])
-        monkeypatch.setattr(module, "DEFAULT_DATA_DIR", module.DEFAULT_DATA_DIR)
+    for internal in lf_compat.BOARD_DATA_DIRS:
+        monkeypatch.setattr(internal.host(), internal.name, internal.get())
     models, templates = dict(constants.SUPPORTED_MODELS), dict(constants.DEFAULT_TEMPLATE)
     yield
     constants.SUPPORTED_MODELS.clear()

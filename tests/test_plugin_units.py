@@ -11,7 +11,8 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 from eval.scoring import score_generations
 from piifactory.answer import target_text
 from piifactory.schema import DEFAULT_INSTRUCTION, Entity
-from plugins.activation import UnsupportedVersionError, with_plugins
+from piifactory.lf_compat import UnsupportedVersionError
+from plugins.activation import with_plugins
 from plugins.entity_metrics import EntityEvaluator
 from plugins.focal_loss import ValueTokenWeigher, focal_loss
 from plugins.options import EntityMetricsOptions, OptionsError, parse_options
@@ -51,7 +52,7 @@ def test_other_llamafactory_version_is_refused(monkeypatch) -> None:
     calls = []
     run_exp = with_plugins(lambda args, callbacks: calls.append(args))
     monkeypatch.setattr(env, "VERSION", "0.9.6")
-    with pytest.raises(UnsupportedVersionError, match=r"support llamafactory 0\.9\.5 only; found 0\.9\.6"):
+    with pytest.raises(UnsupportedVersionError, match=r"plugins: written for llamafactory 0\.9\.5 only; found 0\.9\.6"):
         run_exp({"stage": "sft", "pii_factory": {"focal_loss": {}}})
     assert calls == []
     run_exp({"stage": "sft"})  # without the block the version does not matter: stock runs

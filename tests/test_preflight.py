@@ -15,7 +15,8 @@ from piifactory.testing import write_alpaca_splits
 from plugins.preflight import apply_overrides, load_recipe, run_preflight
 from plugins.preflight.__main__ import main
 from plugins.preflight.data import infer_seqlen
-from plugins.preflight.memory import Setup, eval_step, train_step
+from plugins.options import FOCAL_CHUNK_BYTES
+from plugins.preflight.memory import GIB, Setup, eval_step, train_step
 from plugins.preflight.models import QWEN_SPECS
 from tests.conftest import REPO
 
@@ -49,11 +50,53 @@ def test_unset_eval_batch_is_an_error(recipe: dict) -> None:
     assert any("per_device_eval_batch_size is unset" in e for e in errors_of(recipe))
 
 
+def stock_loss(recipe: dict) -> dict:
+    return {**recipe, "pii_factory": {k: v for k, v in recipe["pii_factory"].items() if k != "focal_loss"}}
+
+
 def test_users_eval_batch_of_12_on_12gb_card_is_flagged(recipe: dict) -> None:
-    report = run_preflight({**recipe, "per_device_eval_batch_size": 12}, gpu_mem_gb=12)
+    """The users trained with the stock loss, which upcasts every logit to fp32."""
+    report = run_preflight({**stock_loss(recipe), "per_device_eval_batch_size": 12}, gpu_mem_gb=12)
     assert [e for e in report.errors if e.startswith("eval step needs")], report.render()
     assert not [e for e in report.errors if e.startswith("train step")]
     assert report.estimate("eval step").parts["logits"] > 12
+
+
+def test_focal_loss_is_estimated_below_the_stock_loss(recipe: dict) -> None:
+    """It upcasts checkpointed chunks, never the whole logits: 16-bit logits (+ their gradient)
+    and a few fp32 chunks, where the stock loss holds 12 (train) or 10 (eval) bytes per logit."""
+    focal, stock = run_preflight(recipe), run_preflight(stock_loss(recipe))
+    logits = recipe["per_device_train_batch_size"] * recipe["cutoff_len"] * QWEN_SPECS["qwen3-4b"].vocab
+    assert logits == recipe["per_device_eval_batch_size"] * recipe["cutoff_len"] * QWEN_SPECS["qwen3-4b"].vocab
+    for step, per_logit, chunks, stock_per_logit in (("train step", 2 + 2, 3, 12), ("eval step", 2, 2, 10)):
+        assert focal.estimate(step).parts["logits"] == pytest.approx((logits * per_logit + chunks * FOCAL_CHUNK_BYTES) / GIB)
+        assert stock.estimate(step).parts["logits"] == pytest.approx(logits * stock_per_logit / GIB)
+        assert focal.estimate(step).total < stock.estimate(step).total
+
+
+def test_focal_loss_saves_no_fp32_logits_for_backward() -> None:
+    """What the estimate assumes, checked on the loss itself: the stock cross-entropy saves an fp32
+    log-softmax of every logit for backward, the focal loss (checkpointed chunks) none."""
+    import torch
+    import torch.nn.functional as F
+
+    from plugins.focal_loss import focal_loss
+
+    torch.manual_seed(0)
+    logits = torch.randn(2, 32, 500, dtype=torch.bfloat16, requires_grad=True)
+    labels = torch.randint(0, 500, (2, 32))
+    labels[:, :10] = -100
+
+    def fp32_saved(loss_fn) -> int:
+        saved = []
+        with torch.autograd.graph.saved_tensors_hooks(lambda t: saved.append(t) or t, lambda t: t):
+            loss = loss_fn()
+        loss.backward()
+        return max((t.numel() for t in saved if t.dtype == torch.float32), default=0)
+
+    shifted = F.pad(labels, (0, 1), value=-100)[..., 1:].reshape(-1)
+    assert fp32_saved(lambda: F.cross_entropy(logits.float().view(-1, 500), shifted)) >= logits.numel()
+    assert fp32_saved(lambda: focal_loss(logits, labels, gamma=2.0)) < logits.size(-1)
 
 
 @pytest.mark.parametrize("change,expected", [
@@ -162,7 +205,7 @@ def test_overrides_reach_nested_blocks(recipe: dict) -> None:
 
 def test_cli_exit_codes_and_table(tmp_path: Path, recipe: dict, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "r.yaml"
-    path.write_text(yaml.safe_dump(recipe), encoding="utf-8")
+    path.write_text(yaml.safe_dump(stock_loss(recipe)), encoding="utf-8")
     assert main([str(path), "--gpu-mem", "12"]) == 0
     assert "peak" in capsys.readouterr().out
     assert main([str(path), "--gpu-mem", "12", "per_device_eval_batch_size=12"]) == 1

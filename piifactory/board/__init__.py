@@ -10,22 +10,14 @@ address (127.0.0.1 unless told otherwise).
 
 from __future__ import annotations
 
-import importlib
 import os
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from piifactory import lf_compat
 from piifactory.board.recipes import load_recipes, model_name, write_board_configs
-
-# Modules that bind LLaMA-Board's dataset-dir default at import; each gets the pack's value.
-DATA_DIR_MODULES = (
-    "llamafactory.webui.common",
-    "llamafactory.webui.control",
-    "llamafactory.webui.components.train",
-    "llamafactory.webui.components.eval",
-)
 
 
 @dataclass(frozen=True)
@@ -64,41 +56,28 @@ class BoardSettings:
         }
 
 
-def set_default_dataset_dir(dataset_dir: str) -> None:
-    """Point LLaMA-Board's dataset-dir box (train and eval tabs) at the pack's dataset_info.json."""
-    for name in DATA_DIR_MODULES:
-        module = importlib.import_module(name)
-        if not hasattr(module, "DEFAULT_DATA_DIR"):
-            raise RuntimeError(f"{name}.DEFAULT_DATA_DIR is gone: this LLaMA-Factory version needs a new launcher")
-        module.DEFAULT_DATA_DIR = dataset_dir
-
-
 def register_recipe_models(recipes: dict[str, dict]) -> dict[str, str]:
     """Add each recipe's model to the board's model dropdown with the recipe's path and template.
 
     Picking a model makes the board refill the path and template from its model table; for a model
     it does not know ("Custom") that empties the path and resets the template to "default".
     """
-    from llamafactory.extras.constants import DEFAULT_TEMPLATE, SUPPORTED_MODELS, DownloadSource
-
     names = {}
     for recipe in recipes.values():
         name = model_name(recipe["model_name_or_path"])
-        SUPPORTED_MODELS[name] = {DownloadSource.DEFAULT: recipe["model_name_or_path"]}
-        DEFAULT_TEMPLATE[name] = recipe.get("template", "default")
+        lf_compat.register_board_model(name, recipe["model_name_or_path"], recipe.get("template", "default"))
         names[name] = recipe["model_name_or_path"]
     return names
 
 
 def prepare(settings: BoardSettings) -> list[Path]:
     """Apply the pack's board defaults in this process (cwd must be `settings.root`); returns the recipe configs."""
-    from llamafactory.webui.common import DEFAULT_CONFIG_DIR
-
+    lf_compat.check_version("the pack's LLaMA-Board launcher")
     os.environ.update(settings.env())
-    set_default_dataset_dir(settings.dataset_dir)
+    lf_compat.set_board_dataset_dir(settings.dataset_dir)
     recipes = load_recipes(settings.recipes_dir)
     register_recipe_models(recipes)
-    return write_board_configs(recipes, settings.root / DEFAULT_CONFIG_DIR)
+    return write_board_configs(recipes, settings.root / lf_compat.board_config_dir())
 
 
 def patient_self_check(patience_s: float = 60.0) -> None:
@@ -131,12 +110,8 @@ def serve(settings: BoardSettings) -> None:
     os.chdir(settings.root)
     os.environ.update(settings.env())  # before gradio is imported: no analytics calls
     configs = prepare(settings)
-    from llamafactory.extras.misc import fix_proxy
-    from llamafactory.webui.interface import create_ui
-
-    fix_proxy()
     patient_self_check()
     print(f"[board] datasets: {settings.root / settings.dataset_dir / 'dataset_info.json'}", flush=True)
     print(f"[board] recipes under 'Load arguments': {', '.join(p.name for p in configs) or 'none'}", flush=True)
     print(f"[board] LLaMA-Board at {settings.url}", flush=True)
-    create_ui().queue().launch(server_name=settings.host, server_port=settings.port, share=False, inbrowser=False)
+    lf_compat.launch_board(settings.host, settings.port)

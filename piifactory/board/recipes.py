@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from piifactory import lf_compat
 from piifactory.recipe_file import read_yaml
 
 CONFIG_PREFIX = "recipe_"
@@ -71,9 +72,7 @@ def model_name(model_path: str) -> str:
 
 def to_board_config(recipe: dict[str, Any]) -> dict[str, Any]:
     """A recipe's training arguments as LLaMA-Board widget values plus an extra-arguments JSON."""
-    from llamafactory.extras.constants import TRAINING_STAGES
-
-    stage_names = {stage: name for name, stage in TRAINING_STAGES.items()}
+    stage_names = lf_compat.board_stage_names()
     rest = {k: v for k, v in recipe.items() if k not in BOARD_OWNED}
     config: dict[str, Any] = {
         "top.model_name": model_name(rest.pop("model_name_or_path")),

@@ -1,5 +1,5 @@
 """Entity precision/recall/F1/F2 from greedy generation at every evaluation."""
 
-from plugins.entity_metrics.evaluator import METRIC_NAMES, EntityEvaluator
+from plugins.entity_metrics.evaluator import EntityEvaluator
 
-__all__ = ["METRIC_NAMES", "EntityEvaluator"]
+__all__ = ["EntityEvaluator"]

@@ -28,6 +28,7 @@ from typing import Any, Sequence
 
 import torch
 import torch.distributed as dist
+from llamafactory.extras.constants import IGNORE_INDEX
 
 from eval.dial import OperatingPoint, apply_point, read_point
 from eval.generation import Answer, generate_answers
@@ -37,8 +38,6 @@ from piifactory.errors import UsageError
 from piifactory.io import atomic_write_lines
 from piifactory.schema import input_text
 from plugins.options import METRIC_NAMES, EntityMetricsOptions
-
-IGNORE_INDEX = -100
 
 
 @dataclass(frozen=True)

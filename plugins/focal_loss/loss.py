@@ -13,16 +13,15 @@ from typing import Any, Callable
 
 import torch
 import torch.nn.functional as F
+from llamafactory.extras.constants import IGNORE_INDEX
 from torch.utils.checkpoint import checkpoint
 
 from piifactory.errors import PiiFactoryError
-
-IGNORE_INDEX = -100
+from plugins.options import FOCAL_CHUNK_BYTES
 
 
 class MissingLogitsError(PiiFactoryError, RuntimeError):
     """The forward returned no logits to weigh (a fused-loss kernel computed the loss itself)."""
-_CHUNK_BYTES = 256 * 2**20  # fp32 budget for one chunk of log-probabilities
 
 
 def _chunk_loss(logits: torch.Tensor, targets: torch.Tensor, weights: torch.Tensor, gamma: float) -> torch.Tensor:
@@ -56,7 +55,7 @@ def focal_loss(
         shift_weights = torch.ones_like(shift_labels, dtype=torch.float32)
     else:
         shift_weights = F.pad(token_weights.float(), (0, 1), value=0.0)[..., 1:].reshape(-1).to(logits.device)
-    rows = max(1, _CHUNK_BYTES // (4 * logits.size(-1)))
+    rows = max(1, FOCAL_CHUNK_BYTES // (4 * logits.size(-1)))
     total = flat.new_zeros((), dtype=torch.float32)
     for begin in range(0, flat.size(0), rows):
         targets = shift_labels[begin : begin + rows]

@@ -12,10 +12,10 @@ from __future__ import annotations
 import re
 
 import torch
+from llamafactory.extras.constants import IGNORE_INDEX
 
 from piifactory.answer import VALUE_OPEN
 
-IGNORE_INDEX = -100
 _VALUE = re.compile(VALUE_OPEN + r'((?:[^"\\]|\\.)*)"')
 
 

@@ -9,12 +9,12 @@ from typing import Any, Callable
 
 from piifactory.io import InputError
 from piifactory.recipe_file import read_recipe
+from plugins.options import BLOCK_KEY, METRIC_NAMES
 from plugins.preflight import data as ds
 from plugins.preflight.models import ModelSpec, template_rule
 from plugins.preflight.report import PreflightReport
 
 HF_DEFAULT_EVAL_BATCH = 8  # transformers' per_device_eval_batch_size default
-ENTITY_METRICS = ("entity_f1", "entity_precision", "entity_recall")
 
 
 @dataclass
@@ -215,6 +215,6 @@ def check_best_checkpoint(ctx: Context, report: PreflightReport) -> None:
             report.warnings.append(f"about {steps} training steps and save_steps {save_steps}: only the final "
                                    "checkpoint is evaluated, so there is nothing to choose from; lower save/eval steps")
     metric = str(ctx.get("metric_for_best_model", "loss"))
-    if metric.removeprefix("eval_") in ENTITY_METRICS and not (ctx.block.get("entity_metrics") or {}).get("enabled"):
-        report.errors.append(f"metric_for_best_model {metric} needs pii_factory.entity_metrics.enabled: true "
+    if metric.removeprefix("eval_") in METRIC_NAMES and not (ctx.block.get("entity_metrics") or {}).get("enabled"):
+        report.errors.append(f"metric_for_best_model {metric} needs {BLOCK_KEY}.entity_metrics.enabled: true "
                              "(nothing else computes it; transformers raises KeyError at the first evaluation)")

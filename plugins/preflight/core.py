@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from plugins.options import BLOCK_KEY
 from plugins.preflight import checks, memory
 from plugins.preflight.data import token_counter
 from plugins.preflight.models import resolve_spec
@@ -91,7 +92,7 @@ def _check_memory(ctx: checks.Context, report: PreflightReport) -> None:
     if setup.gen_batch:
         report.estimates.append(memory.generate_step(ctx.spec, setup))
     if report.gpu_mem_gb is None:
-        report.warnings.append("card memory unknown: pass --gpu-mem GB (or pii_factory.preflight.gpu_mem_gb)")
+        report.warnings.append(f"card memory unknown: pass --gpu-mem GB (or {BLOCK_KEY}.preflight.gpu_mem_gb)")
         return
     for est in report.estimates:
         if est.total > report.gpu_mem_gb:

@@ -1,21 +1,28 @@
 """Peak GPU memory of a training step, an evaluation step and the entity-F1 generation pass.
 
 The formula (docs/recipes.md explains each term) counts what is alive at the peak; the logits
-term (batch x length x vocabulary, upcast to fp32 by the loss) dominates for Qwen's 152k
-vocabulary and is what made the users' evaluation batch of 12 run out of memory.
+term (batch x length x vocabulary, upcast to fp32 by the stock loss) dominates for Qwen's 152k
+vocabulary and is what made the users' evaluation batch of 12 run out of memory. The focal loss
+upcasts bounded chunks instead, so a focal-loss recipe needs less, not more.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from plugins.options import FOCAL_CHUNK_BYTES
 from plugins.preflight.models import ModelSpec
 
 GIB = 1024**3
 CUDA_OVERHEAD_GIB = 0.8  # CUDA context, cuBLAS workspace and allocator slack on one card
+# Per logit (batch x length x vocabulary). The stock loss upcasts all of them at once:
 TRAIN_LOGIT_BYTES = 12  # bf16 logits + fp32 upcast + fp32 log-softmax, then its gradient
 EVAL_LOGIT_BYTES = 10  # bf16 logits + fp32 upcast + fp32 log-softmax, no gradient
-FOCAL_EXTRA_BYTES = 4  # focal loss keeps one more fp32 tensor of probabilities
+# The focal loss keeps no full fp32 copy: it upcasts checkpointed chunks of FOCAL_CHUNK_BYTES.
+FOCAL_TRAIN_LOGIT_BYTES = 4  # bf16 logits + their bf16 gradient
+FOCAL_EVAL_LOGIT_BYTES = 2  # bf16 logits
+FOCAL_TRAIN_CHUNKS = 3  # fp32 upcast, log-softmax and its gradient of the chunk being recomputed
+FOCAL_EVAL_CHUNKS = 2  # fp32 upcast and log-softmax of one chunk
 
 
 @dataclass(frozen=True)
@@ -89,6 +96,18 @@ def _trainable_bytes(spec: ModelSpec, s: Setup, with_grads: bool) -> float:
     return trainable_params(spec, s) * per_param / shard
 
 
+def logit_bytes(spec: ModelSpec, s: Setup, tokens: int, train: bool) -> float:
+    """What the loss holds at its peak: the stock loss in fp32 over all logits, the focal loss
+    (plugins.focal_loss) the 16-bit logits plus a few fp32 chunks of at most FOCAL_CHUNK_BYTES."""
+    logits = tokens * spec.vocab
+    if not s.focal_loss:
+        return logits * (TRAIN_LOGIT_BYTES if train else EVAL_LOGIT_BYTES)
+    chunk = min(FOCAL_CHUNK_BYTES, logits * 4)
+    if train:
+        return logits * FOCAL_TRAIN_LOGIT_BYTES + FOCAL_TRAIN_CHUNKS * chunk
+    return logits * FOCAL_EVAL_LOGIT_BYTES + FOCAL_EVAL_CHUNKS * chunk
+
+
 def train_step(spec: ModelSpec, s: Setup) -> Estimate:
     tokens = s.train_batch * s.seq_len
     layer = _layer_bytes_per_token(spec) * tokens
@@ -96,24 +115,22 @@ def train_step(spec: ModelSpec, s: Setup) -> Estimate:
         activations = spec.layers * tokens * spec.hidden * 2 + 2 * layer
     else:
         activations = spec.layers * layer
-    logit_bytes = TRAIN_LOGIT_BYTES + (FOCAL_EXTRA_BYTES if s.focal_loss else 0)
     return Estimate("train step", {
         "weights": _weight_bytes(spec, s) / GIB,
         "trainable+optimiser": _trainable_bytes(spec, s, True) / GIB,
         "activations": activations / GIB,
-        "logits": tokens * spec.vocab * logit_bytes / GIB,
+        "logits": logit_bytes(spec, s, tokens, train=True) / GIB,
         "cuda overhead": CUDA_OVERHEAD_GIB,
     })
 
 
 def eval_step(spec: ModelSpec, s: Setup) -> Estimate:
     tokens = s.eval_batch * s.seq_len
-    logit_bytes = EVAL_LOGIT_BYTES + (FOCAL_EXTRA_BYTES if s.focal_loss else 0)
     return Estimate("eval step", {
         "weights": _weight_bytes(spec, s) / GIB,
         "trainable+optimiser": _trainable_bytes(spec, s, False) / GIB,
         "activations": _layer_bytes_per_token(spec) * tokens / GIB,
-        "logits": tokens * spec.vocab * logit_bytes / GIB,
+        "logits": logit_bytes(spec, s, tokens, train=False) / GIB,
         "cuda overhead": CUDA_OVERHEAD_GIB,
     })
 

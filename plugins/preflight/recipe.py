@@ -11,14 +11,13 @@ from pathlib import Path
 from typing import Any
 
 from piifactory.recipe_file import read_recipe
-
-PLUGIN_KEY = "pii_factory"
+from plugins.options import BLOCK_KEY
 
 
 def split_plugin_block(config: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """``(llamafactory_config, pii_factory_block)``; the input is left untouched."""
     lf_config = copy.deepcopy(config)
-    block = lf_config.pop(PLUGIN_KEY, None) or {}
+    block = lf_config.pop(BLOCK_KEY, None) or {}
     return lf_config, block
 
 
