@@ -20,16 +20,17 @@ from converters.records import RecordError
 from piifactory.answer import GoldError
 from piifactory.errors import PiiFactoryError, UsageError
 from piifactory.io import InputError
+from piifactory.lf_compat import ChangedInternalsError, UnsupportedVersionError
 from piifactory.qwen_tokenizer import TokenizerSourceError
 from piifactory.schema import UnknownLabelError
-from plugins.activation import PreflightFailed, UnsupportedVersionError
+from plugins.activation import PreflightFailed
 from plugins.options import OptionsError
 
 
 @pytest.mark.parametrize(
     "error",
     [InputError, UnknownLabelError, GoldError, RecordError, UnknownPresetError, OptionsError, UnsupportedVersionError,
-     PreflightFailed, TokenizerSourceError, UsageError],
+     ChangedInternalsError, PreflightFailed, TokenizerSourceError, UsageError],
 )
 def test_user_facing_errors_share_the_base_class(error: type[Exception]) -> None:
     assert issubclass(error, PiiFactoryError)

@@ -10,8 +10,8 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from eval.scoring import score_generations
 from piifactory.answer import target_text
-from piifactory.schema import DEFAULT_INSTRUCTION, Entity
 from piifactory.lf_compat import UnsupportedVersionError
+from piifactory.schema import DEFAULT_INSTRUCTION, Entity
 from plugins.activation import with_plugins
 from plugins.entity_metrics import EntityEvaluator
 from plugins.focal_loss import ValueTokenWeigher, focal_loss

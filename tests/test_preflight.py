@@ -12,10 +12,10 @@ import yaml
 from piifactory.io import InputError
 from piifactory.recipe_file import parse_yaml
 from piifactory.testing import write_alpaca_splits
+from plugins.options import FOCAL_CHUNK_BYTES
 from plugins.preflight import apply_overrides, load_recipe, run_preflight
 from plugins.preflight.__main__ import main
 from plugins.preflight.data import infer_seqlen
-from plugins.options import FOCAL_CHUNK_BYTES
 from plugins.preflight.memory import GIB, Setup, eval_step, train_step
 from plugins.preflight.models import QWEN_SPECS
 from tests.conftest import REPO
