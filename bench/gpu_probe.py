@@ -89,15 +89,11 @@ def probe_callback(path: Path):
 
 def main() -> None:
     from llamafactory.cli import main as llamafactory_cli
-    from llamafactory.train import tuner  # the pack's start-up hook has wrapped run_exp by now
 
-    wrapped = tuner.run_exp
-    callback = probe_callback(Path(os.environ[PROBE_ENV]))
+    from piifactory import lf_compat
 
-    def run_exp(args=None, callbacks=None):
-        return wrapped(args, [*(callbacks or []), callback])
-
-    tuner.run_exp = run_exp
+    # on top of the pack's wrapper, which its start-up hook put in place when the tuner loaded
+    lf_compat.add_run_callback(probe_callback(Path(os.environ[PROBE_ENV])))
     sys.argv = ["llamafactory-cli", *sys.argv[1:]]
     llamafactory_cli()
 

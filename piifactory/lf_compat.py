@@ -162,6 +162,17 @@ def wrap_run_exp(tuner: Any, wrap: Callable[[Callable[..., None]], Callable[...,
         tuner.run_exp = wrapped
 
 
+def add_run_callback(callback: Any) -> None:
+    """Every later ``run_exp`` of this process (the CLI's included) also gets ``callback``, through
+    LLaMA-Factory's own ``callbacks`` argument."""
+    tuner, stock = RUN_EXP.host(), RUN_EXP.get()
+
+    def run_exp(args: Any = None, callbacks: list | None = None) -> None:
+        return stock(args, [*(callbacks or []), callback])
+
+    tuner.run_exp = run_exp
+
+
 def stop_token_ids(trainer_kwargs: dict[str, Any]) -> list[int]:
     """The EOS list (template stop words included) the SFT workflow hands its trainer as
     ``gen_kwargs``: the one LLaMA-Factory's own predict stops on."""

@@ -188,3 +188,14 @@ def test_the_crossing_check_finds_each_kind() -> None:
         "x.py:5: ._write_log",
         "x.py:5: assigns into llamafactory's callbacks.LogCallback._write_log",
     ]
+
+
+def test_an_extra_callback_reaches_every_run(monkeypatch) -> None:
+    from llamafactory.train import tuner
+
+    calls = []
+    monkeypatch.setattr(tuner, "run_exp", lambda args=None, callbacks=None: calls.append((args, callbacks)))
+    lf_compat.add_run_callback("probe")
+    tuner.run_exp({"stage": "sft"}, ["log"])
+    tuner.run_exp()
+    assert calls == [({"stage": "sft"}, ["log", "probe"]), (None, ["probe"])]
