@@ -29,8 +29,11 @@ def _pack_plugins_visible() -> bool:
 def activate(tuner) -> None:
     """Let the pack's plugins wrap ``tuner.run_exp``, unless another ``plugins`` package is in the way."""
     if not _pack_plugins_visible():
-        print(f"pii_factory: another `plugins` package shadows the pack's ({PACK_PLUGINS}) in this process; "
-              "llamafactory runs stock and a recipe's `pii_factory:` block is not applied", file=sys.stderr)
+        print(
+            f"pii_factory: another `plugins` package shadows the pack's ({PACK_PLUGINS}) in this process; "
+            "llamafactory runs stock and a recipe's `pii_factory:` block is not applied",
+            file=sys.stderr,
+        )
         return
     from plugins.activation import patch_tuner
 

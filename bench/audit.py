@@ -21,7 +21,9 @@ _REPO = Path(__file__).resolve().parents[1]
 
 
 def _child(module: str, *args: Path) -> dict[str, float]:
-    proc = subprocess.run([sys.executable, "-m", module, *map(str, args)], capture_output=True, text=True, check=False, cwd=_REPO)
+    proc = subprocess.run(
+        [sys.executable, "-m", module, *map(str, args)], capture_output=True, text=True, check=False, cwd=_REPO
+    )
     if proc.returncode != 0:
         raise RuntimeError(f"{module} failed: {proc.stderr.strip()[-2000:]}")
     return json.loads(proc.stdout)
@@ -39,7 +41,9 @@ def _pair(src: Path, work: Path) -> tuple[float, float]:
 
 
 def run(scale: float) -> list[Row]:
-    users, small, large = (scaled(size, scale, floor) for size, floor in ((USERS_SIZE, 500), (SMALL, 1_000), (LARGE, 10_000)))
+    users, small, large = (
+        scaled(size, scale, floor) for size, floor in ((USERS_SIZE, 500), (SMALL, 1_000), (LARGE, 10_000))
+    )
     with tempfile.TemporaryDirectory(prefix="bench-audit-") as tmp:
         work = Path(tmp)
         src = work / "users.jsonl"
@@ -55,7 +59,14 @@ def run(scale: float) -> list[Row]:
     note = f"{users} users'-format records, the same file; best of 2 alternated rounds each"
     return [
         Row("converters", "audit (2 passes, every check, findings JSONL)", audit, "records/s", note),
-        Row("converters", "audit / convert speed", audit / convert, "ratio", f"{note}; convert {convert:,.0f} records/s"),
-        Row("converters", f"audit peak RSS {large} / {small} records", high["peak_rss_mb"] / low["peak_rss_mb"], "ratio",
-            f"{high['peak_rss_mb']:.0f} MB vs {low['peak_rss_mb']:.0f} MB, {high['surfaces']:.0f} vs {low['surfaces']:.0f} surfaces kept (flat = 1)"),
+        Row(
+            "converters", "audit / convert speed", audit / convert, "ratio", f"{note}; convert {convert:,.0f} records/s"
+        ),
+        Row(
+            "converters",
+            f"audit peak RSS {large} / {small} records",
+            high["peak_rss_mb"] / low["peak_rss_mb"],
+            "ratio",
+            f"{high['peak_rss_mb']:.0f} MB vs {low['peak_rss_mb']:.0f} MB, {high['surfaces']:.0f} vs {low['surfaces']:.0f} surfaces kept (flat = 1)",
+        ),
     ]

@@ -17,8 +17,16 @@ def main(argv: list[str]) -> int:
     start = time.perf_counter()
     result = audit([src], findings_path=src.with_suffix(".findings.jsonl"), progress=False)
     seconds = time.perf_counter() - start
-    print(json.dumps({"records": result.read, "seconds": seconds, "peak_rss_mb": peak_rss_kb() / 1024,
-                      "surfaces": len(result.surfaces)}))
+    print(
+        json.dumps(
+            {
+                "records": result.read,
+                "seconds": seconds,
+                "peak_rss_mb": peak_rss_kb() / 1024,
+                "surfaces": len(result.surfaces),
+            }
+        )
+    )
     return 0
 
 

@@ -37,8 +37,13 @@ def measure(n: int, workdir: Path) -> dict[str, float]:
     src = workdir / f"in_{n}.jsonl"
     write_input(src, n)
     out = workdir / f"out_{n}"
-    proc = subprocess.run([sys.executable, "-m", "bench.convert_child", str(src), str(out)],
-                          capture_output=True, text=True, check=False, cwd=Path(__file__).resolve().parents[1])
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench.convert_child", str(src), str(out)],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=Path(__file__).resolve().parents[1],
+    )
     if proc.returncode != 0:
         raise RuntimeError(f"bench.convert_child failed on {n} records: {proc.stderr.strip()[-2000:]}")
     src.unlink()
@@ -48,15 +53,27 @@ def measure(n: int, workdir: Path) -> dict[str, float]:
 
 
 def run(scale: float) -> list[Row]:
-    users, small, large = (scaled(size, scale, floor) for size, floor in ((USERS_SIZE, 500), (SMALL, 1_000), (LARGE, 10_000)))
+    users, small, large = (
+        scaled(size, scale, floor) for size, floor in ((USERS_SIZE, 500), (SMALL, 1_000), (LARGE, 10_000))
+    )
     with tempfile.TemporaryDirectory(prefix="bench-convert-") as tmp:
         work = Path(tmp)
         speed = measure(users, work)
         low = measure(small, work)
         high = measure(large, work)
     return [
-        Row("converters", "convert (check + split + write)", speed["records"] / speed["seconds"], "records/s",
-            f"{users} users'-format records, JSON out, 0.8/0.1/0.1 split"),
-        Row("converters", f"peak RSS {large} / {small} records", high["peak_rss_mb"] / low["peak_rss_mb"], "ratio",
-            f"{high['peak_rss_mb']:.0f} MB vs {low['peak_rss_mb']:.0f} MB, one subprocess each (flat = 1)"),
+        Row(
+            "converters",
+            "convert (check + split + write)",
+            speed["records"] / speed["seconds"],
+            "records/s",
+            f"{users} users'-format records, JSON out, 0.8/0.1/0.1 split",
+        ),
+        Row(
+            "converters",
+            f"peak RSS {large} / {small} records",
+            high["peak_rss_mb"] / low["peak_rss_mb"],
+            "ratio",
+            f"{high['peak_rss_mb']:.0f} MB vs {low['peak_rss_mb']:.0f} MB, one subprocess each (flat = 1)",
+        ),
     ]

@@ -28,19 +28,38 @@ REPO = Path(__file__).resolve().parents[1]
 def run_seed(seed: int, root: Path, quick: bool) -> list[str]:
     """One demo run; its table row (seed, test F1, held-out-genre F1, train seconds, exit code)."""
     root.mkdir(parents=True, exist_ok=True)
-    command = [sys.executable, "-m", "piifactory.demo", "--root", str(root), *(["--quick"] if quick else []), f"seed={seed}"]
+    command = [
+        sys.executable,
+        "-m",
+        "piifactory.demo",
+        "--root",
+        str(root),
+        *(["--quick"] if quick else []),
+        f"seed={seed}",
+    ]
     log = root / "demo.log"
     with log.open("w", encoding="utf-8") as handle:
-        code = subprocess.run(command, cwd=REPO, stdout=handle, stderr=subprocess.STDOUT,
-                              env={**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}).returncode
+        code = subprocess.run(
+            command,
+            cwd=REPO,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")},
+        ).returncode
     report = root / "outputs/tiny_cpu_demo/report"
     try:
         test = json.loads((report / "score.json").read_text(encoding="utf-8"))["micro"]["f1"]
         genres = json.loads((report / "rules_vs_model_genres.json").read_text(encoding="utf-8"))["model"]["micro"]["f1"]
     except (OSError, KeyError, ValueError):
         return [str(seed), "-", "-", "-", f"{code} (see {log})"]
-    train = next((line.split(":")[1].strip() for line in log.read_text(encoding="utf-8").splitlines()
-                  if line.startswith("[demo] train (llamafactory-cli):")), "-")
+    train = next(
+        (
+            line.split(":")[1].strip()
+            for line in log.read_text(encoding="utf-8").splitlines()
+            if line.startswith("[demo] train (llamafactory-cli):")
+        ),
+        "-",
+    )
     return [str(seed), f"{test:.3f}", f"{genres:.3f}", train, str(code)]
 
 

@@ -32,12 +32,26 @@ def prepare(root: Path, steps: int) -> list[str]:
 
     model = build(root / "model")
     write_alpaca_splits(root / "data", {"train": 32, "val": 4})
-    recipe = tiny_recipe(model, root / "data", root / "unused", max_steps=steps, eval_strategy="steps",
-                         eval_steps=max(1, steps // 2), save_strategy="no", per_device_eval_batch_size=4)
+    recipe = tiny_recipe(
+        model,
+        root / "data",
+        root / "unused",
+        max_steps=steps,
+        eval_strategy="steps",
+        eval_steps=max(1, steps // 2),
+        save_strategy="no",
+        per_device_eval_batch_size=4,
+    )
     (root / "recipe.yaml").write_text(yaml.safe_dump(recipe), encoding="utf-8")
     rates = [3.0e-3, 1.0e-3, 3.0e-4][:TRIALS]
-    experiment = {"name": "bench", "recipe": "recipe.yaml", "metric": "loss", "resources": {"cpus": 1},
-                  "loggers": [], "variants": [{"name": f"t{i}", "overrides": {"learning_rate": lr}} for i, lr in enumerate(rates)]}
+    experiment = {
+        "name": "bench",
+        "recipe": "recipe.yaml",
+        "metric": "loss",
+        "resources": {"cpus": 1},
+        "loggers": [],
+        "variants": [{"name": f"t{i}", "overrides": {"learning_rate": lr}} for i, lr in enumerate(rates)],
+    }
     (root / "experiment.yaml").write_text(yaml.safe_dump(experiment), encoding="utf-8")
     return [f"learning_rate={lr}" for lr in rates]
 
@@ -46,8 +60,13 @@ def by_hand(root: Path, overrides: list[str]) -> float:
     cli = str(Path(sys.executable).parent / "llamafactory-cli")
     start = time.perf_counter()
     for index, override in enumerate(overrides):
-        subprocess.run([cli, "train", "recipe.yaml", override, f"output_dir=hand/t{index}"], cwd=root, check=True,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        subprocess.run(
+            [cli, "train", "recipe.yaml", override, f"output_dir=hand/t{index}"],
+            cwd=root,
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
     return time.perf_counter() - start
 
 
@@ -55,8 +74,17 @@ def with_runner(root: Path) -> tuple[float, float]:
     """(seconds, the driver's peak RSS in MB)."""
     import psutil
 
-    command = [sys.executable, "-m", "piifactory.experiments", "run", "experiment.yaml", "--num-cpus", "1",
-               "--storage", "runner"]
+    command = [
+        sys.executable,
+        "-m",
+        "piifactory.experiments",
+        "run",
+        "experiment.yaml",
+        "--num-cpus",
+        "1",
+        "--storage",
+        "runner",
+    ]
     start = time.perf_counter()
     process = subprocess.Popen(command, cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     driver, peak = psutil.Process(process.pid), 0
@@ -87,10 +115,26 @@ def run(scale: float) -> list[Row]:
         startup = ray_start_seconds()
     on = f"{TRIALS} tiny-model trials x {steps} steps, one at a time"
     return [
-        Row("experiments", "runner (Ray Tune) / by hand, same trials", runner / hand, "x",
-            f"{on}: {runner:.0f} s vs {hand:.0f} s"),
-        Row("experiments", "Ray start-up (init + shutdown) / by-hand time", startup / hand, "x", f"{startup:.1f} s; {on}"),
-        Row("experiments", "overhead per trial beyond start-up / by-hand time per trial",
-            (runner - hand - startup) / hand, "x", f"{(runner - hand - startup) / TRIALS:.1f} s per trial; {on}"),
+        Row(
+            "experiments",
+            "runner (Ray Tune) / by hand, same trials",
+            runner / hand,
+            "x",
+            f"{on}: {runner:.0f} s vs {hand:.0f} s",
+        ),
+        Row(
+            "experiments",
+            "Ray start-up (init + shutdown) / by-hand time",
+            startup / hand,
+            "x",
+            f"{startup:.1f} s; {on}",
+        ),
+        Row(
+            "experiments",
+            "overhead per trial beyond start-up / by-hand time per trial",
+            (runner - hand - startup) / hand,
+            "x",
+            f"{(runner - hand - startup) / TRIALS:.1f} s per trial; {on}",
+        ),
         Row("experiments", "runner (Ray driver) peak RSS", peak_mb, "MB", "the driver process alone; trials run apart"),
     ]

@@ -33,13 +33,21 @@ def run(scale: float) -> list[Row]:
         NOTES.append(f"no trained demo model in {DEMO_MODEL} (or no data/pii_synth_test.json): run `make demo` first")
         return []
     n = scaled(FULL_SAMPLES, scale, 8)
-    recipe = load_recipe(REPO / "llamafactory_configs/tiny_cpu_demo.yaml",
-                         [f"model_name_or_path={DEMO_MODEL}", f"dataset_dir={REPO}"])
+    recipe = load_recipe(
+        REPO / "llamafactory_configs/tiny_cpu_demo.yaml", [f"model_name_or_path={DEMO_MODEL}", f"dataset_dir={REPO}"]
+    )
     with tempfile.TemporaryDirectory(prefix="bench-gguf-") as tmp, contextlib.redirect_stdout(sys.stderr):
         plan = ExportPlan(recipe, Path(tmp), QUANTS, pre_tokenizer="qwen2")
         export_ggufs(plan, ensure())
-        rows = measure(recipe, DEMO_MODEL, {q: plan.gguf(q) for q in QUANTS}, Path(tmp) / "verify",
-                       dataset="pii_synth_test", limit=n, batch_size=1)
+        rows = measure(
+            recipe,
+            DEMO_MODEL,
+            {q: plan.gguf(q) for q in QUANTS},
+            Path(tmp) / "verify",
+            dataset="pii_synth_test",
+            limit=n,
+            batch_size=1,
+        )
     hf = rows[0]
     note = f"{n} test prompts of the demo model, one at a time, greedy, CPU"
     out: list[Row] = []
@@ -47,10 +55,25 @@ def run(scale: float) -> list[Row]:
         name = "HF (transformers)" if row.label == "hf" else f"llama.cpp {row.label}"
         out.append(Row("gguf", f"{name} decoding", row.tokens_per_second, "tokens/s", note))
         if row.label != "hf":
-            out.append(Row("gguf", f"llama.cpp {row.label} / HF", row.tokens_per_second / hf.tokens_per_second,
-                           "x faster", "same prompts, same run"))
-        out.append(Row("gguf", f"{name} size", row.size_bytes / 2**20, "MiB",
-                       "safetensors" if row.label == "hf" else "GGUF file"))
-        out.append(Row("gguf", f"{name} entity F1", row.f1, "F1",
-                       f"{row.same_as_hf}/{row.samples} answers identical to HF"))
+            out.append(
+                Row(
+                    "gguf",
+                    f"llama.cpp {row.label} / HF",
+                    row.tokens_per_second / hf.tokens_per_second,
+                    "x faster",
+                    "same prompts, same run",
+                )
+            )
+        out.append(
+            Row(
+                "gguf",
+                f"{name} size",
+                row.size_bytes / 2**20,
+                "MiB",
+                "safetensors" if row.label == "hf" else "GGUF file",
+            )
+        )
+        out.append(
+            Row("gguf", f"{name} entity F1", row.f1, "F1", f"{row.same_as_hf}/{row.samples} answers identical to HF")
+        )
     return out

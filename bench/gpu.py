@@ -149,9 +149,19 @@ def write_long_rows(dataset_dir: Path, sizes: dict[str, int], tokenizer_dir: Pat
             while True:
                 sample = next(pool)
                 shift = len(row.text) + 1
-                longer = Sample(f"{row.text}\n{sample.text}", row.entities + tuple(
-                    Entity(e.type, e.value, None if e.start is None else e.start + shift,
-                           None if e.end is None else e.end + shift) for e in sample.entities))
+                longer = Sample(
+                    f"{row.text}\n{sample.text}",
+                    row.entities
+                    + tuple(
+                        Entity(
+                            e.type,
+                            e.value,
+                            None if e.start is None else e.start + shift,
+                            None if e.end is None else e.end + shift,
+                        )
+                        for e in sample.entities
+                    ),
+                )
                 if length(longer) > tokens:
                     break
                 row = longer
@@ -165,18 +175,30 @@ def write_long_rows(dataset_dir: Path, sizes: dict[str, int], tokenizer_dir: Pat
 # --- recipes -----------------------------------------------------------------------------------
 
 
-def bench_recipe(run: Run, model: Path, data: Path, out: Path, *, steps: int, eval_samples: int,
-                 dry_run: bool) -> dict:
+def bench_recipe(run: Run, model: Path, data: Path, out: Path, *, steps: int, eval_samples: int, dry_run: bool) -> dict:
     """The shipped recipe as written, with only what a short measured run needs changed: the
     model and data, ``steps`` optimiser steps with one evaluation at the end, no checkpoints."""
     from piifactory.recipe_file import read_recipe
 
     cfg = read_recipe(CONFIGS / f"{run.recipe}.yaml")
-    cfg.update(model_name_or_path=str(model), dataset_dir=str(data), dataset="pii_bench_train",
-               eval_dataset="pii_bench_val", output_dir=str(out), overwrite_output_dir=True, max_steps=steps,
-               eval_strategy="steps", eval_steps=steps, save_strategy="no", load_best_model_at_end=False,
-               logging_steps=1, plot_loss=False, preprocessing_num_workers=1, report_to="none",
-               include_num_input_tokens_seen=True)
+    cfg.update(
+        model_name_or_path=str(model),
+        dataset_dir=str(data),
+        dataset="pii_bench_train",
+        eval_dataset="pii_bench_val",
+        output_dir=str(out),
+        overwrite_output_dir=True,
+        max_steps=steps,
+        eval_strategy="steps",
+        eval_steps=steps,
+        save_strategy="no",
+        load_best_model_at_end=False,
+        logging_steps=1,
+        plot_loss=False,
+        preprocessing_num_workers=1,
+        report_to="none",
+        include_num_input_tokens_seen=True,
+    )
     cfg.pop("val_size", None)
     cfg.pop("early_stopping_steps", None)
     block = cfg.get("pii_factory")
@@ -184,8 +206,14 @@ def bench_recipe(run: Run, model: Path, data: Path, out: Path, *, steps: int, ev
         block["entity_metrics"] = {**block.get("entity_metrics", {}), "eval_samples": eval_samples}
         block["preflight"] = {**block.get("preflight", {}), "mode": "warn"}
     if dry_run:
-        cfg.update(use_cpu=True, bf16=False, cutoff_len=256, gradient_accumulation_steps=1,
-                   per_device_train_batch_size=2, per_device_eval_batch_size=2)
+        cfg.update(
+            use_cpu=True,
+            bf16=False,
+            cutoff_len=256,
+            gradient_accumulation_steps=1,
+            per_device_train_batch_size=2,
+            per_device_eval_batch_size=2,
+        )
         cfg.pop("deepspeed", None)
         if block is not None:
             block["entity_metrics"]["max_new_tokens"] = 16
@@ -194,8 +222,15 @@ def bench_recipe(run: Run, model: Path, data: Path, out: Path, *, steps: int, ev
 
 def method_of(cfg: dict) -> str:
     quant = "QLoRA nf4" if cfg.get("quantization_bit") == 4 else "bf16 LoRA" if cfg.get("bf16") else "LoRA"
-    extras = [name for name, on in (("unsloth", cfg.get("use_unsloth")), ("focal", (cfg.get("pii_factory") or {}).get("focal_loss")),
-                                    ("entity F1", (cfg.get("pii_factory") or {}).get("entity_metrics"))) if on]
+    extras = [
+        name
+        for name, on in (
+            ("unsloth", cfg.get("use_unsloth")),
+            ("focal", (cfg.get("pii_factory") or {}).get("focal_loss")),
+            ("entity F1", (cfg.get("pii_factory") or {}).get("entity_metrics")),
+        )
+        if on
+    ]
     return " + ".join([quant, *extras])
 
 
@@ -223,8 +258,12 @@ class SmiSampler:
 
     def _read(self) -> float | None:
         try:
-            out = subprocess.run(["nvidia-smi", "--query-gpu=memory.used", "--format=csv,noheader,nounits", "-i", "0"],
-                                 capture_output=True, text=True, timeout=5).stdout.strip()
+            out = subprocess.run(
+                ["nvidia-smi", "--query-gpu=memory.used", "--format=csv,noheader,nounits", "-i", "0"],
+                capture_output=True,
+                text=True,
+                timeout=5,
+            ).stdout.strip()
             return float(out.splitlines()[0])
         except (OSError, ValueError, IndexError, subprocess.TimeoutExpired):
             return None
@@ -256,7 +295,9 @@ def _child(args: list[str], log: Path, env: dict[str, str], timeout: float) -> t
     start = time.perf_counter()
     with SmiSampler() as smi, open(log, "w", encoding="utf-8") as handle:
         try:
-            code = subprocess.run(args, cwd=REPO, env=env, stdout=handle, stderr=subprocess.STDOUT, timeout=timeout).returncode
+            code = subprocess.run(
+                args, cwd=REPO, env=env, stdout=handle, stderr=subprocess.STDOUT, timeout=timeout
+            ).returncode
         except subprocess.TimeoutExpired:
             code = 124
     return code, time.perf_counter() - start, smi.peak_gib
@@ -277,8 +318,17 @@ def _skip_reason(run: Run, dry_run: bool) -> str | None:
     return None
 
 
-def measure(run: Run, work: Path, out: Path, *, steps: int, eval_samples: int, dry_run: bool,
-            gpu_mem_gb: float | None, timeout: float) -> Result:
+def measure(
+    run: Run,
+    work: Path,
+    out: Path,
+    *,
+    steps: int,
+    eval_samples: int,
+    dry_run: bool,
+    gpu_mem_gb: float | None,
+    timeout: float,
+) -> Result:
     cfg_probe = yaml.safe_load((CONFIGS / f"{run.recipe}.yaml").read_text(encoding="utf-8"))
     result = Result(run.recipe, run.model, method_of(cfg_probe))
     reason = _skip_reason(run, dry_run)
@@ -300,12 +350,22 @@ def measure(run: Run, work: Path, out: Path, *, steps: int, eval_samples: int, d
     recipe_path = run_dir / "recipe.yaml"
     recipe_path.write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
     probe_path = run_dir / "probe.json"
-    env = {**os.environ, PROBE_ENV: str(probe_path), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
-           "HF_DATASETS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+    env = {
+        **os.environ,
+        PROBE_ENV: str(probe_path),
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        "HF_DATASETS_OFFLINE": "1",
+        "TOKENIZERS_PARALLELISM": "false",
+    }
     if run.gpus > 1:  # LLaMA-Factory's launcher re-runs itself under torchrun: the probe stays in the parent
         env.update(FORCE_TORCHRUN="1", NPROC_PER_NODE=str(run.gpus))
-    code, seconds, smi = _child([sys.executable, "-m", "bench.gpu_probe", "train", str(recipe_path)],
-                                out / f"{run.recipe}.train.log", env, timeout)
+    code, seconds, smi = _child(
+        [sys.executable, "-m", "bench.gpu_probe", "train", str(recipe_path)],
+        out / f"{run.recipe}.train.log",
+        env,
+        timeout,
+    )
     result.wall_s["train"], result.smi_peak_gib = seconds, smi
     if code != 0:
         result.status, result.note = "failed", f"train exited {code}: see {run.recipe}.train.log"
@@ -320,10 +380,28 @@ def measure(run: Run, work: Path, out: Path, *, steps: int, eval_samples: int, d
     predict_out = run_dir / "preds.jsonl"
     predict_out.unlink(missing_ok=True)
     code, seconds, smi = _child(
-        [sys.executable, "-m", "eval.predict", str(recipe_path), f"adapter_name_or_path={run_dir / 'adapter'}",
-         "--dataset", "pii_bench_val", "--limit", str(eval_samples), "--batch-size", str(min(eval_samples, 16)),
-         "--max-new-tokens", "32" if dry_run else "256", "--out", str(predict_out), "--no-progress"],
-        out / f"{run.recipe}.predict.log", env, timeout)
+        [
+            sys.executable,
+            "-m",
+            "eval.predict",
+            str(recipe_path),
+            f"adapter_name_or_path={run_dir / 'adapter'}",
+            "--dataset",
+            "pii_bench_val",
+            "--limit",
+            str(eval_samples),
+            "--batch-size",
+            str(min(eval_samples, 16)),
+            "--max-new-tokens",
+            "32" if dry_run else "256",
+            "--out",
+            str(predict_out),
+            "--no-progress",
+        ],
+        out / f"{run.recipe}.predict.log",
+        env,
+        timeout,
+    )
     result.wall_s["predict"], result.predict_smi_peak_gib = seconds, smi
     if code != 0:
         result.status, result.note = "failed", f"eval.predict exited {code}: see {run.recipe}.predict.log"
@@ -340,7 +418,9 @@ def _read_probe(result: Result, probe: dict, cfg: dict) -> None:
     if len(tokens) >= 2 and tokens[-1] > tokens[0]:
         result.tokens_per_s = (tokens[-1] - tokens[0]) / sum(steps[1:])
     if tokens and tokens[-1]:
-        rows = len(steps) * int(cfg.get("per_device_train_batch_size", 1)) * int(cfg.get("gradient_accumulation_steps", 1))
+        rows = (
+            len(steps) * int(cfg.get("per_device_train_batch_size", 1)) * int(cfg.get("gradient_accumulation_steps", 1))
+        )
         result.tokens_per_row = tokens[-1] / rows
     if probe.get("device"):
         result.train_peak_gib = probe["train_peak_reserved_gib"]
@@ -357,16 +437,41 @@ def _fmt(value: float | None, digits: int = 2) -> str:
 def table_rows(results: list[Result]) -> list[list[str]]:
     rows = []
     for r in results:
-        rows.append([r.recipe, r.method, r.status + (f" ({r.note})" if r.note else ""),
-                     _fmt(r.train_peak_gib), _fmt(r.est_train_gib), _fmt(r.ratio(r.train_peak_gib, r.est_train_gib)),
-                     _fmt(r.eval_peak_gib), _fmt(r.est_eval_gib), _fmt(r.ratio(r.eval_peak_gib, r.est_eval_gib)),
-                     _fmt(r.smi_peak_gib), _fmt(r.seconds_per_step), _fmt(r.tokens_per_s, 0),
-                     _fmt(r.predict_samples_per_s)])
+        rows.append(
+            [
+                r.recipe,
+                r.method,
+                r.status + (f" ({r.note})" if r.note else ""),
+                _fmt(r.train_peak_gib),
+                _fmt(r.est_train_gib),
+                _fmt(r.ratio(r.train_peak_gib, r.est_train_gib)),
+                _fmt(r.eval_peak_gib),
+                _fmt(r.est_eval_gib),
+                _fmt(r.ratio(r.eval_peak_gib, r.est_eval_gib)),
+                _fmt(r.smi_peak_gib),
+                _fmt(r.seconds_per_step),
+                _fmt(r.tokens_per_s, 0),
+                _fmt(r.predict_samples_per_s),
+            ]
+        )
     return rows
 
 
-HEADER = ["recipe", "method", "status", "train peak GiB", "preflight", "ratio", "eval+gen peak GiB", "preflight",
-          "ratio", "nvidia-smi peak GiB", "s/step", "tokens/s", "predict samples/s"]
+HEADER = [
+    "recipe",
+    "method",
+    "status",
+    "train peak GiB",
+    "preflight",
+    "ratio",
+    "eval+gen peak GiB",
+    "preflight",
+    "ratio",
+    "nvidia-smi peak GiB",
+    "s/step",
+    "tokens/s",
+    "predict samples/s",
+]
 
 
 def device_line(dry_run: bool) -> str:
@@ -378,24 +483,31 @@ def device_line(dry_run: bool) -> str:
         what = f"{props.name}, {props.total_memory / 1024**3:.0f} GiB, torch {torch.__version__}"
     else:
         what = f"CPU ({platform.processor() or platform.machine()}), torch {torch.__version__}: dry run, tiny shapes"
-    return (f"{what}, transformers {transformers.__version__}; Python {platform.python_version()}; "
-            f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
+    return (
+        f"{what}, transformers {transformers.__version__}; Python {platform.python_version()}; "
+        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}"
+    )
 
 
 def write_report(results: list[Result], out: Path, device: str, *, steps: int) -> Path:
     lines = [
-        "# GPU check (`python -m bench.gpu`)", "",
+        "# GPU check (`python -m bench.gpu`)",
+        "",
         f"Device: {device}. Each recipe as shipped, {steps} optimiser steps "
         "and one evaluation (entity metrics on) through the stock `llamafactory-cli train`, random weights of the "
         "real shape, rows about `cutoff_len` long. Peaks are the allocator's reserved bytes per phase; the ratio "
         "divides them by the preflight's estimate without its fixed CUDA-context term. `nvidia-smi` is the whole "
-        "training process. s/step is the median optimiser step after the first (accumulation included).", "",
-        markdown_table(HEADER, table_rows(results)), "",
+        "training process. s/step is the median optimiser step after the first (accumulation included).",
+        "",
+        markdown_table(HEADER, table_rows(results)),
+        "",
     ]
     path = out / "gpu_results.md"
     atomic_write_text(path, "\n".join(lines))
-    atomic_write_text(out / "gpu_results.json",
-                      json.dumps({"device": device, "steps": steps, "results": [asdict(r) for r in results]}, indent=1))
+    atomic_write_text(
+        out / "gpu_results.json",
+        json.dumps({"device": device, "steps": steps, "results": [asdict(r) for r in results]}, indent=1),
+    )
     return path
 
 
@@ -416,8 +528,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=4)
     parser.add_argument("--eval-samples", type=int, default=16)
     parser.add_argument("--timeout", type=float, default=420.0, help="seconds per child process")
-    parser.add_argument("--combine", nargs="+", type=Path, metavar="JSON",
-                        help="write one report (to --out, default bench/) from the gpu_results JSON of device calls")
+    parser.add_argument(
+        "--combine",
+        nargs="+",
+        type=Path,
+        metavar="JSON",
+        help="write one report (to --out, default bench/) from the gpu_results JSON of device calls",
+    )
     ns = parser.parse_args(argv)
     if ns.combine:
         print(combine(ns.combine, ns.out or REPO / "bench").read_text(encoding="utf-8"))
@@ -425,8 +542,10 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     if not ns.dry_run and not torch.cuda.is_available():
-        print("error: no CUDA device; `python -m bench.gpu --dry-run` runs the same check with tiny shapes on CPU",
-              file=sys.stderr)
+        print(
+            "error: no CUDA device; `python -m bench.gpu --dry-run` runs the same check with tiny shapes on CPU",
+            file=sys.stderr,
+        )
         return 2
     known = {run.recipe: run for run in RUNS}
     unknown = [name for name in ns.only or [] if name not in known]
@@ -442,8 +561,18 @@ def main(argv: list[str] | None = None) -> int:
     results: list[Result] = []
     for run in runs:
         print(f"[bench.gpu] {run.recipe} ...", file=sys.stderr, flush=True)
-        results.append(measure(run, work, out, steps=ns.steps, eval_samples=ns.eval_samples, dry_run=ns.dry_run,
-                               gpu_mem_gb=gpu_mem, timeout=ns.timeout))
+        results.append(
+            measure(
+                run,
+                work,
+                out,
+                steps=ns.steps,
+                eval_samples=ns.eval_samples,
+                dry_run=ns.dry_run,
+                gpu_mem_gb=gpu_mem,
+                timeout=ns.timeout,
+            )
+        )
         write_report(results, out, device, steps=ns.steps)  # after each run: a timeout keeps what is done
         print(f"[bench.gpu] {run.recipe}: {results[-1].status} {results[-1].note}", file=sys.stderr, flush=True)
     print(device)

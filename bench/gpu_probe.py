@@ -26,9 +26,15 @@ class _Probe:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.figures: dict = {"step_seconds": [], "tokens_seen": [], "train_peak_allocated_gib": 0.0,
-                              "train_peak_reserved_gib": 0.0, "eval_peak_allocated_gib": 0.0,
-                              "eval_peak_reserved_gib": 0.0, "device": None}
+        self.figures: dict = {
+            "step_seconds": [],
+            "tokens_seen": [],
+            "train_peak_allocated_gib": 0.0,
+            "train_peak_reserved_gib": 0.0,
+            "eval_peak_allocated_gib": 0.0,
+            "eval_peak_reserved_gib": 0.0,
+            "device": None,
+        }
         self._start = 0.0
 
     def _peaks(self, phase: str) -> None:
@@ -37,7 +43,10 @@ class _Probe:
         if not torch.cuda.is_available():
             return
         torch.cuda.synchronize()
-        for kind, value in (("allocated", torch.cuda.max_memory_allocated()), ("reserved", torch.cuda.max_memory_reserved())):
+        for kind, value in (
+            ("allocated", torch.cuda.max_memory_allocated()),
+            ("reserved", torch.cuda.max_memory_reserved()),
+        ):
             key = f"{phase}_peak_{kind}_gib"
             self.figures[key] = max(self.figures[key], value / GIB)
         torch.cuda.reset_peak_memory_stats()

@@ -27,12 +27,37 @@ REPO = Path(__file__).resolve().parents[1]
 LIMIT_BYTES = 64 * 2**20  # working tree plus carried paths, per device call
 CUDA_SUFFIX = "cuda130"  # torch 2.11.0+cu130 on the machine
 PACKAGES = (
-    "llamafactory", "transformers", "tokenizers", "accelerate", "peft", "trl", "datasets", "dill", "multiprocess",
-    "fsspec", "bitsandbytes", "omegaconf", "fire", "termcolor", "pydantic", "pydantic_core", "annotated-types",
-    "typing-inspection", "faker", "python-stdnum", "phonenumbers", "dashscope",
+    "llamafactory",
+    "transformers",
+    "tokenizers",
+    "accelerate",
+    "peft",
+    "trl",
+    "datasets",
+    "dill",
+    "multiprocess",
+    "fsspec",
+    "bitsandbytes",
+    "omegaconf",
+    "fire",
+    "termcolor",
+    "pydantic",
+    "pydantic_core",
+    "annotated-types",
+    "typing-inspection",
+    "faker",
+    "python-stdnum",
+    "phonenumbers",
+    "dashscope",
 )
-PLATFORMS = ("manylinux_2_28_x86_64", "manylinux_2_27_x86_64", "manylinux_2_24_x86_64", "manylinux_2_17_x86_64",
-             "manylinux2014_x86_64", "manylinux1_x86_64")
+PLATFORMS = (
+    "manylinux_2_28_x86_64",
+    "manylinux_2_27_x86_64",
+    "manylinux_2_24_x86_64",
+    "manylinux_2_17_x86_64",
+    "manylinux2014_x86_64",
+    "manylinux1_x86_64",
+)
 
 
 def _norm(name: str) -> str:
@@ -53,8 +78,21 @@ def pins(constraints: Path = REPO / "constraints.txt") -> list[str]:
 
 
 def download(dest: Path, requirements: list[str]) -> None:
-    args = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:",
-            "--python-version", "3.12", "--implementation", "cp", "-d", str(dest)]
+    args = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--quiet",
+        "--no-deps",
+        "--only-binary=:all:",
+        "--python-version",
+        "3.12",
+        "--implementation",
+        "cp",
+        "-d",
+        str(dest),
+    ]
     for platform in PLATFORMS:
         args += ["--platform", platform]
     subprocess.run([*args, *requirements], check=True)
@@ -66,8 +104,10 @@ def _record_hash(data: bytes) -> str:
 
 def slim_bitsandbytes(wheel: Path) -> Path:
     """The wheel without the kernels of other CUDA and ROCm releases; a valid wheel (RECORD matches)."""
-    keep = lambda name: not (name.startswith("bitsandbytes/libbitsandbytes_") and name.endswith(".so")) or (
-        CUDA_SUFFIX in name or "_cpu" in name)  # noqa: E731
+    keep = lambda name: (
+        not (name.startswith("bitsandbytes/libbitsandbytes_") and name.endswith(".so"))
+        or (CUDA_SUFFIX in name or "_cpu" in name)
+    )  # noqa: E731
     slim = wheel.with_name(wheel.name + ".slim")
     with zipfile.ZipFile(wheel) as src, zipfile.ZipFile(slim, "w", zipfile.ZIP_DEFLATED) as dst:
         record_name = next(n for n in src.namelist() if n.endswith(".dist-info/RECORD"))
@@ -85,8 +125,12 @@ def slim_bitsandbytes(wheel: Path) -> Path:
 
 def tree_bytes() -> int:
     """Bytes of what a device call sends besides carried paths: tracked and untracked-not-ignored files."""
-    names = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=REPO,
-                           capture_output=True, check=True).stdout.split(b"\0")
+    names = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=REPO,
+        capture_output=True,
+        check=True,
+    ).stdout.split(b"\0")
     return sum((REPO / n.decode()).stat().st_size for n in names if n and (REPO / n.decode()).is_file())
 
 
@@ -103,8 +147,11 @@ def main(argv: list[str] | None = None) -> int:
     wheels = sorted(ns.dest.glob("*.whl"))
     rows = [[w.name, f"{w.stat().st_size / 2**20:.2f}"] for w in wheels]
     wheel_total, tree = sum(w.stat().st_size for w in wheels), tree_bytes()
-    rows += [["(all wheels)", f"{wheel_total / 2**20:.2f}"], ["(working tree)", f"{tree / 2**20:.2f}"],
-             ["(one call carries)", f"{(wheel_total + tree) / 2**20:.2f} of {LIMIT_BYTES / 2**20:.0f}"]]
+    rows += [
+        ["(all wheels)", f"{wheel_total / 2**20:.2f}"],
+        ["(working tree)", f"{tree / 2**20:.2f}"],
+        ["(one call carries)", f"{(wheel_total + tree) / 2**20:.2f} of {LIMIT_BYTES / 2**20:.0f}"],
+    ]
     print(text_table(["file", "MiB"], rows, align="lr"))
     if wheel_total + tree > LIMIT_BYTES:
         print("error: over the device call's 64 MiB", file=sys.stderr)

@@ -30,9 +30,19 @@ ROUNDS = 2  # alternated, best of each: a busy neighbour slows one round, not on
 def _recipe(model: Path, data: Path, n: int) -> dict:
     rows = (to_row(to_chat(s, Prompting()), "alpaca") for s in generate(n, seed=5))
     write_rows(data / "bench_pred.json", rows, "json")
-    merge_registry(data / "dataset_info.json", {"bench_pred": dataset_entry("bench_pred.json", "alpaca", with_system=False)})
-    return {"model_name_or_path": str(model), "stage": "sft", "finetuning_type": "lora", "template": "qwen3",
-            "enable_thinking": False, "cutoff_len": 512, "dataset_dir": str(data), "eval_dataset": "bench_pred"}
+    merge_registry(
+        data / "dataset_info.json", {"bench_pred": dataset_entry("bench_pred.json", "alpaca", with_system=False)}
+    )
+    return {
+        "model_name_or_path": str(model),
+        "stage": "sft",
+        "finetuning_type": "lora",
+        "template": "qwen3",
+        "enable_thinking": False,
+        "cutoff_len": 512,
+        "dataset_dir": str(data),
+        "eval_dataset": "bench_pred",
+    }
 
 
 def run(scale: float) -> list[Row]:
@@ -52,15 +62,27 @@ def run(scale: float) -> list[Row]:
             single = min(single, timed(lambda: generate_fn(ids, MAX_NEW_TOKENS, 1, None))[1])
         constraint_step, steps = _replay_constraint(tokenizer, prompts)
     model_step = batched / (MAX_NEW_TOKENS * -(-n // BATCH))  # upper bound: rows may stop early
-    note = f"{n} prompts, greedy, max {MAX_NEW_TOKENS} new tokens, tiny Qwen3 on CPU, best of {ROUNDS} alternated rounds"
+    note = (
+        f"{n} prompts, greedy, max {MAX_NEW_TOKENS} new tokens, tiny Qwen3 on CPU, best of {ROUNDS} alternated rounds"
+    )
     return [
         Row("eval.predict", f"batched generation (batch {BATCH})", n / batched, "samples/s", note),
         Row("eval.predict", "one-by-one generation", n / single, "samples/s", note),
         Row("eval.predict", "batched / one-by-one", single / batched, "x faster", "same prompts, same run"),
-        Row("eval.predict", f"copy constraint, batch of {BATCH}", 1e3 * constraint_step, "ms/step",
-            f"{steps} steps replaying the gold answers, every value token constrained"),
-        Row("eval.predict", "copy constraint / model decoding step", constraint_step / model_step, "x",
-            f"batch {BATCH}; the model step is the tiny Qwen3's (a real model's is far longer)"),
+        Row(
+            "eval.predict",
+            f"copy constraint, batch of {BATCH}",
+            1e3 * constraint_step,
+            "ms/step",
+            f"{steps} steps replaying the gold answers, every value token constrained",
+        ),
+        Row(
+            "eval.predict",
+            "copy constraint / model decoding step",
+            constraint_step / model_step,
+            "x",
+            f"batch {BATCH}; the model step is the tiny Qwen3's (a real model's is far longer)",
+        ),
     ]
 
 

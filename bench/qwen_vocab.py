@@ -64,26 +64,63 @@ def run(scale: float) -> list[Row]:
         memory = {v: train_loss.peak_added(model_dir, v, 2, batch=LOSS_BATCH) for v in ("default", "focal")}
     vocab = f"Qwen3 tokenizer, 151,936 logits, tiny layers, CPU {torch.get_num_threads()} threads"
     rows = [
-        Row("qwen-vocab", "copy constraint: vocabulary index build", index_seconds, "s",
-            f"{len(tokenizer):,} tokens; once per tokenizer and process (= {index_seconds / model_step:.0f} test-model decoding steps)"),
-        Row("qwen-vocab", f"copy constraint per step, batch {BATCH}", 1e3 * constraint_cpu, "ms/step",
-            f"{replayed} steps replaying gold answers (every value token constrained), CPU tensors"),
-        Row("qwen-vocab", "copy constraint / test-model decoding step", constraint_cpu / model_step, "ratio",
-            f"{vocab}; batch {BATCH}, model step {1e3 * model_step:.1f} ms; best of {ROUNDS} alternated rounds"),
-        Row("qwen-vocab", f"copy constraint host work per step, batch {BATCH}", 1e3 * constraint_host, "ms/step",
-            "meta tensors: what a GPU run pays on its CPU (the three tensor operations become kernels)"),
+        Row(
+            "qwen-vocab",
+            "copy constraint: vocabulary index build",
+            index_seconds,
+            "s",
+            f"{len(tokenizer):,} tokens; once per tokenizer and process (= {index_seconds / model_step:.0f} test-model decoding steps)",
+        ),
+        Row(
+            "qwen-vocab",
+            f"copy constraint per step, batch {BATCH}",
+            1e3 * constraint_cpu,
+            "ms/step",
+            f"{replayed} steps replaying gold answers (every value token constrained), CPU tensors",
+        ),
+        Row(
+            "qwen-vocab",
+            "copy constraint / test-model decoding step",
+            constraint_cpu / model_step,
+            "ratio",
+            f"{vocab}; batch {BATCH}, model step {1e3 * model_step:.1f} ms; best of {ROUNDS} alternated rounds",
+        ),
+        Row(
+            "qwen-vocab",
+            f"copy constraint host work per step, batch {BATCH}",
+            1e3 * constraint_host,
+            "ms/step",
+            "meta tensors: what a GPU run pays on its CPU (the three tensor operations become kernels)",
+        ),
     ]
     for name, tokens_per_s in GPU_TOKENS_PER_S.items():
         ratio = constraint_host * tokens_per_s
         goal = f"; goal < {GOAL:g}: {'met' if ratio < GOAL else 'NOT met'}" if name == "Qwen3-0.6B" else ""
-        rows.append(Row("qwen-vocab", f"copy constraint / {name} GPU decoding step (extrapolated)", ratio, "ratio",
-                        f"host work here over Qwen's published Transformers BF16 step on an H20 ({1e3 / tokens_per_s:.1f} ms){goal}"))
+        rows.append(
+            Row(
+                "qwen-vocab",
+                f"copy constraint / {name} GPU decoding step (extrapolated)",
+                ratio,
+                "ratio",
+                f"host work here over Qwen's published Transformers BF16 step on an H20 ({1e3 / tokens_per_s:.1f} ms){goal}",
+            )
+        )
     what = f"{vocab}; batch {LOSS_BATCH}x{train_loss.SEQ}, gamma {train_loss.GAMMA:g}"
     rows += [
-        Row("qwen-vocab", "focal / default loss: step time", medians["focal"] / medians["default"], "ratio",
-            f"{what}; median of {steps} interleaved fwd+bwd steps each ({medians['default']:.2f} s default); goal <= 1.05"),
-        Row("qwen-vocab", "focal / default loss: peak memory", memory["focal"]["added_mb"] / memory["default"]["added_mb"], "ratio",
+        Row(
+            "qwen-vocab",
+            "focal / default loss: step time",
+            medians["focal"] / medians["default"],
+            "ratio",
+            f"{what}; median of {steps} interleaved fwd+bwd steps each ({medians['default']:.2f} s default); goal <= 1.05",
+        ),
+        Row(
+            "qwen-vocab",
+            "focal / default loss: peak memory",
+            memory["focal"]["added_mb"] / memory["default"]["added_mb"],
+            "ratio",
             f"{what}; RSS high-water added by the steps, one subprocess per variant "
-            f"({memory['default']['added_mb']:.0f} vs {memory['focal']['added_mb']:.0f} MB); goal <= 1.05"),
+            f"({memory['default']['added_mb']:.0f} vs {memory['focal']['added_mb']:.0f} MB); goal <= 1.05",
+        ),
     ]
     return rows

@@ -32,7 +32,8 @@ NOTES: list[str] = []
 
 def _trained() -> bool:
     return (DEMO_MODEL / "model.safetensors").is_file() and all(
-        Path(f"data/pii_synth_{split}.json").is_file() for split in ("val", "test"))
+        Path(f"data/pii_synth_{split}.json").is_file() for split in ("val", "test")
+    )
 
 
 def run(scale: float) -> list[Row]:
@@ -49,10 +50,19 @@ def run(scale: float) -> list[Row]:
             model_note = f"demo model ({DEMO_MODEL}), {n} val + {n} test samples"
         else:
             data = write_alpaca_splits(Path(tmp), {"val": n, "test": n})
-            recipe = {"model_name_or_path": str(build(Path(tmp) / "tiny-qwen3")), "stage": "sft", "finetuning_type": "full",
-                      "template": "qwen3", "enable_thinking": False, "cutoff_len": 512, "dataset_dir": str(data)}
+            recipe = {
+                "model_name_or_path": str(build(Path(tmp) / "tiny-qwen3")),
+                "stage": "sft",
+                "finetuning_type": "full",
+                "template": "qwen3",
+                "enable_thinking": False,
+                "cutoff_len": 512,
+                "dataset_dir": str(data),
+            }
             model_note = f"untrained tiny Qwen3 (no demo model: time only), {n} samples"
-            NOTES.append("quality rows need `make demo` first (outputs/tiny_cpu_demo); this run timed an untrained model")
+            NOTES.append(
+                "quality rows need `make demo` first (outputs/tiny_cpu_demo); this run timed an untrained model"
+            )
         val, tokenizer, template, args = predict.render_prompts(recipe, "pii_synth_val")
         test = predict.render_prompts(recipe, "pii_synth_test")[0]
         return _measure(predict, val[:n], test[:n], tokenizer, template, args, trained, model_note)
@@ -87,13 +97,19 @@ def _measure(predict, val, test, tokenizer, template, args, trained: bool, note:
     steps: dict[str, float] = {}  # seconds per generated token: the constraint's cost per decoding step
     free, seconds = answers_of(plain, test, False)
     results["plain greedy (free values)"], steps["plain greedy (free values)"] = (
-        score(test, records(test, free, OperatingPoint())), seconds), per_token(free, seconds)
+        (score(test, records(test, free, OperatingPoint())), seconds),
+        per_token(free, seconds),
+    )
     copied, seconds = answers_of(plain, test, True)
     results["+ copy-constrained values"], steps["+ copy-constrained values"] = (
-        score(test, records(test, copied, OperatingPoint())), seconds), per_token(copied, seconds)
+        (score(test, records(test, copied, OperatingPoint())), seconds),
+        per_token(copied, seconds),
+    )
     structured, seconds = answers_of(generator(True, 0.0), test, True)
     results["+ structure-safe decoding"], steps["+ structure-safe decoding"] = (
-        score(test, records(test, structured, OperatingPoint())), seconds), per_token(structured, seconds)
+        (score(test, records(test, structured, OperatingPoint())), seconds),
+        per_token(structured, seconds),
+    )
     biased = generator(True, BIAS)
     with tempfile.TemporaryDirectory(prefix="bench-recall-val-") as tmp:  # calibrate on validation, as a user does
         path = Path(tmp) / "val.jsonl"
@@ -105,7 +121,9 @@ def _measure(predict, val, test, tokenizer, template, args, trained: bool, note:
     steps[f"+ recall bias {BIAS:g}, thresholds chosen on validation"] = per_token(test_biased, seconds)
     served = records(test, test_biased, point)
     results[f"+ recall bias {BIAS:g}, thresholds chosen on validation"] = (score(test, served), seconds)
-    looked, extra = timed(lambda: predict._second_look(test, test_biased, point, args.processor, biased, budget, BATCH)[0])
+    looked, extra = timed(
+        lambda: predict._second_look(test, test_biased, point, args.processor, biased, budget, BATCH)[0]
+    )
     results["+ second look"] = (score(test, records(test, looked, point)), seconds + extra)
     ruled, merge_seconds = timed(lambda: records(test, looked, point, "union"))
     results["+ rules union"] = (score(test, ruled), seconds + extra + merge_seconds)
@@ -114,19 +132,40 @@ def _measure(predict, val, test, tokenizer, template, args, trained: bool, note:
     for name, (result, elapsed) in results.items():
         micro = result["micro"]
         if trained:
-            rows.append(Row("recall-dial", f"{name}: precision / recall", micro["recall"], "recall",
-                            f"P {micro['precision']:.3f} R {micro['recall']:.3f} F1 {micro['f1']:.3f}; "
-                            f"unparseable {result['failures']['parse_failures'] + result['failures']['truncated']}; {note}"))
+            rows.append(
+                Row(
+                    "recall-dial",
+                    f"{name}: precision / recall",
+                    micro["recall"],
+                    "recall",
+                    f"P {micro['precision']:.3f} R {micro['recall']:.3f} F1 {micro['f1']:.3f}; "
+                    f"unparseable {result['failures']['parse_failures'] + result['failures']['truncated']}; {note}",
+                )
+            )
         rows.append(Row("recall-dial", f"{name}: time", elapsed / base, "x plain greedy", note))
         if name in steps:
-            rows.append(Row("recall-dial", f"{name}: time per generated token", steps[name] / steps["plain greedy (free values)"],
-                            "x plain greedy", "the constraint's cost per decoding step (answers differ in length)"))
+            rows.append(
+                Row(
+                    "recall-dial",
+                    f"{name}: time per generated token",
+                    steps[name] / steps["plain greedy (free values)"],
+                    "x plain greedy",
+                    "the constraint's cost per decoding step (answers differ in length)",
+                )
+            )
     if trained:
         with tempfile.TemporaryDirectory(prefix="bench-recall-test-") as tmp:
             path = Path(tmp) / "test.jsonl"
             lines = (json.dumps(r, ensure_ascii=False) for r in records(test, test_biased, OperatingPoint(BIAS)))
             path.write_text("\n".join(lines) + "\n", encoding="utf-8")
             recall, threshold = recall_at_precision(read_candidates(path)[0], 0.95)
-        rows.append(Row("recall-dial", "recall at precision >= 0.95 (test curve)", recall, "recall",
-                        f"bias {BIAS:g}, one threshold {threshold:.3f}; {note}"))
+        rows.append(
+            Row(
+                "recall-dial",
+                "recall at precision >= 0.95 (test curve)",
+                recall,
+                "recall",
+                f"bias {BIAS:g}, one threshold {threshold:.3f}; {note}",
+            )
+        )
     return rows

@@ -59,8 +59,13 @@ def render_text(rows: list[Row]) -> str:
 
 
 def render_markdown(rows: list[Row], machine: dict[str, str], scale: float, notes: list[str] = ()) -> str:
-    lines = ["# Benchmark results", "", "Written by `python -m bench` (`make bench`); every figure is a throughput or a",
-             "ratio measured side by side in this one run. Do not edit by hand.", ""]
+    lines = [
+        "# Benchmark results",
+        "",
+        "Written by `python -m bench` (`make bench`); every figure is a throughput or a",
+        "ratio measured side by side in this one run. Do not edit by hand.",
+        "",
+    ]
     about = [[k, v] for k, v in machine.items()] + [["scale", f"{scale:g} (1 = full sizes; --quick = {QUICK_SCALE:g})"]]
     lines += [markdown_table(["machine", ""], about), "", markdown_table(HEADER, table(rows), align="llrll")]
     if notes:
@@ -72,7 +77,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description="benchmarks of PII Factory")
     parser.add_argument("--quick", action="store_true", help=f"sizes times {QUICK_SCALE:g} (a minute or two)")
     parser.add_argument("--scale", type=float, help="sizes times this (overrides --quick)")
-    parser.add_argument("--only", action="append", choices=list(BENCHMARKS), help="run only this benchmark (repeatable)")
+    parser.add_argument(
+        "--only", action="append", choices=list(BENCHMARKS), help="run only this benchmark (repeatable)"
+    )
     parser.add_argument("--out", type=Path, default=RESULTS, help=f"results file (default {RESULTS})")
     ns = parser.parse_args(argv)
     scale = ns.scale if ns.scale is not None else QUICK_SCALE if ns.quick else 1.0

@@ -97,6 +97,13 @@ def run(scale: float) -> list[Row]:
     theirs, t_theirs = best_of(3, lambda: _nervaluate(gold_spans, pred_spans))
     if ours != theirs:
         raise AssertionError(f"span counts differ from nervaluate: ours {ours}, nervaluate {theirs}")
-    rows.append(Row("scorer", "span counting vs nervaluate", t_theirs / t_ours, "x faster",
-                    f"{n} documents, 4 schemes, identical counts (best of 3 each: ours {t_ours:.2f} s, nervaluate {t_theirs:.2f} s)"))
+    rows.append(
+        Row(
+            "scorer",
+            "span counting vs nervaluate",
+            t_theirs / t_ours,
+            "x faster",
+            f"{n} documents, 4 schemes, identical counts (best of 3 each: ours {t_ours:.2f} s, nervaluate {t_theirs:.2f} s)",
+        )
+    )
     return rows

@@ -21,8 +21,14 @@ from bench.common import Row, scaled
 EVAL_ROWS = 16
 
 
-def capture_trainer(model_dir: Path, data_dir: Path, out: Path, eval_batch: int, rows: int = EVAL_ROWS,
-                    max_new_tokens: int | None = None):
+def capture_trainer(
+    model_dir: Path,
+    data_dir: Path,
+    out: Path,
+    eval_batch: int,
+    rows: int = EVAL_ROWS,
+    max_new_tokens: int | None = None,
+):
     """The plugin trainer LLaMA-Factory's workflow builds for a recipe with entity metrics."""
     from llamafactory.train.tuner import run_exp
 
@@ -43,18 +49,36 @@ def capture_trainer(model_dir: Path, data_dir: Path, out: Path, eval_batch: int,
 
     plugin_trainer.plugin_trainer_class = capturing
     try:
-        run_exp({
-            "model_name_or_path": str(model_dir), "stage": "sft", "do_train": False, "do_eval": False,
-            "finetuning_type": "full", "dataset_dir": str(data_dir), "eval_dataset": "pii_synth_val",
-            "template": "qwen3", "enable_thinking": False, "cutoff_len": 384, "overwrite_cache": True,
-            "preprocessing_num_workers": 1, "output_dir": str(out), "report_to": "none", "use_cpu": True,
-            "per_device_eval_batch_size": eval_batch, "disable_tqdm": True,
-            "pii_factory": {
-                "entity_metrics": {"eval_samples": rows, "batch_size": eval_batch, "max_new_tokens": max_new_tokens,
-                                   "save_predictions": False},
-                "preflight": {"mode": "off"},
-            },
-        })
+        run_exp(
+            {
+                "model_name_or_path": str(model_dir),
+                "stage": "sft",
+                "do_train": False,
+                "do_eval": False,
+                "finetuning_type": "full",
+                "dataset_dir": str(data_dir),
+                "eval_dataset": "pii_synth_val",
+                "template": "qwen3",
+                "enable_thinking": False,
+                "cutoff_len": 384,
+                "overwrite_cache": True,
+                "preprocessing_num_workers": 1,
+                "output_dir": str(out),
+                "report_to": "none",
+                "use_cpu": True,
+                "per_device_eval_batch_size": eval_batch,
+                "disable_tqdm": True,
+                "pii_factory": {
+                    "entity_metrics": {
+                        "eval_samples": rows,
+                        "batch_size": eval_batch,
+                        "max_new_tokens": max_new_tokens,
+                        "save_predictions": False,
+                    },
+                    "preflight": {"mode": "off"},
+                },
+            }
+        )
     finally:
         plugin_trainer.plugin_trainer_class = stock_factory
     (trainer,) = captured
@@ -78,7 +102,7 @@ def compare(trainer, rounds: int) -> dict[str, float]:
     assert "eval_entity_f1" not in once("plain")
     times = {"plain": [], "entity": []}  # the first of each was the warm-up
     for round_ in range(rounds):
-        for variant in (("plain", "entity") if round_ % 2 == 0 else ("entity", "plain")):
+        for variant in ("plain", "entity") if round_ % 2 == 0 else ("entity", "plain"):
             once(variant)
     trainer.entity_evaluator = evaluator
     return {variant: statistics.median(seconds) for variant, seconds in times.items()} | {
@@ -100,8 +124,13 @@ def run(scale: float) -> list[Row]:
         trainer = capture_trainer(model_dir, data_dir, work / "out", eval_batch=EVAL_ROWS)
         result = compare(trainer, rounds)
     return [
-        Row("training", "evaluate with entity F1 / plain evaluate", result["entity"] / result["plain"], "ratio",
+        Row(
+            "training",
+            "evaluate with entity F1 / plain evaluate",
+            result["entity"] / result["plain"],
+            "ratio",
             f"tiny Qwen3 (untrained), {EVAL_ROWS} eval rows, generation batch {EVAL_ROWS}, up to {result['max_new_tokens']} new "
             f"tokens; median of {rounds} interleaved trainer.evaluate() each ({result['plain']:.2f} s plain, "
-            f"{result['entity']:.2f} s with entity F1)"),
+            f"{result['entity']:.2f} s with entity F1)",
+        ),
     ]

@@ -70,8 +70,13 @@ def hf_generate_tokens_per_s(model, prompts: int, prompt_len: int, new_tokens: i
         model.generate(ids[:, :8], max_new_tokens=4, do_sample=False)  # warm-up
         _sync(device)
         start = time.perf_counter()
-        out = model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=new_tokens,
-                             min_new_tokens=new_tokens, do_sample=False)
+        out = model.generate(
+            ids,
+            attention_mask=torch.ones_like(ids),
+            max_new_tokens=new_tokens,
+            min_new_tokens=new_tokens,
+            do_sample=False,
+        )
         _sync(device)
     return (out.shape[1] - prompt_len) * prompts / (time.perf_counter() - start)
 
@@ -84,7 +89,9 @@ def vllm_tokens_per_s(model_dir: Path, prompts: int, prompt_len: int, new_tokens
     llm = LLM(model=str(model_dir), dtype="bfloat16", skip_tokenizer_init=True, gpu_memory_utilization=0.5, seed=0)
     rng = random.Random(0)
     batch = [{"prompt_token_ids": [rng.randrange(1000, 100_000) for _ in range(prompt_len)]} for _ in range(prompts)]
-    params = SamplingParams(temperature=0.0, max_tokens=new_tokens, min_tokens=new_tokens, ignore_eos=True, detokenize=False)
+    params = SamplingParams(
+        temperature=0.0, max_tokens=new_tokens, min_tokens=new_tokens, ignore_eos=True, detokenize=False
+    )
     llm.generate(batch[:2], params)  # warm-up
     start = time.perf_counter()
     outs = llm.generate(batch, params)
@@ -110,8 +117,15 @@ def run(scale: float) -> list[Row]:
     steps, prompts = scaled(20, scale, 5), scaled(64, scale, 16)
     batch, seq, prompt_len, new_tokens = 4, 1024, 256, 128
     model = qwen_model(QWEN3_06B, "cuda", torch.bfloat16)
-    rows = [Row("training-gpu", "Qwen3-0.6B-shaped LoRA r16 step", lora_tokens_per_s(model, batch, seq, steps), "tokens/s",
-                f"{device}; bf16, batch {batch}x{seq}, all-linear LoRA, gradient checkpointing, AdamW, {steps} steps")]
+    rows = [
+        Row(
+            "training-gpu",
+            "Qwen3-0.6B-shaped LoRA r16 step",
+            lora_tokens_per_s(model, batch, seq, steps),
+            "tokens/s",
+            f"{device}; bf16, batch {batch}x{seq}, all-linear LoRA, gradient checkpointing, AdamW, {steps} steps",
+        )
+    ]
     del model
     torch.cuda.empty_cache()
     model = qwen_model(QWEN3_06B, "cuda", torch.bfloat16).eval()
@@ -128,6 +142,8 @@ def run(scale: float) -> list[Row]:
         del model
         torch.cuda.empty_cache()
         vl = vllm_tokens_per_s(Path(tmp), prompts, prompt_len, new_tokens)
-    rows += [Row("training-gpu", "vLLM generate", vl, "tokens/s", what),
-             Row("training-gpu", "vLLM / HF prediction", vl / hf, "ratio", what)]
+    rows += [
+        Row("training-gpu", "vLLM generate", vl, "tokens/s", what),
+        Row("training-gpu", "vLLM / HF prediction", vl / hf, "ratio", what),
+    ]
     return rows

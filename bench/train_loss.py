@@ -88,7 +88,9 @@ def step_fn(model, inputs, labels, variant: str):
         if variant == "focal":
             loss = focal(outputs, labels, num_items_in_batch=items)
         else:
-            loss = model.loss_function(outputs.logits, labels, vocab_size=model.config.vocab_size, num_items_in_batch=items)
+            loss = model.loss_function(
+                outputs.logits, labels, vocab_size=model.config.vocab_size, num_items_in_batch=items
+            )
         loss.backward()
         return float(loss.detach())
 
@@ -105,7 +107,7 @@ def time_steps(model_dir: Path, steps: int, batch: int = BATCH) -> dict[str, flo
             fn()
     times: dict[str, list[float]] = {v: [] for v in fns}
     for round_ in range(steps):
-        for variant in (("default", "focal") if round_ % 2 == 0 else ("focal", "default")):
+        for variant in ("default", "focal") if round_ % 2 == 0 else ("focal", "default"):
             start = time.perf_counter()
             fns[variant]()
             times[variant].append(time.perf_counter() - start)
@@ -136,8 +138,24 @@ def child(model_dir: Path, variant: str, steps: int, batch: int = BATCH) -> dict
 
 def peak_added(model_dir: Path, variant: str, steps: int, batch: int = BATCH) -> dict[str, float]:
     env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": "65536"}
-    proc = subprocess.run([sys.executable, "-m", "bench.train_loss", "--child", str(model_dir), variant, str(steps), "--batch", str(batch)],
-                          capture_output=True, text=True, check=False, cwd=REPO, env=env)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench.train_loss",
+            "--child",
+            str(model_dir),
+            variant,
+            str(steps),
+            "--batch",
+            str(batch),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=REPO,
+        env=env,
+    )
     if proc.returncode != 0:
         raise RuntimeError(f"bench.train_loss child ({variant}) failed: {proc.stderr.strip()[-2000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -153,11 +171,21 @@ def run(scale: float) -> list[Row]:
         memory = {v: peak_added(model_dir, v, 3) for v in ("default", "focal")}
     what = f"tiny Qwen3 fp32, batch {BATCH}x{SEQ}, gamma {GAMMA:g}, {torch.get_num_threads()} threads"
     return [
-        Row("training", "focal / default loss: step time", medians["focal"] / medians["default"], "ratio",
-            f"{what}; median of {steps} interleaved fwd+bwd steps each ({medians['default'] * 1e3:.0f} ms default); goal <= 1.05"),
-        Row("training", "focal / default loss: peak memory", memory["focal"]["added_mb"] / memory["default"]["added_mb"], "ratio",
+        Row(
+            "training",
+            "focal / default loss: step time",
+            medians["focal"] / medians["default"],
+            "ratio",
+            f"{what}; median of {steps} interleaved fwd+bwd steps each ({medians['default'] * 1e3:.0f} ms default); goal <= 1.05",
+        ),
+        Row(
+            "training",
+            "focal / default loss: peak memory",
+            memory["focal"]["added_mb"] / memory["default"]["added_mb"],
+            "ratio",
             f"{what}; RSS high-water added by the steps, one subprocess per variant "
-            f"({memory['default']['added_mb']:.0f} vs {memory['focal']['added_mb']:.0f} MB); goal <= 1.05"),
+            f"({memory['default']['added_mb']:.0f} vs {memory['focal']['added_mb']:.0f} MB); goal <= 1.05",
+        ),
     ]
 
 

@@ -71,8 +71,15 @@ class Finding:
     detail: str
 
     def to_json(self, show_values: bool) -> dict[str, Any]:
-        return {"where": f"{self.path}:{self.line}", "kind": self.kind, "type": self.type,
-                "value": mask(self.value, show_values), "start": self.start, "end": self.end, "detail": self.detail}
+        return {
+            "where": f"{self.path}:{self.line}",
+            "kind": self.kind,
+            "type": self.type,
+            "value": mask(self.value, show_values),
+            "start": self.start,
+            "end": self.end,
+            "detail": self.detail,
+        }
 
 
 @dataclass(slots=True)
@@ -136,8 +143,9 @@ class AuditResult:
         return self.reread is None or self.reread == self.types + self.added
 
 
-def _records(paths: Iterable[Path], fmt: str | None, label_map: LabelMap | None, tokens: TokenForm,
-             desc: str, progress: bool) -> Iterator[Record | Rejected]:
+def _records(
+    paths: Iterable[Path], fmt: str | None, label_map: LabelMap | None, tokens: TokenForm, desc: str, progress: bool
+) -> Iterator[Record | Rejected]:
     for path in paths:
         items = read_records(path, fmt, label_map, overlap="keep", conll_tokens=tokens)
         yield from tqdm(items, desc=f"{desc} {path.name}", unit=" rec", disable=not progress, leave=False)
@@ -193,8 +201,13 @@ class Auditor:
         auto.make_automaton()
         return auto
 
-    def check(self, where: tuple[str, int], sample: Sample, auto: ahocorasick.Automaton | None,
-              dropped_spans: tuple[tuple[str, int, int], ...] = ()) -> tuple[list[Finding], list[Entity]]:
+    def check(
+        self,
+        where: tuple[str, int],
+        sample: Sample,
+        auto: ahocorasick.Automaton | None,
+        dropped_spans: tuple[tuple[str, int, int], ...] = (),
+    ) -> tuple[list[Finding], list[Entity]]:
         """Second pass on one record: its findings, and the unlabelled repeats as entities. An
         occurrence inside a span the label map dropped is labelled (the annotator decided)."""
         text, gold = sample.text, sample.entities
@@ -203,8 +216,17 @@ class Auditor:
         for ent in gold:
             surface = surfaces[ent.value]
             if surface.mixed and ent.type != surface.labels().most_common(1)[0][0]:
-                found.append(Finding("type_conflict", *where, ent.type, ent.value, ent.start, ent.end,  # type: ignore[arg-type]
-                                     f"labelled {ent.type} here; this surface is labelled {surface.describe()}"))
+                found.append(
+                    Finding(
+                        "type_conflict",
+                        *where,
+                        ent.type,
+                        ent.value,
+                        ent.start,
+                        ent.end,  # type: ignore[arg-type]
+                        f"labelled {ent.type} here; this surface is labelled {surface.describe()}",
+                    )
+                )
         taken = [(e.start, e.end) for e in gold] + [(start, end) for _, start, end in dropped_spans]
         repeats: list[Entity] = []
         labelled = {e.value: e.type for e in gold}
@@ -215,18 +237,37 @@ class Auditor:
                 if _free(span, taken):
                     taken.append(span)
                     repeats.append(Entity(etype, text[span[0] : span[1]], *span))
-                    found.append(Finding("repeat", *where, etype, value, *span, f"labelled {etype} at another place in this text"))
+                    found.append(
+                        Finding(
+                            "repeat", *where, etype, value, *span, f"labelled {etype} at another place in this text"
+                        )
+                    )
         if auto is not None:
             found += self._elsewhere(where, text, labelled, taken, auto)
         for hit in self.rules.analyze(text):
             if _free((hit.start, hit.end), taken):  # type: ignore[arg-type]
                 taken.append((hit.start, hit.end))  # type: ignore[arg-type]
-                found.append(Finding("rule_hit", *where, hit.type, hit.value, hit.start, hit.end,  # type: ignore[arg-type]
-                                     f"{hit.recognizer} validates it; gold has no span here"))
+                found.append(
+                    Finding(
+                        "rule_hit",
+                        *where,
+                        hit.type,
+                        hit.value,
+                        hit.start,
+                        hit.end,  # type: ignore[arg-type]
+                        f"{hit.recognizer} validates it; gold has no span here",
+                    )
+                )
         return found, repeats
 
-    def _elsewhere(self, where: tuple[str, int], text: str, labelled: dict[str, str], taken: list[tuple[int, int]],
-                   auto: ahocorasick.Automaton) -> Iterator[Finding]:
+    def _elsewhere(
+        self,
+        where: tuple[str, int],
+        text: str,
+        labelled: dict[str, str],
+        taken: list[tuple[int, int]],
+        auto: ahocorasick.Automaton,
+    ) -> Iterator[Finding]:
         """Each unlabelled occurrence here of a surface that other records label."""
         candidates = {value for _, value in auto.iter(text) if value not in labelled}
         for value in sorted(candidates, key=lambda v: -len(v)):
@@ -238,7 +279,14 @@ class Auditor:
             taken += free
             surface.unlabelled_in += 1
             for span in free:
-                yield Finding("unlabelled_elsewhere", *where, etype, value, *span, f"labelled {etype} in {surface.labelled_in} other record(s)")
+                yield Finding(
+                    "unlabelled_elsewhere",
+                    *where,
+                    etype,
+                    value,
+                    *span,
+                    f"labelled {etype} in {surface.labelled_in} other record(s)",
+                )
 
 
 def _fixed_row(sample: Sample, repeats: list[Entity]) -> str:
@@ -246,9 +294,18 @@ def _fixed_row(sample: Sample, repeats: list[Entity]) -> str:
     return json.dumps(Sample(sample.text, tuple(entities)).to_user_json(), ensure_ascii=False)
 
 
-def audit(paths: list[Path], *, fmt: str | None = None, label_map: LabelMap | None = None, conll_tokens: TokenForm = "auto",
-          findings_path: Path | None = None, show_values: bool = False, fix_path: Path | None = None,
-          progress: bool = True, registry: RecognizerRegistry | None = None) -> AuditResult:
+def audit(
+    paths: list[Path],
+    *,
+    fmt: str | None = None,
+    label_map: LabelMap | None = None,
+    conll_tokens: TokenForm = "auto",
+    findings_path: Path | None = None,
+    show_values: bool = False,
+    fix_path: Path | None = None,
+    progress: bool = True,
+    registry: RecognizerRegistry | None = None,
+) -> AuditResult:
     """Audit ``paths`` (read twice, streamed); findings go to ``findings_path`` as JSONL and the
     copy with the repeats labelled to ``fix_path`` (users' format), both written atomically."""
     auditor = Auditor(registry)
@@ -293,8 +350,10 @@ def audit(paths: list[Path], *, fmt: str | None = None, label_map: LabelMap | No
 
 def describe_state(result: AuditResult) -> str:
     """How much cross-record state the audit held, for the report."""
-    return (f"cross-record state: {len(result.surfaces)} distinct surfaces labelled or dropped (per-surface counters), "
-            f"no records kept; inputs read twice, streamed")
+    return (
+        f"cross-record state: {len(result.surfaces)} distinct surfaces labelled or dropped (per-surface counters), "
+        f"no records kept; inputs read twice, streamed"
+    )
 
 
 __all__ = ["KINDS", "AuditResult", "Auditor", "Finding", "audit", "describe_state"]

@@ -55,14 +55,18 @@ def _given(text: str, raw: RawEntity, etype: str, value: str | None) -> Entity:
         raise RecordError(f"{etype} span [{start}, {end}) is outside the text (length {len(text)}) or empty")
     piece = text[start:end]
     if value is not None and piece != value:
-        raise RecordError(f"{etype} span [{start}, {end}) does not hold its value (the text there differs; value has {len(value)} characters)")
+        raise RecordError(
+            f"{etype} span [{start}, {end}) does not hold its value (the text there differs; value has {len(value)} characters)"
+        )
     return Entity(etype, piece, start, end)
 
 
 def _not_placed(text: str, ent: Entity) -> RecordError:
     if next(occurrences(text, ent.value, ent.is_identifier), None) is None:
         return RecordError(f"{ent.type} value ({len(ent.value)} characters) not found in the text")
-    return RecordError(f"{ent.type} value ({len(ent.value)} characters) is listed more times than it occurs in the text")
+    return RecordError(
+        f"{ent.type} value ({len(ent.value)} characters) is listed more times than it occurs in the text"
+    )
 
 
 def _place_values(text: str, entities: list[Entity]) -> list[Entity]:
@@ -115,9 +119,14 @@ def _resolve_overlaps(entities: list[Entity], overlap: OverlapPolicy) -> list[En
     return kept
 
 
-def build_sample(text: str, raws: list[RawEntity], label_map: LabelMap | None = None,
-                 overlap: OverlapPolicy = "error", dropped: list[str] | None = None,
-                 dropped_spans: list[tuple[str, int, int]] | None = None) -> Sample:
+def build_sample(
+    text: str,
+    raws: list[RawEntity],
+    label_map: LabelMap | None = None,
+    overlap: OverlapPolicy = "error",
+    dropped: list[str] | None = None,
+    dropped_spans: list[tuple[str, int, int]] | None = None,
+) -> Sample:
     """Check one record and return it as a Sample with canonical types, in text order. The
     labels of spans the label map drops (null) are appended to ``dropped`` when given, and
     ``(label, start, end)`` to ``dropped_spans`` for those whose offsets lie in the text."""
@@ -131,11 +140,18 @@ def build_sample(text: str, raws: list[RawEntity], label_map: LabelMap | None = 
         try:
             etype = canonical_type(raw.label, label_map)
         except UnknownLabelError:
-            raise RecordError(f"unknown label {raw.label!r}: map it with --label-map (a preset such as cluener, or a file: label -> type, or null to drop)") from None
+            raise RecordError(
+                f"unknown label {raw.label!r}: map it with --label-map (a preset such as cluener, or a file: label -> type, or null to drop)"
+            ) from None
         if etype is None:
             if dropped is not None:
                 dropped.append(raw.label)
-            if dropped_spans is not None and _is_int(raw.start) and _is_int(raw.end) and 0 <= raw.start < raw.end <= len(text):
+            if (
+                dropped_spans is not None
+                and _is_int(raw.start)
+                and _is_int(raw.end)
+                and 0 <= raw.start < raw.end <= len(text)
+            ):
                 dropped_spans.append((raw.label, raw.start, raw.end))
             continue
         value = _value(raw, etype)

@@ -63,21 +63,34 @@ def _ratios(text: str) -> tuple[float, float, float]:
 def _reading(parser: argparse.ArgumentParser) -> None:
     """The options that say how to read the inputs (every command that reads them)."""
     parser.add_argument("inputs", nargs="+", type=Path, help="input files (JSONL, JSON array or CoNLL/BIO)")
-    parser.add_argument("--from", dest="fmt", choices=FORMATS, help="input format (default: detected from the first record)")
-    parser.add_argument("--label-map", help=f"a preset ({', '.join(sorted(PRESETS))}) or a JSON file: label -> canonical type, or null to drop")
-    parser.add_argument("--conll-tokens", choices=TOKEN_FORMS, default="auto",
-                        help="CoNLL tokens: plain, or char-position (a character and its position in the word, Weibo NER's revised files); auto detects")
+    parser.add_argument(
+        "--from", dest="fmt", choices=FORMATS, help="input format (default: detected from the first record)"
+    )
+    parser.add_argument(
+        "--label-map",
+        help=f"a preset ({', '.join(sorted(PRESETS))}) or a JSON file: label -> canonical type, or null to drop",
+    )
+    parser.add_argument(
+        "--conll-tokens",
+        choices=TOKEN_FORMS,
+        default="auto",
+        help="CoNLL tokens: plain, or char-position (a character and its position in the word, Weibo NER's revised files); auto detects",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
     _reading(parser)
-    parser.add_argument("--instruction", default=DEFAULT_INSTRUCTION, help="instruction of every PII row (default: the schema's)")
+    parser.add_argument(
+        "--instruction", default=DEFAULT_INSTRUCTION, help="instruction of every PII row (default: the schema's)"
+    )
     parser.add_argument("--system", help="system prompt of every PII row (default: none)")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m converters", description="PII data formats into LLaMA-Factory datasets")
+    parser = argparse.ArgumentParser(
+        prog="python -m converters", description="PII data formats into LLaMA-Factory datasets"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     conv = sub.add_parser("convert", help="check, split, balance and write datasets, and register them")
     _common(conv)
@@ -91,11 +104,15 @@ def build_parser() -> argparse.ArgumentParser:
     conv.add_argument("--overwrite", action="store_true", help="replace registry entries of the same name")
     conv.add_argument("--skip-invalid", action="store_true", help="write bad records to a rejects file and go on")
     conv.add_argument("--rejects", type=Path, help="rejects file (default OUT_DIR/NAME_rejects.jsonl)")
-    conv.add_argument("--overlap", choices=("error", "longest"), default="error", help="overlapping spans: error, or keep the longest")
+    conv.add_argument(
+        "--overlap", choices=("error", "longest"), default="error", help="overlapping spans: error, or keep the longest"
+    )
     conv.add_argument("--max-tokens", type=int, help="chunk texts longer than this many tokens")
     conv.add_argument("--chunk-overlap", type=int, default=0, help="tokens shared by consecutive chunks")
     conv.add_argument("--tokenizer", help="local tokenizer folder for --max-tokens (default: one token per character)")
-    conv.add_argument("--oversample", action="append", default=[], metavar="positive=N|TYPE=N", help="copies in train (repeatable)")
+    conv.add_argument(
+        "--oversample", action="append", default=[], metavar="positive=N|TYPE=N", help="copies in train (repeatable)"
+    )
     conv.add_argument("--neg-ratio", type=float, help="keep at most this many negatives per positive in train")
     st = sub.add_parser("stats", help="type counts, positive ratio, token lengths and a cutoff_len")
     _common(st)
@@ -103,16 +120,28 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("--template", default="qwen3", help="LLaMA-Factory template (default qwen3)")
     st.add_argument("--enable-thinking", action="store_true", help="as the template's enable_thinking (default false)")
     st.add_argument("--json", action="store_true", help="print the stats as JSON")
-    conf = sub.add_parser("conformance", help="convert every corpus of the outside real-data folder and print one table")
-    conf.add_argument("folder", type=Path, nargs="?", default=Path("../shared/real-data"), help="default ../shared/real-data")
+    conf = sub.add_parser(
+        "conformance", help="convert every corpus of the outside real-data folder and print one table"
+    )
+    conf.add_argument(
+        "folder", type=Path, nargs="?", default=Path("../shared/real-data"), help="default ../shared/real-data"
+    )
     conf.add_argument("--out", type=Path, help="also write the Markdown report here")
-    aud = sub.add_parser("audit", help="find missing and contradictory labels (repeats left unlabelled, rule hits gold misses, ...)")
+    aud = sub.add_parser(
+        "audit", help="find missing and contradictory labels (repeats left unlabelled, rule hits gold misses, ...)"
+    )
     _reading(aud)
     aud.add_argument("--report", type=Path, help="write the Markdown report here (default: print it)")
     aud.add_argument("--findings", type=Path, help="write every finding here as JSONL, with file:line")
-    aud.add_argument("--show-values", action="store_true", help="show values in the report and findings (default: masked)")
-    aud.add_argument("--fix", choices=("repeats",), help="repeats: write a copy with the unlabelled repeats labelled (--fixed-out)")
-    aud.add_argument("--fixed-out", type=Path, help="the corrected copy (users' JSONL format; default INPUT.fixed.jsonl)")
+    aud.add_argument(
+        "--show-values", action="store_true", help="show values in the report and findings (default: masked)"
+    )
+    aud.add_argument(
+        "--fix", choices=("repeats",), help="repeats: write a copy with the unlabelled repeats labelled (--fixed-out)"
+    )
+    aud.add_argument(
+        "--fixed-out", type=Path, help="the corrected copy (users' JSONL format; default INPUT.fixed.jsonl)"
+    )
     return parser
 
 
@@ -123,8 +152,16 @@ def _audit(args: argparse.Namespace) -> int:
     elif args.fixed_out is not None:
         raise UsageError("--fixed-out needs --fix repeats")
     label_map = resolve_label_map(args.label_map) if args.label_map else None
-    result = audit(args.inputs, fmt=args.fmt, label_map=label_map_of(label_map), conll_tokens=args.conll_tokens,
-                   findings_path=args.findings, show_values=args.show_values, fix_path=fixed, progress=not args.no_progress)
+    result = audit(
+        args.inputs,
+        fmt=args.fmt,
+        label_map=label_map_of(label_map),
+        conll_tokens=args.conll_tokens,
+        findings_path=args.findings,
+        show_values=args.show_values,
+        fix_path=fixed,
+        progress=not args.no_progress,
+    )
     text = audit_report.render(result, [str(p) for p in args.inputs], args.label_map or "none", args.show_values)
     if args.report is not None:
         atomic_write_text(args.report, text)
@@ -145,19 +182,40 @@ def _conformance(args: argparse.Namespace) -> int:
 def _convert(args: argparse.Namespace, label_map: Any, prompting: Prompting) -> list[str]:
     positive, types = parse_oversample(args.oversample)
     options = ConvertOptions(
-        name=args.name, out_dir=args.out_dir, fmt=args.fmt, label_map=label_map, overlap=args.overlap,
-        style=args.style, file_kind=args.file_type, prompting=prompting, ratios=args.split,
-        dataset_info=None if args.no_register else args.dataset_info, overwrite=args.overwrite,
-        skip_invalid=args.skip_invalid, rejects=args.rejects, max_tokens=args.max_tokens,
-        overlap_tokens=args.chunk_overlap, tokenizer=args.tokenizer, conll_tokens=args.conll_tokens,
-        balance=Balance(positive, types, args.neg_ratio), progress=not args.no_progress,
+        name=args.name,
+        out_dir=args.out_dir,
+        fmt=args.fmt,
+        label_map=label_map,
+        overlap=args.overlap,
+        style=args.style,
+        file_kind=args.file_type,
+        prompting=prompting,
+        ratios=args.split,
+        dataset_info=None if args.no_register else args.dataset_info,
+        overwrite=args.overwrite,
+        skip_invalid=args.skip_invalid,
+        rejects=args.rejects,
+        max_tokens=args.max_tokens,
+        overlap_tokens=args.chunk_overlap,
+        tokenizer=args.tokenizer,
+        conll_tokens=args.conll_tokens,
+        balance=Balance(positive, types, args.neg_ratio),
+        progress=not args.no_progress,
     )
     return convert(args.inputs, options).lines()
 
 
 def _stats(args: argparse.Namespace, label_map: Any, prompting: Prompting) -> list[str]:
     measure = template_measure(args.tokenizer, args.template, args.enable_thinking) if args.tokenizer else None
-    stats = compute_stats(args.inputs, args.fmt, label_map, prompting, measure, progress=not args.no_progress, conll_tokens=args.conll_tokens)
+    stats = compute_stats(
+        args.inputs,
+        args.fmt,
+        label_map,
+        prompting,
+        measure,
+        progress=not args.no_progress,
+        conll_tokens=args.conll_tokens,
+    )
     return [json.dumps(stats.to_json(), ensure_ascii=False)] if args.json else stats.lines()
 
 
@@ -168,8 +226,12 @@ def main(argv: list[str] | None = None) -> int:
             return _conformance(args)
         if args.command == "audit":
             return _audit(args)
-        if args.command == "convert" and (args.max_tokens is not None and args.max_tokens < 1 or args.chunk_overlap < 0
-                                          or (args.max_tokens and args.chunk_overlap >= args.max_tokens)):
+        if args.command == "convert" and (
+            args.max_tokens is not None
+            and args.max_tokens < 1
+            or args.chunk_overlap < 0
+            or (args.max_tokens and args.chunk_overlap >= args.max_tokens)
+        ):
             raise UsageError("--max-tokens must be >= 1 and --chunk-overlap between 0 and --max-tokens - 1")
         label_map = resolve_label_map(args.label_map) if args.label_map else None
         prompting = Prompting(args.instruction, args.system)

@@ -41,22 +41,48 @@ class Corpus:
 _NO_B = "the source opens an entity with I- after O (no B-): an annotation slip, the sentence is kept out"
 
 CORPORA = (
-    Corpus("cluener2020/dev_first500.json", "cluener", "cluener", {"ORG": 159 + 137 + 84, "PERSON": 157, "ADDRESS": 138}),
-    Corpus("cluener2020/train_lines1501-1600.json", "cluener", "cluener", {"ORG": 35 + 35 + 19, "PERSON": 27, "ADDRESS": 19}),
+    Corpus(
+        "cluener2020/dev_first500.json", "cluener", "cluener", {"ORG": 159 + 137 + 84, "PERSON": 157, "ADDRESS": 138}
+    ),
+    Corpus(
+        "cluener2020/train_lines1501-1600.json",
+        "cluener",
+        "cluener",
+        {"ORG": 35 + 35 + 19, "PERSON": 27, "ADDRESS": 19},
+    ),
     Corpus("weibo-ner/weiboNER_2nd_conll.dev", "weibo", "conll", {"PERSON": 90, "ORG": 47, "ADDRESS": 26 + 6}),
     # SOURCE.md's 102 PER.NAM, 41 ORG.NAM, 25 + 5 GPE/LOC.NAM, less the 1 + 4 in the three rejected sentences
-    Corpus("weibo-ner/weiboNER.conll.dev", "weibo", "conll", {"PERSON": 101, "ORG": 37, "ADDRESS": 30},
-           {6623: _NO_B, 8925: _NO_B, 9741: _NO_B}),
+    Corpus(
+        "weibo-ner/weiboNER.conll.dev",
+        "weibo",
+        "conll",
+        {"PERSON": 101, "ORG": 37, "ADDRESS": 30},
+        {6623: _NO_B, 8925: _NO_B, 9741: _NO_B},
+    ),
     Corpus("resume-ner/dev.char.bmes", "resume", "conll", {"ORG": 523, "PERSON": 110, "ADDRESS": 2}),
-    Corpus("peoples-daily-ner/example.dev.first400", "peoples-daily", "conll", {"ADDRESS": 346, "ORG": 202, "PERSON": 156}),
-    Corpus("presidio-research/synth_dataset_v2.first400.json", "presidio-research", "presidio",
-           {"PERSON": 246, "ADDRESS": 156 + 106, "ORG": 70, "BANK_CARD": 34, "PHONE": 26, "EMAIL": 13, "IP": 2}),
-    Corpus("presidio-research/generated_small.json", "presidio-research", "presidio",  # 55 PERSON, less the rejected one
-           {"PERSON": 54, "ADDRESS": 46 + 24, "PHONE": 10, "BANK_CARD": 10, "ORG": 10, "IP": 2, "EMAIL": 2},
-           {57: "the source's PERSON offsets are one character off (record 56 counted from 0)"}),
+    Corpus(
+        "peoples-daily-ner/example.dev.first400", "peoples-daily", "conll", {"ADDRESS": 346, "ORG": 202, "PERSON": 156}
+    ),
+    Corpus(
+        "presidio-research/synth_dataset_v2.first400.json",
+        "presidio-research",
+        "presidio",
+        {"PERSON": 246, "ADDRESS": 156 + 106, "ORG": 70, "BANK_CARD": 34, "PHONE": 26, "EMAIL": 13, "IP": 2},
+    ),
+    Corpus(
+        "presidio-research/generated_small.json",
+        "presidio-research",
+        "presidio",  # 55 PERSON, less the rejected one
+        {"PERSON": 54, "ADDRESS": 46 + 24, "PHONE": 10, "BANK_CARD": 10, "ORG": 10, "IP": 2, "EMAIL": 2},
+        {57: "the source's PERSON offsets are one character off (record 56 counted from 0)"},
+    ),
     # one ID, e-mail, phone and address per record, the doctor once, the person at each mention (387)
-    Corpus("multipriv-zh/data_person_1000_zh.first200.json", "multipriv", "multipriv",
-           {"PERSON": 200 + 387, "ADDRESS": 200, "EMAIL": 200, "PHONE": 200, "ID_CARD": 200}),
+    Corpus(
+        "multipriv-zh/data_person_1000_zh.first200.json",
+        "multipriv",
+        "multipriv",
+        {"PERSON": 200 + 387, "ADDRESS": 200, "EMAIL": 200, "PHONE": 200, "ID_CARD": 200},
+    ),
 )
 
 NOT_CORPORA = {
@@ -103,7 +129,10 @@ class Result:
         problems = [f"{self.not_slices} values not in text"] if self.not_slices else []
         problems += [f"{self.digit_texts} texts with position digits"] if self.digit_texts else []
         if self.counts_differ:
-            problems.append("entities differ from SOURCE.md's: " + ", ".join(f"{t} {n}" for t, n in sorted(self.corpus.types.items())))
+            problems.append(
+                "entities differ from SOURCE.md's: "
+                + ", ".join(f"{t} {n}" for t, n in sorted(self.corpus.types.items()))
+            )
         return "; ".join(problems) or "ok"
 
     @property
@@ -114,8 +143,16 @@ class Result:
 def check(folder: Path, corpus: Corpus, work: Path) -> Result:
     """Convert one corpus into ``work`` and check what was written."""
     name = Path(corpus.path).name.replace(".", "_")
-    options = ConvertOptions(name=name, out_dir=work, fmt=corpus.fmt, label_map=get_preset(corpus.preset), ratios=(1.0, 0.0, 0.0),
-                             dataset_info=None, skip_invalid=True, progress=False)
+    options = ConvertOptions(
+        name=name,
+        out_dir=work,
+        fmt=corpus.fmt,
+        label_map=get_preset(corpus.preset),
+        ratios=(1.0, 0.0, 0.0),
+        dataset_info=None,
+        skip_invalid=True,
+        progress=False,
+    )
     summary = convert([folder / corpus.path], options)
     result = Result(corpus, summary.read, summary.written, summary.types["train"], summary.dropped_labels)
     for row in iter_rows(summary.rejects_file):  # type: ignore[arg-type]
@@ -130,26 +167,53 @@ def check(folder: Path, corpus: Corpus, work: Path) -> Result:
 def unlisted(folder: Path) -> list[str]:
     """Data files of the folder that neither list names (a new corpus must get a preset)."""
     known = {c.path for c in CORPORA} | set(NOT_CORPORA)
-    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*")
-                  if p.is_file() and p.suffix != ".md" and p.relative_to(folder).as_posix() not in known)
+    return sorted(
+        p.relative_to(folder).as_posix()
+        for p in folder.rglob("*")
+        if p.is_file() and p.suffix != ".md" and p.relative_to(folder).as_posix() not in known
+    )
 
 
 def report(folder: Path, results: list[Result], strays: list[str]) -> list[str]:
     def counts(counter: Counter[str]) -> str:
         return ", ".join(f"{k} {n}" for k, n in counter.most_common()) or "none"
 
-    rows = [[f"`{r.corpus.path}`", r.corpus.preset, r.read, r.written, len(r.rejects), counts(r.types), counts(r.dropped), r.corruption]
-            for r in results]
-    out = [f"Conformance of `{folder}` (every file converted with its preset; rejected = written to the rejects file)", ""]
-    out.append(markdown_table(["file", "preset", "read", "written", "rejected", "entities by type", "dropped on purpose", "corruption"], rows))
+    rows = [
+        [
+            f"`{r.corpus.path}`",
+            r.corpus.preset,
+            r.read,
+            r.written,
+            len(r.rejects),
+            counts(r.types),
+            counts(r.dropped),
+            r.corruption,
+        ]
+        for r in results
+    ]
+    out = [
+        f"Conformance of `{folder}` (every file converted with its preset; rejected = written to the rejects file)",
+        "",
+    ]
+    out.append(
+        markdown_table(
+            ["file", "preset", "read", "written", "rejected", "entities by type", "dropped on purpose", "corruption"],
+            rows,
+        )
+    )
     out += ["", "Rejections:"]
     for r in results:
         for line, reason in sorted(r.rejects.items()):
             why = r.corpus.expected.get(line)
             out.append(f"- `{r.corpus.path}:{line}`: {reason} -- " + (f"explained: {why}" if why else "NOT EXPLAINED"))
-        out += [f"- `{r.corpus.path}:{line}`: expected a rejection ({r.corpus.expected[line]}), none happened" for line in r.vanished]
+        out += [
+            f"- `{r.corpus.path}:{line}`: expected a rejection ({r.corpus.expected[line]}), none happened"
+            for line in r.vanished
+        ]
     out += [f"- `{path}`: not a corpus here: {why}" for path, why in NOT_CORPORA.items()]
-    out += [f"- `{path}`: a file no manifest entry names: give it a preset in converters/conformance.py" for path in strays]
+    out += [
+        f"- `{path}`: a file no manifest entry names: give it a preset in converters/conformance.py" for path in strays
+    ]
     return out
 
 

@@ -104,8 +104,11 @@ def _position_chars(rows: list[Row]) -> list[Row]:
             out.append((line, token[:-1], tag))
             previous = 0
         else:
-            raise _LineError(line, f"token does not end with its position in the word (expected {following} or 0); "
-                                   "read the file with --conll-tokens plain if its tokens are plain")
+            raise _LineError(
+                line,
+                f"token does not end with its position in the word (expected {following} or 0); "
+                "read the file with --conll-tokens plain if its tokens are plain",
+            )
     return out
 
 
@@ -165,11 +168,16 @@ def _to_entities(rows: list[Row], iob1: bool = False) -> tuple[str, list[RawEnti
         prefix, _, label = tag.partition("-")
         role = _ROLES.get(prefix)
         if tag != "O" and (role is None or not label):
-            raise _LineError(line, f"tag {tag!r} is not O or B-X, I-X, M-X, E-X, L-X, S-X, U-X (BIO, IOB1, BIOES, BILOU, BMES)")
+            raise _LineError(
+                line, f"tag {tag!r} is not O or B-X, I-X, M-X, E-X, L-X, S-X, U-X (BIO, IOB1, BIOES, BILOU, BMES)"
+            )
         continuing = role in ("inside", "end") and label == open_label
         if role in ("inside", "end") and not continuing and not iob1:
-            raise _LineError(line, f"tag {tag!r} continues an entity that no B-{label} opened (the file's entities open "
-                                   "with B-, so it is read as BIO/BIOES/BMES, where this is an annotation slip)")
+            raise _LineError(
+                line,
+                f"tag {tag!r} continues an entity that no B-{label} opened (the file's entities open "
+                "with B-, so it is read as BIO/BIOES/BMES, where this is an annotation slip)",
+            )
         if not continuing:
             close(length)
         start = length + (len(sep) if pieces else 0)
@@ -186,7 +194,9 @@ def _to_entities(rows: list[Row], iob1: bool = False) -> tuple[str, list[RawEnti
     return text, [RawEntity(r.label, text[r.start : r.end], r.start, r.end) for r in raws]
 
 
-def read_conll(path: str | os.PathLike[str], tokens: TokenForm = "auto") -> Iterator[tuple[int, tuple[str, list[RawEntity]] | RecordError, str]]:
+def read_conll(
+    path: str | os.PathLike[str], tokens: TokenForm = "auto"
+) -> Iterator[tuple[int, tuple[str, list[RawEntity]] | RecordError, str]]:
     """Yield ``(line, (text, raw entities) or the error, raw block)`` per sentence; the line is
     the sentence's first line, or the offending line for an error."""
     form = sniff_token_form(path) if tokens == "auto" else tokens

@@ -60,8 +60,14 @@ def parse_pii(obj: dict[str, Any]) -> Parsed:
     for i, ent in enumerate(entities):
         if not isinstance(ent, dict):
             raise RecordError(f"output.entities[{i}] must be an object, got {type(ent).__name__}")
-        raws.append(RawEntity(_field(ent, "type", str, f"output.entities[{i}]."), _field(ent, "value", (str, int), f"output.entities[{i}]."),
-                              ent.get("start"), ent.get("end")))
+        raws.append(
+            RawEntity(
+                _field(ent, "type", str, f"output.entities[{i}]."),
+                _field(ent, "value", (str, int), f"output.entities[{i}]."),
+                ent.get("start"),
+                ent.get("end"),
+            )
+        )
     return text, raws
 
 
@@ -117,7 +123,11 @@ def parse_ai4privacy(obj: dict[str, Any]) -> Parsed:
     for i, item in enumerate(_list(obj, "privacy_mask")):
         if not isinstance(item, dict):
             raise RecordError(f"privacy_mask[{i}] must be an object, got {type(item).__name__}")
-        raws.append(RawEntity(_field(item, "label", str, f"privacy_mask[{i}]."), item.get("value"), item.get("start"), item.get("end")))
+        raws.append(
+            RawEntity(
+                _field(item, "label", str, f"privacy_mask[{i}]."), item.get("value"), item.get("start"), item.get("end")
+            )
+        )
     return text, raws
 
 
@@ -155,7 +165,9 @@ def parse_sft(obj: dict[str, Any]) -> Chat:
 def parse_messages(obj: dict[str, Any]) -> Chat:
     """One-turn OpenAI/sharegpt ``{"messages": [{"role", "content"}]}`` (system optional)."""
     messages = _field(obj, "messages", list)
-    if not all(isinstance(m, dict) and isinstance(m.get("role"), str) and isinstance(m.get("content"), str) for m in messages):
+    if not all(
+        isinstance(m, dict) and isinstance(m.get("role"), str) and isinstance(m.get("content"), str) for m in messages
+    ):
         raise RecordError("every message needs string 'role' and 'content'")
     system = messages[0]["content"] if messages and messages[0]["role"] == "system" else None
     turns = [m for m in messages if m["role"] != "system"]

@@ -93,19 +93,28 @@ class Summary:
     drop_reasons: Mapping[str, str] = field(default_factory=dict)
 
     def lines(self) -> list[str]:
-        out = [f"read {self.read} = written {self.written} + dropped negatives {self.dropped} + rejected {self.rejected}"]
+        out = [
+            f"read {self.read} = written {self.written} + dropped negatives {self.dropped} + rejected {self.rejected}"
+        ]
         if self.dropped_labels:
             out.append("spans dropped on purpose by the label map (not PII):")
-            out += [f"  {label} {n}" + (f": {self.drop_reasons[label]}" if label in self.drop_reasons else "")
-                    for label, n in self.dropped_labels.most_common()]
+            out += [
+                f"  {label} {n}" + (f": {self.drop_reasons[label]}" if label in self.drop_reasons else "")
+                for label, n in self.dropped_labels.most_common()
+            ]
         for split, path in self.files.items():
             types = ", ".join(f"{t} {n}" for t, n in sorted(self.types[split].items())) or "no entities"
             out.append(f"{split}: {self.rows[split]} rows -> {path} ({types})")
         if self.chunked:
-            out.append(f"chunked {self.chunked} long records; {self.oversized} chunks exceed the budget to keep an entity whole")
+            out.append(
+                f"chunked {self.chunked} long records; {self.oversized} chunks exceed the budget to keep an entity whole"
+            )
         if self.rejects_file is not None:
             out.append(f"rejects: {self.rejected} -> {self.rejects_file}")
-        out.append(f"leakage: {len(self.leaks)} texts in two splits" + "".join(f"\n  {a}/{b}: {t[:60]!r}" for t, a, b in self.leaks[:5]))
+        out.append(
+            f"leakage: {len(self.leaks)} texts in two splits"
+            + "".join(f"\n  {a}/{b}: {t[:60]!r}" for t, a, b in self.leaks[:5])
+        )
         return out
 
 
@@ -137,17 +146,37 @@ class _Spool:
         negative = record.sample is not None and not record.sample.entities
         draw = f"{text_hash(record.text, salt='negative:') / 2**64:.6f}" if negative else "-"
         for index, (row, key, types) in enumerate(rows):
-            header = (bucket, type_key(record), copies, draw, key, int(index == 0), ",".join(types), f"{record.path}:{record.line}")
+            header = (
+                bucket,
+                type_key(record),
+                copies,
+                draw,
+                key,
+                int(index == 0),
+                ",".join(types),
+                f"{record.path}:{record.line}",
+            )
             self.handle.write("\t".join(map(str, header)) + "\t" + json.dumps(row, ensure_ascii=False) + "\n")
 
     @staticmethod
     def parse(line: str) -> tuple[int, str, int, float | None, int, bool, list[str], str, str]:
         bucket, key, copies, draw, leak, first, types, origin, row = line.rstrip("\n").split("\t", 8)
-        return (int(bucket), key, int(copies), None if draw == "-" else float(draw), int(leak), first == "1",
-                types.split(",") if types else [], origin, row)
+        return (
+            int(bucket),
+            key,
+            int(copies),
+            None if draw == "-" else float(draw),
+            int(leak),
+            first == "1",
+            types.split(",") if types else [],
+            origin,
+            row,
+        )
 
 
-def _rows(record: Record, options: ConvertOptions, spans: TokenSpans | None, summary: Summary) -> list[tuple[dict[str, Any], int, list[str]]]:
+def _rows(
+    record: Record, options: ConvertOptions, spans: TokenSpans | None, summary: Summary
+) -> list[tuple[dict[str, Any], int, list[str]]]:
     """The rendered rows of one record (several when chunked), each with its leakage key and types."""
     if record.chat is not None:
         pieces: list[tuple[Chat, list[str]]] = [(record.chat, [])]
@@ -159,12 +188,14 @@ def _rows(record: Record, options: ConvertOptions, spans: TokenSpans | None, sum
                 summary.chunked += 1
                 summary.oversized += sum(len({s for s, _ in spans(p.text)}) > options.max_tokens for p in samples)
         pieces = [(to_chat(p, options.prompting), [e.type for e in p.entities]) for p in samples]
-    return [(to_row(chat, options.style), user_key(f"{chat.instruction}\n{chat.input}"), types)
-            for chat, types in pieces]
+    return [
+        (to_row(chat, options.style), user_key(f"{chat.instruction}\n{chat.input}"), types) for chat, types in pieces
+    ]
 
 
-def _first_pass(paths: list[Path], options: ConvertOptions, summary: Summary, spool: _Spool,
-                rejects: IO[str] | None) -> tuple[SplitPlan, float, bool]:
+def _first_pass(
+    paths: list[Path], options: ConvertOptions, summary: Summary, spool: _Spool, rejects: IO[str] | None
+) -> tuple[SplitPlan, float, bool]:
     """Check every record (strict mode stops at the first bad one), count, and spool the rows.
     Returns the split plan, the fraction of train negatives to keep, and whether any row has a
     system prompt."""
@@ -197,11 +228,20 @@ def _first_pass(paths: list[Path], options: ConvertOptions, summary: Summary, sp
 
 def convert(paths: list[Path], options: ConvertOptions) -> Summary:
     """Convert ``paths`` into split dataset files and register them; see the module docstring."""
-    if len(options.ratios) != 3 or min(options.ratios) < 0 or abs(sum(options.ratios) - 1) > 1e-6 or options.ratios[0] <= 0:
-        raise UsageError(f"split ratios must be three non-negative numbers summing to 1 with train > 0, got {options.ratios}")
+    if (
+        len(options.ratios) != 3
+        or min(options.ratios) < 0
+        or abs(sum(options.ratios) - 1) > 1e-6
+        or options.ratios[0] <= 0
+    ):
+        raise UsageError(
+            f"split ratios must be three non-negative numbers summing to 1 with train > 0, got {options.ratios}"
+        )
     names = split_names(options.name, options.ratios)
     files = {s: options.out_dir / f"{n}.{options.file_kind}" for s, n in names.items()}
-    summary = Summary(files=files, drop_reasons=options.label_map.drops if isinstance(options.label_map, LabelPreset) else {})
+    summary = Summary(
+        files=files, drop_reasons=options.label_map.drops if isinstance(options.label_map, LabelPreset) else {}
+    )
     rejects_path = options.rejects or options.out_dir / f"{options.name}_rejects.jsonl"
     options.out_dir.mkdir(parents=True, exist_ok=True)
     with contextlib.ExitStack() as stack:
@@ -210,8 +250,10 @@ def convert(paths: list[Path], options: ConvertOptions) -> Summary:
         plan, neg_keep, with_system = _first_pass(paths, options, summary, _Spool(spool_file), rejects)
         entries = {}
         if options.dataset_info is not None:
-            entries = {names[s]: dataset_entry(file_name_for(f, options.dataset_info), options.style, with_system)
-                       for s, f in files.items()}
+            entries = {
+                names[s]: dataset_entry(file_name_for(f, options.dataset_info), options.style, with_system)
+                for s, f in files.items()
+            }
             check_registry(options.dataset_info, entries, options.overwrite)
         writers = {s: stack.enter_context(row_writer(f, options.file_kind)) for s, f in files.items()}
         spool_file.seek(0)

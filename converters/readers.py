@@ -47,8 +47,9 @@ def sniff(path: Path) -> str:
     return "json" if first == "[" else "jsonl"
 
 
-def _sample_record(path: Path, line: int, text: str, raws: list[RawEntity], label_map: LabelMap | None,
-                   overlap: OverlapPolicy) -> Record:
+def _sample_record(
+    path: Path, line: int, text: str, raws: list[RawEntity], label_map: LabelMap | None, overlap: OverlapPolicy
+) -> Record:
     dropped: list[str] = []
     spans: list[tuple[str, int, int]] = []
     sample = build_sample(text, raws, label_map=label_map, overlap=overlap, dropped=dropped, dropped_spans=spans)
@@ -64,8 +65,13 @@ def _one(path: Path, line: int, fmt: str, obj: Any, label_map: LabelMap | None, 
     return _sample_record(path, line, *parsed, label_map, overlap)
 
 
-def read_records(path: str | os.PathLike[str], fmt: str | None = None, label_map: LabelMap | None = None,
-                 overlap: OverlapPolicy = "error", conll_tokens: TokenForm = "auto") -> Iterator[Record | Rejected]:
+def read_records(
+    path: str | os.PathLike[str],
+    fmt: str | None = None,
+    label_map: LabelMap | None = None,
+    overlap: OverlapPolicy = "error",
+    conll_tokens: TokenForm = "auto",
+) -> Iterator[Record | Rejected]:
     """Every record of ``path``, checked: a :class:`Record`, or a :class:`Rejected` with its reason.
     ``conll_tokens`` says how CoNLL tokens are written (see :mod:`converters.conll`).
 
@@ -82,7 +88,7 @@ def read_records(path: str | os.PathLike[str], fmt: str | None = None, label_map
             raise InputError(path, 1, f"--from {fmt} needs JSON records, but this file is not JSON")
         yield from _read_conll(path, label_map, overlap, conll_tokens)
         return
-    for number, obj, error in (_json_array(path) if layout == "json" else iter_json_lines(path)):
+    for number, obj, error in _json_array(path) if layout == "json" else iter_json_lines(path):
         if error is not None:
             yield Rejected(str(path), number, error, obj)
             continue
@@ -90,14 +96,18 @@ def read_records(path: str | os.PathLike[str], fmt: str | None = None, label_map
             fmt = detect(obj)
             if fmt is None:
                 keys = sorted(obj) if isinstance(obj, dict) else type(obj).__name__
-                raise InputError(path, number, f"cannot tell the format from the fields {keys}; use --from ({', '.join(FORMATS)})")
+                raise InputError(
+                    path, number, f"cannot tell the format from the fields {keys}; use --from ({', '.join(FORMATS)})"
+                )
         try:
             yield _one(path, number, fmt, obj, label_map, overlap)
         except RecordError as exc:
             yield Rejected(str(path), number, str(exc), obj)
 
 
-def _read_conll(path: Path, label_map: LabelMap | None, overlap: OverlapPolicy, tokens: TokenForm) -> Iterator[Record | Rejected]:
+def _read_conll(
+    path: Path, label_map: LabelMap | None, overlap: OverlapPolicy, tokens: TokenForm
+) -> Iterator[Record | Rejected]:
     for line, parsed, block in read_conll(path, tokens):
         if isinstance(parsed, RecordError):
             yield Rejected(str(path), line, str(parsed), block)

@@ -33,7 +33,9 @@ def check_registry(path: str | os.PathLike[str], entries: dict[str, dict[str, An
     """Fail before any data is written when ``entries`` would replace someone else's datasets."""
     taken = clashes(load_info(path), entries)
     if taken and not overwrite:
-        raise InputError(path, None, f"already registers {', '.join(taken)} differently; use --overwrite or another --name")
+        raise InputError(
+            path, None, f"already registers {', '.join(taken)} differently; use --overwrite or another --name"
+        )
 
 
 def merge_registry(path: str | os.PathLike[str], entries: dict[str, dict[str, Any]], overwrite: bool = False) -> None:

@@ -36,7 +36,9 @@ _LEAK_CHUNK = 65_536
 
 def text_hash(text: str, salt: str = "", normalize: bool = True) -> int:
     """A stable 64-bit hash of the (normalised) text, independent of Python's hash seed."""
-    digest = hashlib.blake2b((salt + (normalize_value(text) if normalize else text)).encode("utf-8"), digest_size=8).digest()
+    digest = hashlib.blake2b(
+        (salt + (normalize_value(text) if normalize else text)).encode("utf-8"), digest_size=8
+    ).digest()
     return int.from_bytes(digest, "big")
 
 

@@ -64,10 +64,18 @@ class Stats:
     def to_json(self) -> dict[str, Any]:
         qs = (50, 90, 95, 99, 100)
         return {
-            "records": self.records, "rejected": self.rejected, "pii_records": self.pii,
-            "positive": self.positive, "positive_ratio": self.positive / self.pii if self.pii else None,
-            "types": dict(self.types.most_common()), "dropped_labels": dict(self.dropped.most_common()), "unit": self.unit,
-            **{part: {f"p{q}": percentile(getattr(self, part), q) for q in qs} for part in ("prompt", "answer", "total")},
+            "records": self.records,
+            "rejected": self.rejected,
+            "pii_records": self.pii,
+            "positive": self.positive,
+            "positive_ratio": self.positive / self.pii if self.pii else None,
+            "types": dict(self.types.most_common()),
+            "dropped_labels": dict(self.dropped.most_common()),
+            "unit": self.unit,
+            **{
+                part: {f"p{q}": percentile(getattr(self, part), q) for q in qs}
+                for part in ("prompt", "answer", "total")
+            },
             "cutoff_len": self.cutoff_len,
         }
 
@@ -79,13 +87,17 @@ class Stats:
             out.append(f"PII-positive {self.positive} / {self.pii} = {self.positive / self.pii:.1%}")
         out.append("types: " + (", ".join(f"{t} {n}" for t, n in self.types.most_common()) or "none"))
         if self.dropped:
-            out.append("dropped on purpose by the label map: " + ", ".join(f"{t} {n}" for t, n in self.dropped.most_common()))
+            out.append(
+                "dropped on purpose by the label map: " + ", ".join(f"{t} {n}" for t, n in self.dropped.most_common())
+            )
         for part in ("prompt", "answer", "total"):
             out.append(f"{part} {self.unit}: " + "  ".join(f"{k} {v}" for k, v in data[part].items()))
         if self.cutoff_len is None:
             out.append("cutoff_len: give --tokenizer to get a recommendation in tokens")
         else:
-            out.append(f"recommended cutoff_len: {self.cutoff_len} (longest prompt + answer is {max(self.total)} tokens; nothing is truncated)")
+            out.append(
+                f"recommended cutoff_len: {self.cutoff_len} (longest prompt + answer is {max(self.total)} tokens; nothing is truncated)"
+            )
         return out
 
 
@@ -100,14 +112,18 @@ def _answer_types(chat: Chat) -> list[str] | None:
     return [e.get("type") for e in answer["entities"] if isinstance(e, dict)]
 
 
-def template_measure(tokenizer_path: str | os.PathLike[str], template: str = "qwen3", enable_thinking: bool = False) -> Measure:
+def template_measure(
+    tokenizer_path: str | os.PathLike[str], template: str = "qwen3", enable_thinking: bool = False
+) -> Measure:
     """Prompt and answer lengths exactly as LLaMA-Factory encodes one turn."""
     tokenizer = load_tokenizer(tokenizer_path)
     with contextlib.redirect_stdout(sys.stderr):  # LLaMA-Factory's log handler binds stdout when first imported
         from llamafactory.data import get_template_and_fix_tokenizer
         from llamafactory.hparams import DataArguments
 
-        tmpl = get_template_and_fix_tokenizer(tokenizer, DataArguments(template=template, enable_thinking=enable_thinking))
+        tmpl = get_template_and_fix_tokenizer(
+            tokenizer, DataArguments(template=template, enable_thinking=enable_thinking)
+        )
 
     def measure(chat: Chat) -> tuple[int, int]:
         user = f"{chat.instruction}\n{chat.input}" if chat.input else chat.instruction
@@ -122,13 +138,26 @@ def char_measure(chat: Chat) -> tuple[int, int]:
     return len(chat.instruction) + 1 + len(chat.input), len(chat.output)
 
 
-def compute_stats(paths: list[Path], fmt: str | None = None, label_map: Any = None, prompting: Prompting = Prompting(),
-                  measure: Measure | None = None, progress: bool = True, conll_tokens: TokenForm = "auto") -> Stats:
+def compute_stats(
+    paths: list[Path],
+    fmt: str | None = None,
+    label_map: Any = None,
+    prompting: Prompting = Prompting(),
+    measure: Measure | None = None,
+    progress: bool = True,
+    conll_tokens: TokenForm = "auto",
+) -> Stats:
     """Stats over every record of ``paths``; bad records are counted, not fatal."""
     stats = Stats(unit="characters" if measure is None else "tokens")
     measure = measure or char_measure
     for path in paths:
-        for item in tqdm(read_records(path, fmt, label_map_of(label_map), conll_tokens=conll_tokens), desc=f"stats {path.name}", unit=" rec", disable=not progress, leave=False):
+        for item in tqdm(
+            read_records(path, fmt, label_map_of(label_map), conll_tokens=conll_tokens),
+            desc=f"stats {path.name}",
+            unit=" rec",
+            disable=not progress,
+            leave=False,
+        ):
             if isinstance(item, Rejected):
                 stats.rejected += 1
                 if len(stats.reasons) < 3:

@@ -118,6 +118,11 @@ def dataset_entry(file_name: str, style: Style, with_system: bool) -> dict[str, 
         return entry
     entry["formatting"] = "sharegpt"
     entry["columns"] = {"messages": "messages"}
-    entry["tags"] = {"role_tag": "role", "content_tag": "content", "user_tag": "user",
-                     "assistant_tag": "assistant", "system_tag": "system"}
+    entry["tags"] = {
+        "role_tag": "role",
+        "content_tag": "content",
+        "user_tag": "user",
+        "assistant_tag": "assistant",
+        "system_tag": "system",
+    }
     return entry

@@ -49,8 +49,12 @@ def read_candidates(path: str | Path) -> tuple[Candidates, list[str], list, list
     answers, scores, biases = [], [], set()
     for line, row in iter_jsonl(path):
         if not isinstance(row.get("scores"), list):
-            raise InputError(path, line, "no entity scores: predict with structure-safe decoding (--values copy) "
-                                         "and a recall bias, e.g. --recall-bias 4")
+            raise InputError(
+                path,
+                line,
+                "no entity scores: predict with structure-safe decoding (--values copy) "
+                "and a recall bias, e.g. --recall-bias 4",
+            )
         answers.append(row.get("raw_predict", row["predict"]))
         scores.append(row["scores"])
         biases.add(float(row.get("recall_bias", 0.0)))
@@ -75,8 +79,13 @@ def read_candidates(path: str | Path) -> tuple[Candidates, list[str], list, list
                 types.append(index[key[0]])
                 values.append(score)
                 correct.append(rank < wanted.get(key, 0))
-    candidates = Candidates(np.array(types, dtype=np.int64), np.array(values), np.array(correct, dtype=bool),
-                            gold_counts, biases.pop() if biases else 0.0)
+    candidates = Candidates(
+        np.array(types, dtype=np.int64),
+        np.array(values),
+        np.array(correct, dtype=bool),
+        gold_counts,
+        biases.pop() if biases else 0.0,
+    )
     return candidates, samples.texts, samples.gold, answers, scores
 
 
@@ -133,7 +142,9 @@ def choose(c: Candidates, objective: str, target: float | None = None, per_type:
                 continue
             options = np.unique(np.r_[0.0, c.scores[c.types == i], 1.01])
             current = value(OperatingPoint(c.bias, best.min_score, dict(thresholds)))
-            pick = max(options, key=lambda s: value(OperatingPoint(c.bias, best.min_score, {**thresholds, name: float(s)})))
+            pick = max(
+                options, key=lambda s: value(OperatingPoint(c.bias, best.min_score, {**thresholds, name: float(s)}))
+            )
             if value(OperatingPoint(c.bias, best.min_score, {**thresholds, name: float(pick)})) > current + 1e-12:
                 thresholds[name], changed = float(pick), True
         if not changed:
@@ -183,8 +194,9 @@ def _describe(point: OperatingPoint) -> str:
     return f"bias {point.recall_bias:g}, score>={point.min_score:.3f}{extra}"
 
 
-def calibrate(predictions: Path, objective: str, target: float | None, per_type: bool, out: Path,
-              plot_path: Path | None) -> dict:
+def calibrate(
+    predictions: Path, objective: str, target: float | None, per_type: bool, out: Path, plot_path: Path | None
+) -> dict:
     """Sweep, choose, check with the scorer, write the point (and the plot); returns the summary."""
     c, texts, gold, answers, scores = read_candidates(predictions)
     point = choose(c, objective, target, per_type)
@@ -193,7 +205,9 @@ def calibrate(predictions: Path, objective: str, target: float | None, per_type:
     everything = score_generations(texts, list(gold), answers)["micro"]
     at_95 = recall_at_precision(c, 0.95)
     summary = {
-        "chosen_by": f"{objective}" + (f" >= {target}" if target is not None else "") + (", per type" if per_type else ""),
+        "chosen_by": f"{objective}"
+        + (f" >= {target}" if target is not None else "")
+        + (", per type" if per_type else ""),
         "validation": {k: round(chosen[k], 4) for k in ("precision", "recall", "f1", "f2")},
         "all_entities": {k: round(everything[k], 4) for k in ("precision", "recall", "f1", "f2")},
         "recall_at_precision_0.95": round(at_95[0], 4),
@@ -207,9 +221,13 @@ def calibrate(predictions: Path, objective: str, target: float | None, per_type:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m eval.calibrate", description=__doc__.split("\n\n")[0])
-    parser.add_argument("recipe", nargs="?", help="training recipe: predict the split first (else --predictions must exist)")
+    parser.add_argument(
+        "recipe", nargs="?", help="training recipe: predict the split first (else --predictions must exist)"
+    )
     parser.add_argument("overrides", nargs="*", help="key=value overrides for the recipe")
-    parser.add_argument("--predictions", required=True, type=Path, help="the biased pass (written here with a recipe; resumes)")
+    parser.add_argument(
+        "--predictions", required=True, type=Path, help="the biased pass (written here with a recipe; resumes)"
+    )
     parser.add_argument("--dataset", help="the validation split (default: the recipe's eval_dataset)")
     parser.add_argument("--recall-bias", type=float, default=4.0, help="bias of the over-generating pass (default 4)")
     parser.add_argument("--batch-size", type=int, default=8)
@@ -218,28 +236,42 @@ def main(argv: list[str] | None = None) -> int:
     goal.add_argument("--target-recall", type=float, help="best precision with at least this recall")
     goal.add_argument("--target-precision", type=float, help="best recall with at least this precision")
     goal.add_argument("--best", choices=("f1", "f2"), help="best F1 (default) or F2")
-    parser.add_argument("--per-type", action="store_true", help="one threshold per type (needs a large validation split)")
+    parser.add_argument(
+        "--per-type", action="store_true", help="one threshold per type (needs a large validation split)"
+    )
     parser.add_argument("--out", required=True, type=Path, help="operating point JSON")
     parser.add_argument("--plot", type=Path, help="P/R curve PNG (default: next to --out)")
     ns = parser.parse_args(argv)
-    objective, target = ("recall", ns.target_recall) if ns.target_recall is not None else (
-        ("precision", ns.target_precision) if ns.target_precision is not None else (ns.best or "f1", None))
+    objective, target = (
+        ("recall", ns.target_recall)
+        if ns.target_recall is not None
+        else (("precision", ns.target_precision) if ns.target_precision is not None else (ns.best or "f1", None))
+    )
     try:
         if ns.recipe is not None:
             from eval import predict
             from eval.recipe import load_recipe
 
-            predict.run(load_recipe(ns.recipe, ns.overrides), ns.predictions, dataset=ns.dataset, batch_size=ns.batch_size,
-                        max_new_tokens=ns.max_new_tokens, point=OperatingPoint(recall_bias=ns.recall_bias))
-        result = calibrate(ns.predictions, objective, target, ns.per_type, ns.out,
-                           ns.plot or ns.out.with_suffix(".png"))
+            predict.run(
+                load_recipe(ns.recipe, ns.overrides),
+                ns.predictions,
+                dataset=ns.dataset,
+                batch_size=ns.batch_size,
+                max_new_tokens=ns.max_new_tokens,
+                point=OperatingPoint(recall_bias=ns.recall_bias),
+            )
+        result = calibrate(
+            ns.predictions, objective, target, ns.per_type, ns.out, ns.plot or ns.out.with_suffix(".png")
+        )
     except (PiiFactoryError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     v = result["validation"]
-    print(f"{_describe(result['point'])}: P {v['precision']:.3f}  R {v['recall']:.3f}  F1 {v['f1']:.3f}  F2 {v['f2']:.3f} "
-          f"({result['chosen_by']}); recall at precision >= 0.95: {result['recall_at_precision_0.95']:.3f}; "
-          f"written to {ns.out}")
+    print(
+        f"{_describe(result['point'])}: P {v['precision']:.3f}  R {v['recall']:.3f}  F1 {v['f1']:.3f}  F2 {v['f2']:.3f} "
+        f"({result['chosen_by']}); recall at precision >= 0.95: {result['recall_at_precision_0.95']:.3f}; "
+        f"written to {ns.out}"
+    )
     return 0
 
 

@@ -34,8 +34,15 @@ def compare(a: Samples, b: Samples, *, replicates: int = 1000, seed: int = 0) ->
         delta = stats_b[metric] - stats_a[metric]
         p = 2 * min(float(np.mean(delta <= 0)), float(np.mean(delta >= 0)))
         point, ci = point_b[metric] - point_a[metric], interval(delta)
-        out[metric] = {"a": point_a[metric], "b": point_b[metric], "delta": point, "ci": ci, "p_value": min(1.0, p),
-                       "separated": ci[0] > 0 or ci[1] < 0, "samples_needed": samples_to_separate(point, ci, len(a.gold))}
+        out[metric] = {
+            "a": point_a[metric],
+            "b": point_b[metric],
+            "delta": point,
+            "ci": ci,
+            "p_value": min(1.0, p),
+            "separated": ci[0] > 0 or ci[1] < 0,
+            "samples_needed": samples_to_separate(point, ci, len(a.gold)),
+        }
     return {"replicates": replicates, "seed": seed, "samples": len(a.gold), "deltas": out}
 
 
@@ -53,7 +60,11 @@ def samples_to_separate(delta: float, ci: list[float], samples: int) -> int | No
 
 def _points(result: dict) -> dict[str, float]:
     micro = result["micro"]
-    return {**{k: micro[k] for k in ("f1", "precision", "recall", "f2")}, "macro_f1": result["macro"]["f1"], "any_pii_f1": result["any_pii"]["f1"]}
+    return {
+        **{k: micro[k] for k in ("f1", "precision", "recall", "f2")},
+        "macro_f1": result["macro"]["f1"],
+        "any_pii_f1": result["any_pii"]["f1"],
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -75,8 +86,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     print(f"B - A over {result['samples']} samples, {result['replicates']} paired resamples (seed {result['seed']})")
     for metric, d in result["deltas"].items():
-        print(f"{metric:>11}  A {100 * d['a']:5.1f}  B {100 * d['b']:5.1f}  delta {100 * d['delta']:+5.1f}  "
-              f"95% CI [{100 * d['ci'][0]:+.1f}, {100 * d['ci'][1]:+.1f}]  p {d['p_value']:.3f}  {_verdict(d, result['samples'])}")
+        print(
+            f"{metric:>11}  A {100 * d['a']:5.1f}  B {100 * d['b']:5.1f}  delta {100 * d['delta']:+5.1f}  "
+            f"95% CI [{100 * d['ci'][0]:+.1f}, {100 * d['ci'][1]:+.1f}]  p {d['p_value']:.3f}  {_verdict(d, result['samples'])}"
+        )
     return 0
 
 

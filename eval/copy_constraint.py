@@ -232,6 +232,9 @@ class CopyConstraint(LogitsProcessor):
             scores.index_fill_(0, torch.as_tensor(sorted(set(rows)), device=scores.device), float("-inf"))
             scores.index_put_(index, kept)
         if blocked_rows:
-            blocked = (torch.as_tensor(blocked_rows, device=scores.device), torch.as_tensor(blocked_columns, device=scores.device))
+            blocked = (
+                torch.as_tensor(blocked_rows, device=scores.device),
+                torch.as_tensor(blocked_columns, device=scores.device),
+            )
             scores.index_put_(blocked, torch.tensor(float("-inf"), device=scores.device))
         return scores

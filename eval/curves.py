@@ -50,7 +50,11 @@ def plot_curves(history: list[dict], path: str | Path) -> Path:
     loss_ax.set_xlabel("step")
     loss_ax.set_ylabel("loss")
     metric_ax = loss_ax.twinx()
-    for key, color in (("eval_entity_f1", "tab:red"), ("eval_entity_recall", "tab:blue"), ("eval_entity_precision", "tab:green")):
+    for key, color in (
+        ("eval_entity_f1", "tab:red"),
+        ("eval_entity_recall", "tab:blue"),
+        ("eval_entity_precision", "tab:green"),
+    ):
         steps, values = series(history, key)
         if steps:
             metric_ax.plot(steps, values, "o-", color=color, label=key.removeprefix("eval_"))

@@ -73,7 +73,9 @@ def read_point(path: str | Path) -> OperatingPoint:
     except json.JSONDecodeError as exc:
         raise InputError(path, exc.lineno, f"not an operating point (invalid JSON: {exc.msg})") from None
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise InputError(path, None, f"not an operating point ({exc!r}); write one with python -m eval.calibrate") from None
+        raise InputError(
+            path, None, f"not an operating point ({exc!r}); write one with python -m eval.calibrate"
+        ) from None
 
 
 def write_point(path: str | Path, point: OperatingPoint, **about: object) -> None:
@@ -91,7 +93,9 @@ def scored_entities(answer: str, scores: Sequence[Mapping[str, float]]) -> list[
     return [(Entity(item["type"], item["value"]), float(score["score"])) for item, score in zip(items, scores)]
 
 
-def apply_point(answer: str, scores: Sequence[Mapping[str, float]], point: OperatingPoint, text: str | None = None) -> str:
+def apply_point(
+    answer: str, scores: Sequence[Mapping[str, float]], point: OperatingPoint, text: str | None = None
+) -> str:
     """The answer with only the entities the point keeps (unchanged when it keeps them all)."""
     pairs = scored_entities(answer, scores)
     kept = [entity for entity, score in pairs if point.keep(entity.type, score)]

@@ -79,8 +79,13 @@ def generate_answers(
                 mask[row, width - len(prompt) :] = 1
             constraint: LogitsProcessor | None = None
             if sources is not None and structure:
-                constraint = StructureConstraint(tokenizer, [sources[i] for i in batch], stop_token_ids=stop_token_ids,
-                                                 max_new_tokens=max_new_tokens, recall_bias=recall_bias)
+                constraint = StructureConstraint(
+                    tokenizer,
+                    [sources[i] for i in batch],
+                    stop_token_ids=stop_token_ids,
+                    max_new_tokens=max_new_tokens,
+                    recall_bias=recall_bias,
+                )
             elif sources is not None:
                 constraint = CopyConstraint(tokenizer, [sources[i] for i in batch])
             generated = model.generate(

@@ -113,7 +113,9 @@ def load_pair(gold_path: str | Path, pred_path: str | Path) -> Samples:
             raise InputError(pred_path, line, f"id {row['id']!r} is not in the gold file {gold_path}")
         pred_rows = ordered
     elif len(gold_rows) != len(pred_rows):
-        raise InputError(pred_path, None, f"{len(pred_rows)} predictions for {len(gold_rows)} gold records (no ids to join on)")
+        raise InputError(
+            pred_path, None, f"{len(pred_rows)} predictions for {len(gold_rows)} gold records (no ids to join on)"
+        )
     texts, gold = zip(*(_gold_of(gold_path, line, row) for line, row in gold_rows)) if gold_rows else ((), ())
     preds = [_predict_of(pred_path, line, row) for line, row in pred_rows]
     return Samples(list(texts), list(gold), preds)

@@ -35,9 +35,11 @@ class TokenizerCheck:
     def message(self) -> str:
         if not self.differing:
             return f"GGUF tokenizer: all {self.checked} prompts tokenize to the training ids"
-        return (f"GGUF tokenizer: {len(self.differing)} of {self.checked} prompts tokenize to other ids than "
-                "training (the converter's pre-tokenizer differs from the training tokenizer): llama.cpp was "
-                "fed the training ids here, ollama would feed those prompts differently")
+        return (
+            f"GGUF tokenizer: {len(self.differing)} of {self.checked} prompts tokenize to other ids than "
+            "training (the converter's pre-tokenizer differs from the training tokenizer): llama.cpp was "
+            "fed the training ids here, ollama would feed those prompts differently"
+        )
 
 
 def load(gguf: Path, n_ctx: int):
@@ -47,8 +49,9 @@ def load(gguf: Path, n_ctx: int):
     if not Path(gguf).is_file():
         raise FileNotFoundError(f"{gguf}: no such GGUF file")
     llama_cpp = bindings()
-    return llama_cpp.Llama(model_path=str(gguf), n_ctx=n_ctx, n_batch=min(n_ctx, 512), n_threads=os.cpu_count(),
-                           seed=0, verbose=False)
+    return llama_cpp.Llama(
+        model_path=str(gguf), n_ctx=n_ctx, n_batch=min(n_ctx, 512), n_threads=os.cpu_count(), seed=0, verbose=False
+    )
 
 
 def gguf_token_ids(llm, tokenizer, ids: Sequence[int]) -> list[int]:
@@ -88,8 +91,9 @@ def greedy(llm, prompt: Sequence[int], max_new_tokens: int, stops: set[int], pro
 class LlamaCppGenerate:
     """eval.predict's ``Generate`` for a GGUF file; ``check`` accumulates the tokenizer comparison."""
 
-    def __init__(self, gguf: Path, tokenizer, template, n_ctx: int, *, structure: bool = False,
-                 recall_bias: float = 0.0) -> None:
+    def __init__(
+        self, gguf: Path, tokenizer, template, n_ctx: int, *, structure: bool = False, recall_bias: float = 0.0
+    ) -> None:
         self.llm = load(gguf, n_ctx)
         self.tokenizer = tokenizer
         self.stop_ids = template.get_stop_token_ids(tokenizer)
@@ -102,12 +106,18 @@ class LlamaCppGenerate:
         if source is None:
             return None
         if self.structure:
-            return StructureConstraint(self.tokenizer, [source], stop_token_ids=self.stop_ids,
-                                       max_new_tokens=max_new_tokens, recall_bias=self.recall_bias)
+            return StructureConstraint(
+                self.tokenizer,
+                [source],
+                stop_token_ids=self.stop_ids,
+                max_new_tokens=max_new_tokens,
+                recall_bias=self.recall_bias,
+            )
         return CopyConstraint(self.tokenizer, [source])
 
-    def __call__(self, ids: list[list[int]], max_new_tokens: int, batch_size: int,
-                 sources: list[str] | None) -> list[Answer]:
+    def __call__(
+        self, ids: list[list[int]], max_new_tokens: int, batch_size: int, sources: list[str] | None
+    ) -> list[Answer]:
         answers = []
         for index, prompt in enumerate(ids):
             if gguf_token_ids(self.llm, self.tokenizer, prompt) != list(prompt):

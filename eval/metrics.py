@@ -11,7 +11,12 @@ def prf(tp: float, fp: float, fn: float) -> dict[str, float]:
     """P, R, F1 and F2 (recall-first) of one set of counts; 0 where undefined."""
     precision = tp / (tp + fp) if tp + fp else 0.0
     recall = tp / (tp + fn) if tp + fn else 0.0
-    return {"precision": precision, "recall": recall, "f1": f_beta(precision, recall, 1.0), "f2": f_beta(precision, recall, 2.0)}
+    return {
+        "precision": precision,
+        "recall": recall,
+        "f1": f_beta(precision, recall, 1.0),
+        "f2": f_beta(precision, recall, 2.0),
+    }
 
 
 def f_beta(precision: float, recall: float, beta: float) -> float:
@@ -53,4 +58,3 @@ def _prf_vec(tp: np.ndarray, fp: np.ndarray, fn: np.ndarray) -> dict[str, np.nda
         f1 = np.where(p + r > 0, 2 * p * r / np.where(p + r > 0, p + r, 1), 0.0)
         f2 = np.where(4 * p + r > 0, 5 * p * r / np.where(4 * p + r > 0, 4 * p + r, 1), 0.0)
     return {"precision": p, "recall": r, "f1": f1, "f2": f2}
-

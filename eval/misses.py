@@ -163,8 +163,13 @@ HEADER = ["dimension", "group", "gold", "missed", "miss rate"]
 def example_rows(report: MissReport, show_values: bool, limit: int) -> list[list[str]]:
     """Misses with their shape and the words before them (values masked unless asked)."""
     return [
-        [str(m.sample), m.entity.type, m.entity.value if show_values else shape_mask(m.entity.value),
-         m.groups["value shape"], m.context]
+        [
+            str(m.sample),
+            m.entity.type,
+            m.entity.value if show_values else shape_mask(m.entity.value),
+            m.groups["value shape"],
+            m.context,
+        ]
         for m in report.misses[:limit]
     ]
 
@@ -181,13 +186,25 @@ def terminal(report: MissReport, show_values: bool, limit: int = 20) -> str:
 
 def markdown(report: MissReport, plot_name: str | None, show_values: bool, limit: int = 50) -> list[str]:
     """The report section: the table, the plot, masked examples."""
-    lines = ["## What is missed", "", f"{report.missed} gold entities missed. Miss rate = missed / gold of the group; "
-             "the groups of a dimension split every gold entity.", "", markdown_table(HEADER, rows(report), "llrrr"), ""]
+    lines = [
+        "## What is missed",
+        "",
+        f"{report.missed} gold entities missed. Miss rate = missed / gold of the group; "
+        "the groups of a dimension split every gold entity.",
+        "",
+        markdown_table(HEADER, rows(report), "llrrr"),
+        "",
+    ]
     if plot_name:
         lines += [f"![misses]({plot_name})", ""]
     if report.misses:
         masked = "" if show_values else " (values as shapes: 9 digit, a letter, 汉 Han)"
-        lines += [f"Examples{masked}:", "", markdown_table(EXAMPLE_HEADER, example_rows(report, show_values, limit)), ""]
+        lines += [
+            f"Examples{masked}:",
+            "",
+            markdown_table(EXAMPLE_HEADER, example_rows(report, show_values, limit)),
+            "",
+        ]
     return lines
 
 
@@ -200,8 +217,12 @@ def plot(report: MissReport, path: str | Path) -> Path:
 
     from eval.report import save_png
 
-    fig, axes = plt.subplots(len(DIMENSIONS), 1, figsize=(7, 1.1 + 0.32 * sum(len(t) for t in report.totals.values())),
-                             gridspec_kw={"height_ratios": [max(len(report.totals[d]), 1) for d in DIMENSIONS]})
+    fig, axes = plt.subplots(
+        len(DIMENSIONS),
+        1,
+        figsize=(7, 1.1 + 0.32 * sum(len(t) for t in report.totals.values())),
+        gridspec_kw={"height_ratios": [max(len(report.totals[d]), 1) for d in DIMENSIONS]},
+    )
     for ax, dimension in zip(axes, DIMENSIONS):
         items = list(report.totals[dimension].items())
         names = [group for group, _ in items]

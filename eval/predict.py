@@ -79,9 +79,12 @@ def render_prompts(recipe: dict, dataset: str | None = None) -> tuple[list[Promp
         response = row["_response"][0]["content"] if row["_response"] else ""
         if isinstance(template.enable_thinking, bool) and not template.enable_thinking:
             response = template.remove_thought(response)
-        prompts.append(Prompt(str(index), input_text(row["_prompt"][-1]["content"]), encoded["input_ids"][0], response, row))
-    args = SimpleNamespace(model=model_args, data=data_args, finetuning=finetuning_args, generating=generating_args,
-                           processor=processor)
+        prompts.append(
+            Prompt(str(index), input_text(row["_prompt"][-1]["content"]), encoded["input_ids"][0], response, row)
+        )
+    args = SimpleNamespace(
+        model=model_args, data=data_args, finetuning=finetuning_args, generating=generating_args, processor=processor
+    )
     return prompts, tokenizer, template, args
 
 
@@ -133,14 +136,18 @@ def run(
     rules = canonical_policy(rules)
     if backend == "vllm":
         if values == "copy":
-            raise UsageError("copy-constrained values need --backend hf or llamacpp; with --backend vllm pass --values free")
+            raise UsageError(
+                "copy-constrained values need --backend hf or llamacpp; with --backend vllm pass --values free"
+            )
         require_vllm()
     if (backend == "llamacpp") != (gguf is not None):
         raise UsageError("--backend llamacpp needs --gguf MODEL.gguf (and --gguf needs --backend llamacpp)")
     structured = values == "copy" and structure
     if (point.recall_bias or point.filters or second_look) and not structured:
-        raise UsageError("--recall-bias, --min-score and --second-look need structure-safe decoding "
-                         "(--values copy without --no-structure)")
+        raise UsageError(
+            "--recall-bias, --min-score and --second-look need structure-safe decoding "
+            "(--values copy without --no-structure)"
+        )
     prompts, tokenizer, template, args = render_prompts(recipe, dataset)
     if structured:
         _check_answer_comes_first(template, tokenizer)
@@ -152,24 +159,40 @@ def run(
     if backend == "llamacpp":
         from eval.llamacpp_backend import LlamaCppGenerate
 
-        generate = LlamaCppGenerate(gguf, tokenizer, template, n_ctx=args.data.cutoff_len + max_new_tokens,
-                                    structure=structured, recall_bias=point.recall_bias)
+        generate = LlamaCppGenerate(
+            gguf,
+            tokenizer,
+            template,
+            n_ctx=args.data.cutoff_len + max_new_tokens,
+            structure=structured,
+            recall_bias=point.recall_bias,
+        )
     elif backend == "vllm":
         generate = vllm_generator(args, tokenizer, template)
     else:
         generate = _hf_generator(args, tokenizer, template, structure=structured, recall_bias=point.recall_bias)
     out.parent.mkdir(parents=True, exist_ok=True)
     written = 0
-    with open(out, "a", encoding="utf-8") as handle, tqdm(total=len(todo), desc="predict", unit="sample", disable=not progress) as bar:
+    with (
+        open(out, "a", encoding="utf-8") as handle,
+        tqdm(total=len(todo), desc="predict", unit="sample", disable=not progress) as bar,
+    ):
         for chunk in _chunks(todo, batch_size * 4):
             sources = [p.text for p in chunk] if values == "copy" else None
             answers = generate([p.input_ids for p in chunk], max_new_tokens, batch_size, sources)
             added = [0] * len(chunk)
             if second_look:
-                answers, added = _second_look(chunk, answers, point, args.processor, generate, max_new_tokens, batch_size)
-            lines = [json.dumps({**_record(tokenizer, prompt, answer, point, rules), **({"second_look": n} if second_look else {})},
-                                ensure_ascii=False) + "\n"
-                     for prompt, answer, n in zip(chunk, answers, added)]
+                answers, added = _second_look(
+                    chunk, answers, point, args.processor, generate, max_new_tokens, batch_size
+                )
+            lines = [
+                json.dumps(
+                    {**_record(tokenizer, prompt, answer, point, rules), **({"second_look": n} if second_look else {})},
+                    ensure_ascii=False,
+                )
+                + "\n"
+                for prompt, answer, n in zip(chunk, answers, added)
+            ]
             handle.write("".join(lines))  # whole lines per write; done_ids cuts a torn tail
             handle.flush()
             os.fsync(handle.fileno())
@@ -180,14 +203,24 @@ def run(
     return written
 
 
-def _second_look(chunk: Sequence[Prompt], answers: list[Answer], point: OperatingPoint, processor, generate: "Generate",
-                 max_new_tokens: int, batch_size: int) -> tuple[list[Answer], list[int]]:
+def _second_look(
+    chunk: Sequence[Prompt],
+    answers: list[Answer],
+    point: OperatingPoint,
+    processor,
+    generate: "Generate",
+    max_new_tokens: int,
+    batch_size: int,
+) -> tuple[list[Answer], list[int]]:
     """Each answer plus what a second pass finds with the first pass's kept values masked
     (:mod:`eval.second_look`), and how many entities that added per sample."""
     masked = []
     for prompt, answer in zip(chunk, answers):
-        kept = [e.value for e, score in scored_entities(answer.text, [s.to_dict() for s in answer.scores or ()])
-                if point.keep(e.type, score)]
+        kept = [
+            e.value
+            for e, score in scored_entities(answer.text, [s.to_dict() for s in answer.scores or ()])
+            if point.keep(e.type, score)
+        ]
         masked.append(masked_text(prompt.text, kept))
     ids = []
     for prompt, text in zip(chunk, masked):
@@ -201,14 +234,20 @@ def _record(tokenizer, prompt: Prompt, answer: Answer, point: OperatingPoint, ru
     """One output line: the served answer in ``predict``; the model's own in ``raw_predict`` when
     score thresholds or rules apply; each entity's score under ``scores``; with rules, which
     source won each served entity under ``sources`` (:mod:`piifactory.hybrid`)."""
-    record = {"id": prompt.id, "prompt": tokenizer.decode(prompt.input_ids, skip_special_tokens=True),
-              "predict": answer.text, "label": prompt.label}
+    record = {
+        "id": prompt.id,
+        "prompt": tokenizer.decode(prompt.input_ids, skip_special_tokens=True),
+        "predict": answer.text,
+        "label": prompt.label,
+    }
     served = answer.text
     if answer.scores is not None:
         items = json.loads(answer.text)["entities"]
         record["recall_bias"] = point.recall_bias
-        record["scores"] = [{"type": item["type"], "value": item["value"], **score.to_dict()}
-                            for item, score in zip(items, answer.scores, strict=True)]
+        record["scores"] = [
+            {"type": item["type"], "value": item["value"], **score.to_dict()}
+            for item, score in zip(items, answer.scores, strict=True)
+        ]
         served = apply_point(answer.text, record["scores"], point, prompt.text)
     if rules != "off":
         merged = merge_answer(prompt.text, served, rules)
@@ -223,10 +262,14 @@ def _check_answer_comes_first(template, tokenizer) -> None:
     """Structure-safe decoding holds the answer to the JSON from its first token; a template that
     makes the model write something first (a thinking block) cannot be constrained that way."""
     probe = target_text([])
-    _, response = template.encode_oneturn(tokenizer, [{"role": "user", "content": "x"}, {"role": "assistant", "content": probe}])
+    _, response = template.encode_oneturn(
+        tokenizer, [{"role": "user", "content": "x"}, {"role": "assistant", "content": probe}]
+    )
     if not tokenizer.decode(response, skip_special_tokens=False).startswith(probe):
-        raise UsageError("structure-safe decoding needs the answer first (set enable_thinking: false, as the pack's "
-                         "recipes do) or pass --no-structure")
+        raise UsageError(
+            "structure-safe decoding needs the answer first (set enable_thinking: false, as the pack's "
+            "recipes do) or pass --no-structure"
+        )
 
 
 Generate = Callable[[list[list[int]], int, int, "list[str] | None"], list[Answer]]
@@ -242,8 +285,17 @@ def _hf_generator(args, tokenizer, template, *, structure: bool = False, recall_
     stops = template.get_stop_token_ids(tokenizer)
 
     def generate(ids: list[list[int]], max_new_tokens: int, batch_size: int, sources: list[str] | None) -> list[Answer]:
-        return generate_answers(model, tokenizer, ids, max_new_tokens=max_new_tokens, stop_token_ids=stops,
-                                batch_size=batch_size, sources=sources, structure=structure, recall_bias=recall_bias)
+        return generate_answers(
+            model,
+            tokenizer,
+            ids,
+            max_new_tokens=max_new_tokens,
+            stop_token_ids=stops,
+            batch_size=batch_size,
+            sources=sources,
+            structure=structure,
+            recall_bias=recall_bias,
+        )
 
     return generate
 
@@ -268,36 +320,75 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--max-new-tokens", type=int, default=512)
     parser.add_argument("--limit", type=int, help="first N samples only")
-    parser.add_argument("--backend", choices=("hf", "vllm", "llamacpp"), default="hf",
-                        help="llamacpp: the --gguf file on CPU through llama.cpp (eval/llamacpp_backend.py)")
-    parser.add_argument("--gguf", type=Path, help="GGUF model for --backend llamacpp (the recipe still gives the "
-                        "tokenizer and template: point model_name_or_path at the exported HF model)")
-    parser.add_argument("--values", choices=("copy", "free"), default="copy",
-                        help="copy: a value can only be text of the input (copy-constrained decoding, hf and "
-                             "llamacpp backends); "
-                             "free: plain greedy decoding, the model's raw answer")
-    parser.add_argument("--no-structure", action="store_true",
-                        help="copy-constrained values only, without holding the rest of the answer to the format "
-                             "(structure-safe decoding is on by default with --values copy)")
-    parser.add_argument("--operating-point", type=Path,
-                        help="recall bias and score thresholds chosen by python -m eval.calibrate (flags below win)")
-    parser.add_argument("--recall-bias", type=float,
-                        help="logit offset against closing the entity list: > 0 makes the model propose more entities")
+    parser.add_argument(
+        "--backend",
+        choices=("hf", "vllm", "llamacpp"),
+        default="hf",
+        help="llamacpp: the --gguf file on CPU through llama.cpp (eval/llamacpp_backend.py)",
+    )
+    parser.add_argument(
+        "--gguf",
+        type=Path,
+        help="GGUF model for --backend llamacpp (the recipe still gives the "
+        "tokenizer and template: point model_name_or_path at the exported HF model)",
+    )
+    parser.add_argument(
+        "--values",
+        choices=("copy", "free"),
+        default="copy",
+        help="copy: a value can only be text of the input (copy-constrained decoding, hf and "
+        "llamacpp backends); "
+        "free: plain greedy decoding, the model's raw answer",
+    )
+    parser.add_argument(
+        "--no-structure",
+        action="store_true",
+        help="copy-constrained values only, without holding the rest of the answer to the format "
+        "(structure-safe decoding is on by default with --values copy)",
+    )
+    parser.add_argument(
+        "--operating-point",
+        type=Path,
+        help="recall bias and score thresholds chosen by python -m eval.calibrate (flags below win)",
+    )
+    parser.add_argument(
+        "--recall-bias",
+        type=float,
+        help="logit offset against closing the entity list: > 0 makes the model propose more entities",
+    )
     parser.add_argument("--min-score", help="keep entities scoring at least S: S, or S,TYPE=S,... per type")
-    parser.add_argument("--second-look", action="store_true",
-                        help="predict again with the found values masked and add what that finds (twice the time)")
-    parser.add_argument("--rules", choices=("off", "union", "verify", "both"), default="off",
-                        help="merge checksum-verified rule hits: union adds missed ones (recall), verify drops "
-                             "predictions failing their checksum (precision), both does the two")
+    parser.add_argument(
+        "--second-look",
+        action="store_true",
+        help="predict again with the found values masked and add what that finds (twice the time)",
+    )
+    parser.add_argument(
+        "--rules",
+        choices=("off", "union", "verify", "both"),
+        default="off",
+        help="merge checksum-verified rule hits: union adds missed ones (recall), verify drops "
+        "predictions failing their checksum (precision), both does the two",
+    )
     parser.add_argument("--no-progress", action="store_true")
     ns = parser.parse_args(argv)
     try:
         recipe = load_recipe(ns.recipe, ns.overrides)
-        count = run(recipe, ns.out, dataset=ns.dataset, batch_size=ns.batch_size, max_new_tokens=ns.max_new_tokens,
-                    limit=ns.limit, backend=ns.backend, gguf=ns.gguf, values=ns.values, structure=not ns.no_structure,
-                    point=operating_point(ns.operating_point, ns.recall_bias, ns.min_score), rules=ns.rules,
-                    second_look=ns.second_look,
-                    progress=not ns.no_progress)
+        count = run(
+            recipe,
+            ns.out,
+            dataset=ns.dataset,
+            batch_size=ns.batch_size,
+            max_new_tokens=ns.max_new_tokens,
+            limit=ns.limit,
+            backend=ns.backend,
+            gguf=ns.gguf,
+            values=ns.values,
+            structure=not ns.no_structure,
+            point=operating_point(ns.operating_point, ns.recall_bias, ns.min_score),
+            rules=ns.rules,
+            second_look=ns.second_look,
+            progress=not ns.no_progress,
+        )
     except (PiiFactoryError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

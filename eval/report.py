@@ -78,15 +78,37 @@ def write_report(result: dict, errors: list[list[str]], path: str | Path, sectio
     lines = ["# PII extraction score", "", markdown_table(HEADER, metric_rows(result)), "", "## Failures", ""]
     lines += [markdown_table(["kind", "count"], [[k, str(v)] for k, v in f.items()]), ""]
     if "spans" in result:
-        rows = [[s, *[str(m[c]) for c in ("correct", "incorrect", "partial", "missed", "spurious")], f"{m['f1']:.3f}"] for s, m in result["spans"].items()]
-        lines += ["## Span schemes (SemEval-2013)", "", markdown_table(["scheme", "COR", "INC", "PAR", "MIS", "SPU", "F1"], rows), ""]
+        rows = [
+            [s, *[str(m[c]) for c in ("correct", "incorrect", "partial", "missed", "spurious")], f"{m['f1']:.3f}"]
+            for s, m in result["spans"].items()
+        ]
+        lines += [
+            "## Span schemes (SemEval-2013)",
+            "",
+            markdown_table(["scheme", "COR", "INC", "PAR", "MIS", "SPU", "F1"], rows),
+            "",
+        ]
     if result["ci"]:
         ci = result["ci"]
-        rows = [[f"{group} {k}", f"{lo:.3f}", f"{hi:.3f}"] for group in ("micro", "macro", "any_pii") for k, (lo, hi) in ci[group].items()]
-        lines += [f"## 95% bootstrap intervals ({ci['replicates']} resamples, seed {ci['seed']})", "", markdown_table(["metric", "low", "high"], rows), ""]
+        rows = [
+            [f"{group} {k}", f"{lo:.3f}", f"{hi:.3f}"]
+            for group in ("micro", "macro", "any_pii")
+            for k, (lo, hi) in ci[group].items()
+        ]
+        lines += [
+            f"## 95% bootstrap intervals ({ci['replicates']} resamples, seed {ci['seed']})",
+            "",
+            markdown_table(["metric", "low", "high"], rows),
+            "",
+        ]
     lines += ["## Plots", "", f"![per type]({per_type_png.name})", "", f"![confusion]({confusion_png.name})", ""]
     lines += list(sections)
     if errors:
-        lines += ["## Errors (values masked unless --show-values)", "", markdown_table(["sample", "kind", "type", "value"], errors), ""]
+        lines += [
+            "## Errors (values masked unless --show-values)",
+            "",
+            markdown_table(["sample", "kind", "type", "value"], errors),
+            "",
+        ]
     atomic_write_text(path, "\n".join(lines))
     return [path, per_type_png, confusion_png]

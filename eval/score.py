@@ -47,9 +47,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--show-values", action="store_true", help="show entity values in error lists (personal data)")
     parser.add_argument("--errors", type=int, default=50, help="error rows in the report")
-    parser.add_argument("--misses", action="store_true",
-                        help="print what is missed, grouped by type, value shape, length, position and repeats "
-                             "(the report always has this section)")
+    parser.add_argument(
+        "--misses",
+        action="store_true",
+        help="print what is missed, grouped by type, value shape, length, position and repeats "
+        "(the report always has this section)",
+    )
     ns = parser.parse_args(argv)
     try:
         samples = load(ns.predictions, ns.gold)
@@ -66,7 +69,9 @@ def main(argv: list[str] | None = None) -> int:
         write_report(result, error_rows(scored, ns.show_values, ns.errors), ns.report, section)
     if ns.json:
         if ns.misses:
-            result["misses"] = {d: {g: {"gold": n, "missed": m} for g, (n, m) in groups.items()} for d, groups in missed.totals.items()}
+            result["misses"] = {
+                d: {g: {"gold": n, "missed": m} for g, (n, m) in groups.items()} for d, groups in missed.totals.items()
+            }
         print(json.dumps(result, ensure_ascii=False, indent=2))
     else:
         print(terminal_report(result))

@@ -93,9 +93,7 @@ def report_dict(scored: Scored, *, bootstrap: int = 0, seed: int = 0) -> dict:
     failures: dict[str, float | int] = {"samples": n, **scored.failures}
     failures["parse_failure_rate"] = scored.failures["parse_failures"] / n if n else 0.0
     result["failures"] = failures
-    result["confusion"] = [
-        {"gold": g, "predicted": p, "count": c} for (g, p), c in sorted(scored.confusion.items())
-    ]
+    result["confusion"] = [{"gold": g, "predicted": p, "count": c} for (g, p), c in sorted(scored.confusion.items())]
     if scored.span_counts is not None:
         result["spans"] = {s: spans.metrics(c, s) for s, c in scored.span_counts.items()}
     result["ci"] = confidence_intervals(scored, bootstrap, seed) if bootstrap > 0 and n else {}
@@ -105,7 +103,10 @@ def report_dict(scored: Scored, *, bootstrap: int = 0, seed: int = 0) -> dict:
 def bootstrap_stats(scored: Scored, replicates: int, seed: int) -> dict[str, np.ndarray]:
     """Replicate values of micro P/R/F1/F2, macro F1 and any-PII F1 (same seed, same resamples)."""
     joined = np.concatenate([scored.counts, scored.any_counts[:, None, :]], axis=1)
-    parts = [micro_f1_batch(t[:, :-1, :]) | {"any_pii_f1": _f1(t[:, -1, :])} for t in resampled_totals(joined, replicates, seed)]
+    parts = [
+        micro_f1_batch(t[:, :-1, :]) | {"any_pii_f1": _f1(t[:, -1, :])}
+        for t in resampled_totals(joined, replicates, seed)
+    ]
     return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
 

@@ -163,7 +163,9 @@ class FrameIndex:
         # Inside a value, per "the body so far ends escaped": tokens that stay inside, and tokens
         # that end it, keyed by what the rest of the token (from the quote) does to the frame.
         self.value_inside: dict[bool, list[int]] = {False: [], True: []}
-        self.value_close: dict[bool, dict[str, list[int]]] = {e: {"neutral": [], "close": [], "open": []} for e in (False, True)}
+        self.value_close: dict[bool, dict[str, list[int]]] = {
+            e: {"neutral": [], "close": [], "open": []} for e in (False, True)
+        }
         for escaped in (False, True):
             for data, ids in self.by_bytes.items():
                 quote = _quote_at(data, escaped)
@@ -203,7 +205,9 @@ class FrameIndex:
                 at = bisect_left(self.keys, rest)
                 while at < len(self.keys) and self.keys[at].startswith(rest):
                     if len(self.keys[at]) > len(rest):
-                        crossing += [(token_id, self.keys[at][len(rest) :]) for token_id in self.by_bytes[self.keys[at]]]
+                        crossing += [
+                            (token_id, self.keys[at][len(rest) :]) for token_id in self.by_bytes[self.keys[at]]
+                        ]
                     at += 1
         closes = [t for t, k in kinds.items() if k == {True}] if deciding else []
         opens = [t for t, k in kinds.items() if k == {False}] + [t for t, _ in crossing] if deciding else []
@@ -267,7 +271,12 @@ class EntityScore:
         return self.p_open * self.p_type * self.p_value
 
     def to_dict(self) -> dict[str, float]:
-        return {"score": round(self.score, 6), "p_open": round(self.p_open, 6), "p_type": round(self.p_type, 6), "p_value": round(self.p_value, 6)}
+        return {
+            "score": round(self.score, 6),
+            "p_open": round(self.p_open, 6),
+            "p_type": round(self.p_type, 6),
+            "p_value": round(self.p_value, 6),
+        }
 
 
 @dataclass
@@ -304,8 +313,10 @@ class StructureConstraint(LogitsProcessor):
         self.index = frame_index(tokenizer)
         empty = next(lit.text for lit in self.index.frame.start if lit.type is None)
         if max_new_tokens < self.index.tokens_for(empty):
-            raise UsageError(f"max_new_tokens={max_new_tokens} cannot hold even the empty answer {empty.decode()} "
-                             f"({self.index.tokens_for(empty)} tokens)")
+            raise UsageError(
+                f"max_new_tokens={max_new_tokens} cannot hold even the empty answer {empty.decode()} "
+                f"({self.index.tokens_for(empty)} tokens)"
+            )
         self.copy = CopyConstraint(tokenizer, sources)
         self.rows = [_Row(escaped_source(text)) for text in sources]
         self.stops = list(stop_token_ids)
@@ -388,15 +399,26 @@ class StructureConstraint(LogitsProcessor):
             if not _closable(row.consumed):
                 row.commit_open = frozenset()
                 return self._finish(row, _masked(scores, keep, model_scores), None)
-            keep = keep | mask(("closing", escaped), [*groups["neutral"], *groups["close"], *groups["open"]], width, device)
+            keep = keep | mask(
+                ("closing", escaped), [*groups["neutral"], *groups["close"], *groups["open"]], width, device
+            )
             masked = _masked(scores, keep, model_scores)
             close_mask = mask(("close", escaped), groups["close"], width, device)
-            self._decision(row, masked, close_mask, mask(("open", escaped), groups["open"], width, device),
-                           self.index.value_commit_open[escaped])
+            self._decision(
+                row,
+                masked,
+                close_mask,
+                mask(("open", escaped), groups["open"], width, device),
+                self.index.value_commit_open[escaped],
+            )
             if row.closing:  # no other entity; the value ends now if the last tokens are near
                 ending = close_mask | mask(("neutral", escaped), groups["neutral"], width, device)
                 last = remaining <= _VALUE_RESERVE + self._close_value() + _MARGIN
-                allowed = ending if last else ending | mask(("inside", escaped), self.index.value_inside[escaped], width, device)
+                allowed = (
+                    ending
+                    if last
+                    else ending | mask(("inside", escaped), self.index.value_inside[escaped], width, device)
+                )
                 if torch.isfinite(masked[allowed]).any():
                     masked = masked.masked_fill(~allowed, float("-inf"))
             return self._finish(row, masked, close_mask)
@@ -420,7 +442,9 @@ class StructureConstraint(LogitsProcessor):
         self._decision(row, masked, close_mask, open_mask, step.commit_open)
         return self._finish(row, masked, close_mask)
 
-    def _decision(self, row: _Row, masked: torch.Tensor, close_mask: torch.Tensor, open_mask: torch.Tensor, opens: frozenset[int]) -> None:
+    def _decision(
+        self, row: _Row, masked: torch.Tensor, close_mask: torch.Tensor, open_mask: torch.Tensor, opens: frozenset[int]
+    ) -> None:
         """p(open | the model commits at this step), from the masked logits before any bias."""
         closing, opening = masked[close_mask], masked[open_mask]
         row.commit_open = opens
@@ -448,8 +472,9 @@ class StructureConstraint(LogitsProcessor):
         if row.segment == VALUE:
             return _VALUE_RESERVE + max(close_value, index.longest_after_entity + entity)
         live = [lit for lit in index.frame.literals(row.segment) if lit.text.startswith(row.consumed)]
-        return max(index.tokens_for(lit.text[len(row.consumed) :]) + (0 if lit.type is None else entity) for lit in live)
-
+        return max(
+            index.tokens_for(lit.text[len(row.consumed) :]) + (0 if lit.type is None else entity) for lit in live
+        )
 
     def _close_value(self) -> int:
         """Tokens that end a value and the answer when forced: `"` alone, then the rest."""

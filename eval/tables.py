@@ -11,9 +11,20 @@ def metric_rows(result: dict) -> list[list[str]]:
     for name, m in result["per_type"].items():
         rows.append([name, *_pct(m), str(m["tp"]), str(m["fp"]), str(m["fn"]), str(m["support"])])
     micro, any_pii = result["micro"], result["any_pii"]
-    rows.append(["micro", *_pct(micro), str(micro["tp"]), str(micro["fp"]), str(micro["fn"]), str(micro["tp"] + micro["fn"])])
+    rows.append(
+        ["micro", *_pct(micro), str(micro["tp"]), str(micro["fp"]), str(micro["fn"]), str(micro["tp"] + micro["fn"])]
+    )
     rows.append(["macro", *_pct(result["macro"]), "", "", "", ""])
-    rows.append(["any PII", *_pct(any_pii), str(any_pii["tp"]), str(any_pii["fp"]), str(any_pii["fn"]), str(any_pii["tp"] + any_pii["fn"])])
+    rows.append(
+        [
+            "any PII",
+            *_pct(any_pii),
+            str(any_pii["tp"]),
+            str(any_pii["fp"]),
+            str(any_pii["fn"]),
+            str(any_pii["tp"] + any_pii["fn"]),
+        ]
+    )
     return rows
 
 
@@ -33,8 +44,19 @@ def terminal_report(result: dict) -> str:
         f"unknown types {f['unknown_types']}  invalid items {f['invalid_items']}"
     )
     if "spans" in result:
-        rows = [[s, *[str(m[c]) for c in ("correct", "incorrect", "partial", "missed", "spurious")], f"{100 * m['precision']:.1f}", f"{100 * m['recall']:.1f}", f"{100 * m['f1']:.1f}"] for s, m in result["spans"].items()]
-        parts.append(text_table(["span scheme", "COR", "INC", "PAR", "MIS", "SPU", "P", "R", "F1"], rows, align="l" + "r" * 8))
+        rows = [
+            [
+                s,
+                *[str(m[c]) for c in ("correct", "incorrect", "partial", "missed", "spurious")],
+                f"{100 * m['precision']:.1f}",
+                f"{100 * m['recall']:.1f}",
+                f"{100 * m['f1']:.1f}",
+            ]
+            for s, m in result["spans"].items()
+        ]
+        parts.append(
+            text_table(["span scheme", "COR", "INC", "PAR", "MIS", "SPU", "P", "R", "F1"], rows, align="l" + "r" * 8)
+        )
     if result["ci"]:
         ci = result["ci"]
         parts.append(

@@ -39,33 +39,45 @@ def require_vllm() -> str:
     try:
         import vllm
     except ImportError:
-        raise VllmEnvironmentError(f"--backend vllm needs vLLM, which is not installed in this environment: {ENV_HINT}") from None
+        raise VllmEnvironmentError(
+            f"--backend vllm needs vLLM, which is not installed in this environment: {ENV_HINT}"
+        ) from None
     version = str(getattr(vllm, "__version__", "0"))
     if not Version(VLLM_MIN) <= Version(version.split("+")[0]) <= Version(VLLM_MAX):
-        raise VllmEnvironmentError(f"vLLM {version} is installed; LLaMA-Factory 0.9.5 accepts {VLLM_MIN} to {VLLM_MAX}: {ENV_HINT}")
+        raise VllmEnvironmentError(
+            f"vLLM {version} is installed; LLaMA-Factory 0.9.5 accepts {VLLM_MIN} to {VLLM_MAX}: {ENV_HINT}"
+        )
     import transformers
 
     if Version(transformers.__version__).major >= 5:
-        raise VllmEnvironmentError(f"vLLM {version} beside transformers {transformers.__version__}: vLLM <= "
-                                   f"{VLLM_MAX} needs transformers 4.x: {ENV_HINT}")
+        raise VllmEnvironmentError(
+            f"vLLM {version} beside transformers {transformers.__version__}: vLLM <= "
+            f"{VLLM_MAX} needs transformers 4.x: {ENV_HINT}"
+        )
     return version
 
 
-def vllm_generator(args, tokenizer, template) -> Callable[[list[list[int]], int, int, "list[str] | None"], list[Answer]]:
+def vllm_generator(
+    args, tokenizer, template
+) -> Callable[[list[list[int]], int, int, "list[str] | None"], list[Answer]]:
     """Greedy completions of token-id prompts; the recipe's adapter as a LoRA request; the
     template's stop tokens end each answer, as with the HF backend."""
     from vllm import LLM, SamplingParams
     from vllm.lora.request import LoRARequest
 
     adapters = args.model.adapter_name_or_path or []
-    llm = LLM(model=args.model.model_name_or_path, enable_lora=bool(adapters), max_model_len=args.data.cutoff_len + 1024)
+    llm = LLM(
+        model=args.model.model_name_or_path, enable_lora=bool(adapters), max_model_len=args.data.cutoff_len + 1024
+    )
     lora = LoRARequest("adapter", 1, adapters[0]) if adapters else None
     stops = template.get_stop_token_ids(tokenizer)
 
     def generate(ids: list[list[int]], max_new_tokens: int, batch_size: int, sources: list[str] | None) -> list[Answer]:
         if sources is not None:
             raise UsageError("copy-constrained values need --backend hf")
-        params = SamplingParams(temperature=0.0, max_tokens=max_new_tokens, stop_token_ids=stops, skip_special_tokens=True)
+        params = SamplingParams(
+            temperature=0.0, max_tokens=max_new_tokens, stop_token_ids=stops, skip_special_tokens=True
+        )
         results = llm.generate([{"prompt_token_ids": p} for p in ids], params, lora_request=lora, use_tqdm=False)
         return [Answer(r.outputs[0].text) for r in results]
 

@@ -71,8 +71,9 @@ class Stages:
         started = time.perf_counter()
         exe = args[0] if args[0] == sys.executable else str(BIN / args[0])
         env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", "PYTHONUNBUFFERED": "1"}
-        result = subprocess.run([exe, *args[1:]], cwd=self.root, env=env,
-                                stdout=subprocess.PIPE if stdout else None, text=True)
+        result = subprocess.run(
+            [exe, *args[1:]], cwd=self.root, env=env, stdout=subprocess.PIPE if stdout else None, text=True
+        )
         if stdout and result.returncode == 0:
             atomic_write_text(stdout, result.stdout)
         elapsed = time.perf_counter() - started
@@ -94,29 +95,83 @@ def run_demo(plan: Plan) -> dict:
     predictions = out / "test_predictions.jsonl"
     free_predictions = out / "test_predictions_free_values.jsonl"
     relative_out = os.path.relpath(out, plan.root)
-    stages.run("synthetic data", python("piifactory.synth", "--n", str(plan.samples), "--seed", "0",
-                                        "--out", "data/pii_synth.jsonl"))
-    stages.run("convert + split", python("converters", "convert", "data/pii_synth.jsonl", "--name", "pii_synth",
-                                         "--out-dir", "data", "--overwrite", "--instruction", INSTRUCTION,
-                                         "--neg-ratio", str(NEG_RATIO)))
+    stages.run(
+        "synthetic data",
+        python("piifactory.synth", "--n", str(plan.samples), "--seed", "0", "--out", "data/pii_synth.jsonl"),
+    )
+    stages.run(
+        "convert + split",
+        python(
+            "converters",
+            "convert",
+            "data/pii_synth.jsonl",
+            "--name",
+            "pii_synth",
+            "--out-dir",
+            "data",
+            "--overwrite",
+            "--instruction",
+            INSTRUCTION,
+            "--neg-ratio",
+            str(NEG_RATIO),
+        ),
+    )
     stages.run("tiny model", python("piifactory.tiny_model", "--out", ".cache/tiny-qwen3"))
-    stages.run("train (llamafactory-cli)", [
-        "llamafactory-cli", "train", RECIPE, f"output_dir={relative_out}", f"num_train_epochs={plan.epochs}",
-        f"eval_steps={plan.eval_steps}", f"save_steps={plan.eval_steps}", *plan.overrides])
+    stages.run(
+        "train (llamafactory-cli)",
+        [
+            "llamafactory-cli",
+            "train",
+            RECIPE,
+            f"output_dir={relative_out}",
+            f"num_train_epochs={plan.epochs}",
+            f"eval_steps={plan.eval_steps}",
+            f"save_steps={plan.eval_steps}",
+            *plan.overrides,
+        ],
+    )
     limit = ["--limit", str(plan.test_limit)] if plan.test_limit else []
     for values, path in (("copy", predictions), ("free", free_predictions)):
         path.unlink(missing_ok=True)  # predict resumes by id: a fresh demo starts clean
-        stages.run(f"predict test split ({values} values)", python(
-            "eval.predict", RECIPE, f"model_name_or_path={relative_out}", "--dataset", "pii_synth_test",
-            "--out", str(path), "--values", values, "--batch-size", "32", "--max-new-tokens", "256", *limit))
+        stages.run(
+            f"predict test split ({values} values)",
+            python(
+                "eval.predict",
+                RECIPE,
+                f"model_name_or_path={relative_out}",
+                "--dataset",
+                "pii_synth_test",
+                "--out",
+                str(path),
+                "--values",
+                values,
+                "--batch-size",
+                "32",
+                "--max-new-tokens",
+                "256",
+                *limit,
+            ),
+        )
     score_json, free_json = report_dir / "score.json", report_dir / "score_free_values.json"
-    stages.run("score", python("eval.score", str(predictions), "--json", "--report", str(report_dir / "score.md")),
-               stdout=score_json)
+    stages.run(
+        "score",
+        python("eval.score", str(predictions), "--json", "--report", str(report_dir / "score.md")),
+        stdout=score_json,
+    )
     stages.run("score (free values)", python("eval.score", str(free_predictions), "--json"), stdout=free_json)
     stages.run("training curves", python("eval.curves", str(out), "--out", str(report_dir / "training_curves.png")))
-    stages.run("rules vs model vs hybrid", python(
-        "piifactory.rules_vs_model", "--predictions", str(predictions), "--out", str(report_dir / "rules_vs_model.md"),
-        "--json", str(report_dir / "rules_vs_model.json")))
+    stages.run(
+        "rules vs model vs hybrid",
+        python(
+            "piifactory.rules_vs_model",
+            "--predictions",
+            str(predictions),
+            "--out",
+            str(report_dir / "rules_vs_model.md"),
+            "--json",
+            str(report_dir / "rules_vs_model.json"),
+        ),
+    )
     genres = evaluate_held_out_genres(stages, plan, relative_out, report_dir)
     result = json.loads(score_json.read_text(encoding="utf-8"))
     free = json.loads(free_json.read_text(encoding="utf-8"))
@@ -131,19 +186,68 @@ def evaluate_held_out_genres(stages: Stages, plan: Plan, relative_out: str, repo
     """The trained model on the generator's other genres (a separate evaluation set, seed 1):
     model alone, rules alone and ``--rules both``, by ``rules_vs_model``."""
     predictions = plan.out / "genres_predictions.jsonl"
-    stages.run("held-out genres: data", python("piifactory.synth", "--n", str(plan.genre_samples), "--seed", "1",
-                                               "--genres", "varied", "--out", "data/pii_synth_genres.jsonl"))
-    stages.run("held-out genres: convert", python(
-        "converters", "convert", "data/pii_synth_genres.jsonl", "--name", "pii_synth_genres", "--out-dir", "data",
-        "--overwrite", "--instruction", INSTRUCTION, "--split", "1,0,0", "--no-progress"))
+    stages.run(
+        "held-out genres: data",
+        python(
+            "piifactory.synth",
+            "--n",
+            str(plan.genre_samples),
+            "--seed",
+            "1",
+            "--genres",
+            "varied",
+            "--out",
+            "data/pii_synth_genres.jsonl",
+        ),
+    )
+    stages.run(
+        "held-out genres: convert",
+        python(
+            "converters",
+            "convert",
+            "data/pii_synth_genres.jsonl",
+            "--name",
+            "pii_synth_genres",
+            "--out-dir",
+            "data",
+            "--overwrite",
+            "--instruction",
+            INSTRUCTION,
+            "--split",
+            "1,0,0",
+            "--no-progress",
+        ),
+    )
     predictions.unlink(missing_ok=True)
-    stages.run("held-out genres: predict", python(
-        "eval.predict", RECIPE, f"model_name_or_path={relative_out}", "--dataset", "pii_synth_genres",
-        "--out", str(predictions), "--batch-size", "32", "--max-new-tokens", "512"))
+    stages.run(
+        "held-out genres: predict",
+        python(
+            "eval.predict",
+            RECIPE,
+            f"model_name_or_path={relative_out}",
+            "--dataset",
+            "pii_synth_genres",
+            "--out",
+            str(predictions),
+            "--batch-size",
+            "32",
+            "--max-new-tokens",
+            "512",
+        ),
+    )
     scores = report_dir / "rules_vs_model_genres.json"
-    stages.run("held-out genres: score", python(
-        "piifactory.rules_vs_model", "--predictions", str(predictions),
-        "--out", str(report_dir / "rules_vs_model_genres.md"), "--json", str(scores)))
+    stages.run(
+        "held-out genres: score",
+        python(
+            "piifactory.rules_vs_model",
+            "--predictions",
+            str(predictions),
+            "--out",
+            str(report_dir / "rules_vs_model_genres.md"),
+            "--json",
+            str(scores),
+        ),
+    )
     return json.loads(scores.read_text(encoding="utf-8"))
 
 
@@ -155,9 +259,14 @@ def headline_rows(plan: Plan, test: dict, genres: dict) -> list[list[str]]:
     """F1 of model, model + rules and rules alone on the test split and on the held-out genres."""
     test_n = f"{plan.test_limit} of the" if plan.test_limit else "the"
     return [
-        [f"test split ({test_n} held-out samples, genre it trained on)", *(f"{test[k]['micro']['f1']:.3f}" for k, _ in HEADLINE)],
-        [f"held-out genres ({plan.genre_samples} samples of {len(VARIED_GENRES)} genres it never saw)",
-         *(f"{genres[k]['micro']['f1']:.3f}" for k, _ in HEADLINE)],
+        [
+            f"test split ({test_n} held-out samples, genre it trained on)",
+            *(f"{test[k]['micro']['f1']:.3f}" for k, _ in HEADLINE),
+        ],
+        [
+            f"held-out genres ({plan.genre_samples} samples of {len(VARIED_GENRES)} genres it never saw)",
+            *(f"{genres[k]['micro']['f1']:.3f}" for k, _ in HEADLINE),
+        ],
     ]
 
 
@@ -169,49 +278,76 @@ HONESTY = (
     "forms, logs, tables, OCR noise, long paragraphs), where the rule recognizers keep finding the structured "
     "types. The demo proves the "
     "pipeline (data, training, checkpoint selection, prediction, scoring), not detection quality: that comes from "
-    "the Qwen models the recipes fine-tune (`llamafactory_configs/`).")
+    "the Qwen models the recipes fine-tune (`llamafactory_configs/`)."
+)
 
 
 def _prf(micro: dict) -> str:
     return f"{micro['precision']:.3f} / {micro['recall']:.3f} / {micro['f1']:.3f}"
 
 
-def write_summary(path: Path, result: dict, free: dict, headline: list[list[str]], times: list[tuple[str, float]],
-                  plan: Plan) -> None:
+def write_summary(
+    path: Path, result: dict, free: dict, headline: list[list[str]], times: list[tuple[str, float]], plan: Plan
+) -> None:
     micro = result["micro"]
     lines = [
-        "# PII Factory demo report", "", HONESTY, "",
-        markdown_table(["entity micro F1 on", *(name for _, name in HEADLINE)], headline, align="lrrr"), "",
+        "# PII Factory demo report",
+        "",
+        HONESTY,
+        "",
+        markdown_table(["entity micro F1 on", *(name for _, name in HEADLINE)], headline, align="lrrr"),
+        "",
         f"Tiny Qwen3 trained on the train split of {plan.samples} synthetic samples (80%, one negative kept per "
-        f"{round(1 / NEG_RATIO)} positives), scored on the held-out test split.", "",
+        f"{round(1 / NEG_RATIO)} positives), scored on the held-out test split.",
+        "",
         f"**entity micro P/R/F1: {_prf(micro)}** with copy-constrained values (`eval.predict --values copy`, the "
-        f"default; F2 {micro['f2']:.3f}; parse failures {result['failures'].get('parse_failure_rate', 0):.1%})", "",
-        f"The same model with free greedy decoding (`--values free`, its raw answers): {_prf(free['micro'])}.", "",
-        "![training curves](training_curves.png)", "",
+        f"default; F2 {micro['f2']:.3f}; parse failures {result['failures'].get('parse_failure_rate', 0):.1%})",
+        "",
+        f"The same model with free greedy decoding (`--values free`, its raw answers): {_prf(free['micro'])}.",
+        "",
+        "![training curves](training_curves.png)",
+        "",
     ]
-    per_type = [[name, row.get("support", ""), f"{row['precision']:.3f}", f"{row['recall']:.3f}", f"{row['f1']:.3f}"]
-                for name, row in sorted(result["per_type"].items())]
+    per_type = [
+        [name, row.get("support", ""), f"{row['precision']:.3f}", f"{row['recall']:.3f}", f"{row['f1']:.3f}"]
+        for name, row in sorted(result["per_type"].items())
+    ]
     lines.append(markdown_table(["type", "support", "precision", "recall", "F1"], per_type, align="lrrrr"))
-    lines += ["", "![per type](score_per_type.png)", "", "Full score report: [score.md](score.md); rules and hybrid "
-              "modes: [rules_vs_model.md](rules_vs_model.md); on the held-out genres: "
-              "[rules_vs_model_genres.md](rules_vs_model_genres.md).", "", f"Stage times, on {cpu_line()}:", ""]
-    lines.append(markdown_table(["stage", "seconds"], [[name, f"{seconds:.1f}"] for name, seconds in times], align="lr"))
+    lines += [
+        "",
+        "![per type](score_per_type.png)",
+        "",
+        "Full score report: [score.md](score.md); rules and hybrid "
+        "modes: [rules_vs_model.md](rules_vs_model.md); on the held-out genres: "
+        "[rules_vs_model_genres.md](rules_vs_model_genres.md).",
+        "",
+        f"Stage times, on {cpu_line()}:",
+        "",
+    ]
+    lines.append(
+        markdown_table(["stage", "seconds"], [[name, f"{seconds:.1f}"] for name, seconds in times], align="lr")
+    )
     atomic_write_text(path, "\n".join(lines) + "\n")
 
 
-def print_summary(result: dict, free: dict, headline: list[list[str]], times: list[tuple[str, float]],
-                  report_dir: Path, plan: Plan) -> None:
+def print_summary(
+    result: dict, free: dict, headline: list[list[str]], times: list[tuple[str, float]], report_dir: Path, plan: Plan
+) -> None:
     micro = result["micro"]
     print(f"\n[demo] stage times on {cpu_line()}:")
     for name, seconds in times:
         print(f"  {name:<34} {seconds:7.1f}s")
     print(f"  {'total':<34} {sum(s for _, s in times):7.1f}s")
-    print(f"\n[demo] test split: precision {micro['precision']:.3f}  recall {micro['recall']:.3f}  "
-          f"F1 {micro['f1']:.3f}  (goal F1 >= {plan.min_f1:.2f}; copy-constrained values)")
+    print(
+        f"\n[demo] test split: precision {micro['precision']:.3f}  recall {micro['recall']:.3f}  "
+        f"F1 {micro['f1']:.3f}  (goal F1 >= {plan.min_f1:.2f}; copy-constrained values)"
+    )
     print(f"[demo] free decoding (the model's raw answers): F1 {free['micro']['f1']:.3f}")
     print("\n" + markdown_table(["entity micro F1 on", *(name for _, name in HEADLINE)], headline, align="lrrr"))
-    print("[demo] a from-scratch ~0.8M-parameter model: it learns the generator's language, not Chinese; real "
-          "detection quality comes from the Qwen recipes in llamafactory_configs/")
+    print(
+        "[demo] a from-scratch ~0.8M-parameter model: it learns the generator's language, not Chinese; real "
+        "detection quality comes from the Qwen recipes in llamafactory_configs/"
+    )
     rel = lambda p: os.path.relpath(p, Path.cwd())
     print(f"[demo] data:        {rel(plan.root / 'data')}/pii_synth_{{train,val,test}}.json (dataset_info.json)")
     print(f"[demo] model:       {rel(plan.out)} (best checkpoint by entity F1)")
@@ -224,8 +360,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="a shortened run (what the tests use)")
     parser.add_argument("--samples", type=int, help="synthetic samples before the split")
     parser.add_argument("--epochs", type=float)
-    parser.add_argument("--root", type=Path, default=REPO,
-                        help="workspace holding data/, .cache/, outputs/ and dataset_info.json (default: the repo)")
+    parser.add_argument(
+        "--root",
+        type=Path,
+        default=REPO,
+        help="workspace holding data/, .cache/, outputs/ and dataset_info.json (default: the repo)",
+    )
     parser.add_argument("overrides", nargs="*", help="extra key=value overrides for llamafactory-cli train")
     ns = parser.parse_args(argv)
     plan = Plan(**QUICK) if ns.quick else Plan()

@@ -138,7 +138,11 @@ def iter_json_lines(path: str | os.PathLike[str]) -> Iterator[tuple[int, Any, st
                 yield number, raw.decode("utf-8", "replace"), f"not UTF-8 text ({exc.reason} at byte {exc.start})"
                 continue
             if (at := lone_surrogate(line)) >= 0:
-                yield number, raw.decode("utf-8", "replace"), f"not UTF-8 text (a lone UTF-16 surrogate half at character {at})"
+                yield (
+                    number,
+                    raw.decode("utf-8", "replace"),
+                    f"not UTF-8 text (a lone UTF-16 surrogate half at character {at})",
+                )
                 continue
             if not line.strip():
                 continue

@@ -86,7 +86,9 @@ class Internal:
             raise self.changed(f"module cannot be imported ({exc})") from None
 
     def check(self, value: Any) -> Any:
-        if self.kind is not None and not (isinstance(value, self.kind) or (self.kind is type and inspect.isclass(value))):
+        if self.kind is not None and not (
+            isinstance(value, self.kind) or (self.kind is type and inspect.isclass(value))
+        ):
             raise self.changed(f"expected a {self.kind.__name__}, found {type(value).__name__}")
         if self.params:
             if not callable(value):
@@ -120,19 +122,34 @@ class Internal:
 
 # Training: the wrapped entry point, the trainer the SFT workflow builds, the data-example print.
 RUN_EXP = Internal("llamafactory.train.tuner", "run_exp", params=("args", "callbacks"))
-SFT_TRAINER = Internal("llamafactory.train.sft.workflow", "CustomSeq2SeqTrainer", kind=type,
-                       params=("finetuning_args", "processor", "gen_kwargs"), attrs=("evaluation_loop",))
-DATASET_PROCESSOR = Internal("llamafactory.data.loader", "_get_dataset_processor",
-                             params=("data_args", "stage", "template", "tokenizer", "processor", "do_generate"))
+SFT_TRAINER = Internal(
+    "llamafactory.train.sft.workflow",
+    "CustomSeq2SeqTrainer",
+    kind=type,
+    params=("finetuning_args", "processor", "gen_kwargs"),
+    attrs=("evaluation_loop",),
+)
+DATASET_PROCESSOR = Internal(
+    "llamafactory.data.loader",
+    "_get_dataset_processor",
+    params=("data_args", "stage", "template", "tokenizer", "processor", "do_generate"),
+)
 # Prediction: the rows and prompts exactly as LLaMA-Factory's do_predict renders them.
-LOAD_SINGLE_DATASET = Internal("llamafactory.data.loader", "_load_single_dataset",
-                               params=("dataset_attr", "model_args", "data_args", "training_args"))
+LOAD_SINGLE_DATASET = Internal(
+    "llamafactory.data.loader",
+    "_load_single_dataset",
+    params=("dataset_attr", "model_args", "data_args", "training_args"),
+)
 INFER_ARGS = Internal("llamafactory.hparams.parser", "_INFER_ARGS", kind=list)
 # LLaMA-Board: module constants it reads its defaults from, bound at import in each module.
 BOARD_DATA_DIRS = tuple(
     Internal(module, "DEFAULT_DATA_DIR", kind=str)
-    for module in ("llamafactory.webui.common", "llamafactory.webui.control",
-                   "llamafactory.webui.components.train", "llamafactory.webui.components.eval")
+    for module in (
+        "llamafactory.webui.common",
+        "llamafactory.webui.control",
+        "llamafactory.webui.components.train",
+        "llamafactory.webui.components.eval",
+    )
 )
 BOARD_CONFIG_DIR = Internal("llamafactory.webui.common", "DEFAULT_CONFIG_DIR", kind=str)
 SUPPORTED_MODELS = Internal("llamafactory.extras.constants", "SUPPORTED_MODELS", kind=dict)
@@ -142,9 +159,21 @@ TRAINING_STAGES = Internal("llamafactory.extras.constants", "TRAINING_STAGES", k
 CREATE_UI = Internal("llamafactory.webui.interface", "create_ui")
 FIX_PROXY = Internal("llamafactory.extras.misc", "fix_proxy")
 
-INTERNALS = (RUN_EXP, SFT_TRAINER, DATASET_PROCESSOR, LOAD_SINGLE_DATASET, INFER_ARGS, *BOARD_DATA_DIRS,
-             BOARD_CONFIG_DIR, SUPPORTED_MODELS, DEFAULT_TEMPLATE, DOWNLOAD_SOURCE, TRAINING_STAGES, CREATE_UI,
-             FIX_PROXY)
+INTERNALS = (
+    RUN_EXP,
+    SFT_TRAINER,
+    DATASET_PROCESSOR,
+    LOAD_SINGLE_DATASET,
+    INFER_ARGS,
+    *BOARD_DATA_DIRS,
+    BOARD_CONFIG_DIR,
+    SUPPORTED_MODELS,
+    DEFAULT_TEMPLATE,
+    DOWNLOAD_SOURCE,
+    TRAINING_STAGES,
+    CREATE_UI,
+    FIX_PROXY,
+)
 
 
 def check_all() -> None:
@@ -257,4 +286,6 @@ def launch_board(host: str, port: int) -> None:
 if __name__ == "__main__":
     check_version("piifactory.lf_compat")
     check_all()
-    print(f"llamafactory {installed_version()}: all {len(INTERNALS)} internals the pack reaches have the expected shape")
+    print(
+        f"llamafactory {installed_version()}: all {len(INTERNALS)} internals the pack reaches have the expected shape"
+    )

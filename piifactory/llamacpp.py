@@ -155,11 +155,17 @@ def _run(args: list[str], log: Path, **kwargs) -> None:
     with open(log, "a", encoding="utf-8") as handle:
         handle.write(f"$ {' '.join(args)}\n")
         handle.flush()
-        result = subprocess.run(["nice", "-n", str(max(0, BUILD_NICENESS - os.nice(0))), *args],
-                                stdout=handle, stderr=subprocess.STDOUT, **kwargs)
+        result = subprocess.run(
+            ["nice", "-n", str(max(0, BUILD_NICENESS - os.nice(0))), *args],
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            **kwargs,
+        )
     if result.returncode != 0:
         tail = log.read_text(encoding="utf-8", errors="replace").splitlines()[-15:]
-        raise ToolchainError(f"{log}: `{' '.join(args[:3])} ...` failed (exit {result.returncode}):\n" + "\n".join(tail))
+        raise ToolchainError(
+            f"{log}: `{' '.join(args[:3])} ...` failed (exit {result.returncode}):\n" + "\n".join(tail)
+        )
 
 
 def _pip(python: Path | str, *args: str, log: Path) -> None:
@@ -170,8 +176,22 @@ def _fetch_source(tools: Toolchain) -> None:
     """``pip download`` the source package from the registry and unpack it to ``src/``."""
     download = tools.root / "download"
     download.mkdir(exist_ok=True)
-    _run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--no-binary", ":all:",
-          f"llama-cpp-python=={VERSION}", "-d", str(download)], tools.root / "fetch.log")
+    _run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--quiet",
+            "--no-deps",
+            "--no-binary",
+            ":all:",
+            f"llama-cpp-python=={VERSION}",
+            "-d",
+            str(download),
+        ],
+        tools.root / "fetch.log",
+    )
     (archive,) = download.glob(f"llama_cpp_python-{VERSION}.tar.gz")
     staging = tools.root / "src.partial"
     shutil.rmtree(staging, ignore_errors=True)
@@ -222,11 +242,22 @@ def _make_converter_env(tools: Toolchain) -> None:
     _pip(tools.convert_python, "--no-deps", str(tools.tree / "gguf-py"), log=log)
     # Appended after the venv's own site-packages: only what the venv lacks (torch and its
     # dependencies) comes from the training venv.
-    site = subprocess.run([str(tools.convert_python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                          capture_output=True, text=True, check=True).stdout.strip()
+    site = subprocess.run(
+        [str(tools.convert_python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     Path(site, "zz_training_venv_torch.pth").write_text(sysconfig.get_paths()["purelib"] + "\n", encoding="utf-8")
-    _run([str(tools.convert_python), "-c", "import torch, transformers, gguf; "
-          "assert transformers.__version__ == '4.57.6', transformers.__version__; print('torch', torch.__version__)"], log)
+    _run(
+        [
+            str(tools.convert_python),
+            "-c",
+            "import torch, transformers, gguf; "
+            "assert transformers.__version__ == '4.57.6', transformers.__version__; print('torch', torch.__version__)",
+        ],
+        log,
+    )
 
 
 def bindings():

@@ -130,8 +130,12 @@ def place(text: str, entities: Sequence[Entity]) -> list[Span | None]:
         start, end = ent.start, ent.end
         if start is None or end is None:
             continue
-        verbatim = type(start) is int and type(end) is int and 0 <= start < end <= len(text) and text[start:end] == ent.value
-        if verbatim or holds(text, start, end, ent.value, ent.is_identifier):  # the first test is the common case, cheaply
+        verbatim = (
+            type(start) is int and type(end) is int and 0 <= start < end <= len(text) and text[start:end] == ent.value
+        )
+        if verbatim or holds(
+            text, start, end, ent.value, ent.is_identifier
+        ):  # the first test is the common case, cheaply
             spans[i] = (start, end)
             taken.add((start, end))
     folded: str | None = None

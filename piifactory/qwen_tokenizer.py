@@ -37,7 +37,9 @@ from piifactory.errors import PiiFactoryError, UsageError
 
 # Qwen2's pre-tokenizer split (the official tokenizer.json's Split regex): unlike GPT-4's pattern,
 # digits are split one per token.
-PATTERN = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"
+PATTERN = (
+    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"
+)
 
 BPE_SIZE = 151_643  # ranks in qwen.tiktoken; the added tokens follow from this id on
 
@@ -237,7 +239,9 @@ def load(flavor: str = "qwen3", cache_dir: str | Path = ".cache"):
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m piifactory.qwen_tokenizer", description=__doc__.splitlines()[0])
     parser.add_argument("--flavor", choices=FLAVORS, default="qwen3")
-    parser.add_argument("--cache-dir", type=Path, default=Path(".cache"), help="the tokenizer goes to <cache-dir>/<flavor>-tokenizer")
+    parser.add_argument(
+        "--cache-dir", type=Path, default=Path(".cache"), help="the tokenizer goes to <cache-dir>/<flavor>-tokenizer"
+    )
     parser.add_argument("--force", action="store_true", help="rebuild even when a build is there")
     args = parser.parse_args(argv)
     try:

@@ -35,7 +35,9 @@ def systems(texts: Sequence[str], generations: Sequence[str] | None) -> dict[str
     return out
 
 
-def compare(texts: Sequence[str], gold: Sequence[Sequence[Entity]], generations: Sequence[str] | None = None) -> dict[str, dict]:
+def compare(
+    texts: Sequence[str], gold: Sequence[Sequence[Entity]], generations: Sequence[str] | None = None
+) -> dict[str, dict]:
     """``score_generations`` result of each system, by system name."""
     return {name: score_generations(texts, gold, answers) for name, answers in systems(texts, generations).items()}
 

@@ -26,10 +26,24 @@ def tiny_recipe(model: Path, data: Path, out: Path, **overrides: Any) -> dict[st
     """A full fine-tune of the tiny model on CPU over ``write_alpaca_splits``' pii_synth train/val;
     each test adds what it exercises (steps, evaluation, saving, the ``pii_factory`` block)."""
     base = {
-        "model_name_or_path": str(model), "stage": "sft", "do_train": True, "finetuning_type": "full",
-        "dataset_dir": str(data), "dataset": "pii_synth_train", "eval_dataset": "pii_synth_val",
-        "template": "qwen3", "enable_thinking": False, "cutoff_len": 256, "overwrite_cache": True,
-        "preprocessing_num_workers": 1, "output_dir": str(out), "report_to": "none", "use_cpu": True,
-        "seed": 42, "learning_rate": 3.0e-3, "per_device_train_batch_size": 2, "logging_steps": 1,
+        "model_name_or_path": str(model),
+        "stage": "sft",
+        "do_train": True,
+        "finetuning_type": "full",
+        "dataset_dir": str(data),
+        "dataset": "pii_synth_train",
+        "eval_dataset": "pii_synth_val",
+        "template": "qwen3",
+        "enable_thinking": False,
+        "cutoff_len": 256,
+        "overwrite_cache": True,
+        "preprocessing_num_workers": 1,
+        "output_dir": str(out),
+        "report_to": "none",
+        "use_cpu": True,
+        "seed": 42,
+        "learning_rate": 3.0e-3,
+        "per_device_train_batch_size": 2,
+        "logging_steps": 1,
     }
     return {**base, **overrides}

@@ -37,9 +37,7 @@ THINK_TOKENS = ("<think>", "</think>")
 # Qwen2's pre-tokenizer pattern with one change: a letter run does not take the punctuation
 # before it, so `hchang@x.org` is the same tokens after `"value": "` as in the input text (Qwen
 # would make `"h` one token there, and the tiny model would have to learn two spellings to copy).
-_QWEN_PATTERN = (
-    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"
-)
+_QWEN_PATTERN = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"
 
 
 @dataclass(frozen=True)
@@ -134,8 +132,12 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int):
     return fast
 
 
-def build(out_dir: str | Path, config: TinyConfig = TinyConfig(), qwen_vocab: str | None = None,
-          cache_dir: str | Path = ".cache") -> Path:
+def build(
+    out_dir: str | Path,
+    config: TinyConfig = TinyConfig(),
+    qwen_vocab: str | None = None,
+    cache_dir: str | Path = ".cache",
+) -> Path:
     """Write tokenizer, config and random weights to ``out_dir`` (atomically, as a folder).
 
     ``qwen_vocab`` ("qwen3" or "qwen2.5") takes Qwen's real tokenizer (built under ``cache_dir``)
@@ -199,8 +201,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--layers", type=int, default=TinyConfig.num_hidden_layers)
     parser.add_argument("--vocab-size", type=int, default=TinyConfig.vocab_size)
     parser.add_argument("--seed", type=int, default=TinyConfig.seed)
-    parser.add_argument("--qwen-vocab", choices=("qwen3", "qwen2.5"), help="Qwen's real tokenizer and vocabulary instead of a trained one")
-    parser.add_argument("--cache-dir", type=Path, default=Path(".cache"), help="where --qwen-vocab's tokenizer is built")
+    parser.add_argument(
+        "--qwen-vocab",
+        choices=("qwen3", "qwen2.5"),
+        help="Qwen's real tokenizer and vocabulary instead of a trained one",
+    )
+    parser.add_argument(
+        "--cache-dir", type=Path, default=Path(".cache"), help="where --qwen-vocab's tokenizer is built"
+    )
     args = parser.parse_args(argv)
     config = TinyConfig(
         hidden_size=args.hidden_size, num_hidden_layers=args.layers, vocab_size=args.vocab_size, seed=args.seed

@@ -33,7 +33,11 @@ def plugin_trainer_class(base: type, options: PiiFactoryOptions) -> type:
             tokenizer = self.processing_class
             focal = options.focal_loss
             if focal is not None:
-                weigher = ValueTokenWeigher(tokenizer, focal.entity_token_weight) if focal.entity_token_weight != 1.0 else None
+                weigher = (
+                    ValueTokenWeigher(tokenizer, focal.entity_token_weight)
+                    if focal.entity_token_weight != 1.0
+                    else None
+                )
                 self.compute_loss_func = make_loss_func(focal.gamma, focal.alpha, weigher)
             metrics = options.entity_metrics
             self.entity_evaluator: EntityEvaluator | None = None
@@ -42,19 +46,31 @@ def plugin_trainer_class(base: type, options: PiiFactoryOptions) -> type:
                 self.entity_evaluator = EntityEvaluator(metrics, tokenizer, stop_ids)
                 _log_entity_metrics_before(self, LogCallback)
 
-        def evaluation_loop(self, dataloader, description, prediction_loss_only=None, ignore_keys=None, metric_key_prefix="eval"):
+        def evaluation_loop(
+            self, dataloader, description, prediction_loss_only=None, ignore_keys=None, metric_key_prefix="eval"
+        ):
             output = super().evaluation_loop(
-                dataloader, description, prediction_loss_only=prediction_loss_only,
-                ignore_keys=ignore_keys, metric_key_prefix=metric_key_prefix,
+                dataloader,
+                description,
+                prediction_loss_only=prediction_loss_only,
+                ignore_keys=ignore_keys,
+                metric_key_prefix=metric_key_prefix,
             )
             if self.entity_evaluator is not None and metric_key_prefix.startswith("eval"):
-                metrics, records = self.entity_evaluator.evaluate(self.model, metric_key_prefix, dataloader.dataset,
-                                                                  sharded=_sharded_parameters(self))
+                metrics, records = self.entity_evaluator.evaluate(
+                    self.model, metric_key_prefix, dataloader.dataset, sharded=_sharded_parameters(self)
+                )
                 output.metrics.update({f"{metric_key_prefix}_{name}": value for name, value in metrics.items()})
                 # every rank scores the same gathered answers; each says what it got (numbers only)
-                _logger().info(f"entity metrics on rank {self.args.process_index}: {json.dumps(metrics, sort_keys=True)}")
+                _logger().info(
+                    f"entity metrics on rank {self.args.process_index}: {json.dumps(metrics, sort_keys=True)}"
+                )
                 if options.entity_metrics.save_predictions and self.is_world_process_zero():
-                    path = Path(self.args.output_dir) / "entity_eval" / f"{metric_key_prefix}-step{self.state.global_step}.jsonl"
+                    path = (
+                        Path(self.args.output_dir)
+                        / "entity_eval"
+                        / f"{metric_key_prefix}-step{self.state.global_step}.jsonl"
+                    )
                     write_predictions(path, records)
             return output
 

@@ -41,10 +41,14 @@ def qwen_vocab_model(qwen_tokenizer_dir: Path) -> Path:
     """The tiny Qwen3 layers with Qwen3's real tokenizer and 151,936 embedding rows (~20M parameters)."""
     from piifactory.tiny_model import build
 
-    return build(qwen_tokenizer_dir.parent / "tiny-qwen3-vocab", qwen_vocab="qwen3", cache_dir=qwen_tokenizer_dir.parent)
+    return build(
+        qwen_tokenizer_dir.parent / "tiny-qwen3-vocab", qwen_vocab="qwen3", cache_dir=qwen_tokenizer_dir.parent
+    )
 
 
-def run_cli(args: list[str], cwd: Path = REPO, env: dict[str, str] | None = None, timeout: int = 900) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    args: list[str], cwd: Path = REPO, env: dict[str, str] | None = None, timeout: int = 900
+) -> subprocess.CompletedProcess[str]:
     """Run a console script from the test's virtual environment; the output is kept for asserts."""
     full_env = {**os.environ, **(env or {})}
     exe = args[0] if os.path.isabs(args[0]) else str(VENV_BIN / args[0])

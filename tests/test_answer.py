@@ -8,12 +8,14 @@ from piifactory.answer import VALUE_OPEN, GoldError, extract, parse_gold, target
 from piifactory.schema import Entity
 
 TEXT = "张三的手机号是13800138000，邮箱zs@example.com。"
-GOLD = json.dumps({"entities": [{"type": "PERSON", "value": "张三"}, {"type": "PHONE", "value": "13800138000"}]}, ensure_ascii=False)
+GOLD = json.dumps(
+    {"entities": [{"type": "PERSON", "value": "张三"}, {"type": "PHONE", "value": "13800138000"}]}, ensure_ascii=False
+)
 ANSWER = '{"entities": [{"type": "PERSON", "value": "张三"}, {"type": "PHONE", "value": "13800138000"}]}'
 
 
 def test_think_block_and_chat_markers_are_stripped() -> None:
-    ex = extract("<think>\n先想想 {\"entities\": []}\n</think>\n\n" + ANSWER + "<|im_end|>\n<|im_start|>user\n{}", TEXT)
+    ex = extract('<think>\n先想想 {"entities": []}\n</think>\n\n' + ANSWER + "<|im_end|>\n<|im_start|>user\n{}", TEXT)
     assert [e.value for e in ex.entities] == ["张三", "13800138000"]
     assert not ex.parse_failure and not ex.truncated
 
@@ -86,7 +88,9 @@ def test_hallucinated_value_is_counted() -> None:
 
 
 def test_bare_list_and_entity_gold_lists() -> None:
-    result = score_generations([TEXT], [[Entity("PERSON", "张三"), Entity("PHONE", "13800138000")]], ['[{"type": "PERSON", "value": "张三"}]'])
+    result = score_generations(
+        [TEXT], [[Entity("PERSON", "张三"), Entity("PHONE", "13800138000")]], ['[{"type": "PERSON", "value": "张三"}]']
+    )
     assert result["micro"]["tp"] == 1 and result["micro"]["fn"] == 1
     assert set(result) >= {"micro", "macro", "per_type", "failures", "ci"} and result["ci"] == {}
 
@@ -102,9 +106,13 @@ def test_target_text_orders_by_first_appearance_and_keeps_repeats() -> None:
     text = "张三的电话是13800138000，张三住在北京。"
     ents = [Entity("PHONE", "13800138000", 6, 17), Entity("PERSON", "张三", 18, 20), Entity("PERSON", "张三", 0, 2)]
     payload = json.loads(target_text(ents, text))
-    assert payload == {"entities": [
-        {"type": "PERSON", "value": "张三"}, {"type": "PHONE", "value": "13800138000"},
-        {"type": "PERSON", "value": "张三"}]}
+    assert payload == {
+        "entities": [
+            {"type": "PERSON", "value": "张三"},
+            {"type": "PHONE", "value": "13800138000"},
+            {"type": "PERSON", "value": "张三"},
+        ]
+    }
     assert "\\u" not in target_text(ents, text)  # Chinese stays readable
 
 

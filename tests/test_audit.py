@@ -24,7 +24,10 @@ ID2 = "44030419800101123" + id_card_check_char("44030419800101123")
 
 def pii(text: str, *entities: tuple[str, str, int]) -> dict[str, Any]:
     """A users'-format record; each entity is (type, value, start)."""
-    return {"input": text, "output": {"entities": [{"type": t, "value": v, "start": s, "end": s + len(v)} for t, v, s in entities]}}
+    return {
+        "input": text,
+        "output": {"entities": [{"type": t, "value": v, "start": s, "end": s + len(v)} for t, v, s in entities]},
+    }
 
 
 def write_jsonl(path: Path, records: list[dict[str, Any]]) -> Path:
@@ -56,10 +59,12 @@ def test_repeat_unlabelled_in_the_same_text_but_not_inside_another_span(tmp_path
 
 
 def test_surface_labelled_in_one_record_and_not_in_another(tmp_path: Path) -> None:
-    records = [pii("请联系李四处理", ("PERSON", "李四", 3)),
-               {"input": "李四明天到", "output": {"entities": []}},
-               pii("李四科技有限公司来函", ("ORG", "李四科技有限公司", 0)),
-               {"input": "价格为1李四2", "output": {"entities": []}}]
+    records = [
+        pii("请联系李四处理", ("PERSON", "李四", 3)),
+        {"input": "李四明天到", "output": {"entities": []}},
+        pii("李四科技有限公司来函", ("ORG", "李四科技有限公司", 0)),
+        {"input": "价格为1李四2", "output": {"entities": []}},
+    ]
     result, found = run(tmp_path, records)
     assert kinds(found) == [("unlabelled_elsewhere", "2", 0, 2), ("unlabelled_elsewhere", "4", 4, 6)]
     assert result.surfaces["李四"].labelled_in == 1 and result.surfaces["李四"].unlabelled_in == 2
@@ -67,17 +72,23 @@ def test_surface_labelled_in_one_record_and_not_in_another(tmp_path: Path) -> No
 
 def test_checksum_valid_rule_hit_that_gold_does_not_label(tmp_path: Path) -> None:
     wrong = ID[:-1] + ("0" if ID[-1] != "0" else "1")
-    records = [{"input": f"身份证号{ID}，已登记", "output": {"entities": []}},
-               pii(f"身份证号{ID2}，已登记", ("ID_CARD", ID2, 4)),
-               {"input": f"编号{wrong}校验失败", "output": {"entities": []}},
-               {"input": "手机13812345678", "output": {"entities": []}}]  # a phone has no check digit
+    records = [
+        {"input": f"身份证号{ID}，已登记", "output": {"entities": []}},
+        pii(f"身份证号{ID2}，已登记", ("ID_CARD", ID2, 4)),
+        {"input": f"编号{wrong}校验失败", "output": {"entities": []}},
+        {"input": "手机13812345678", "output": {"entities": []}},
+    ]  # a phone has no check digit
     _, found = run(tmp_path, records)
     assert kinds(found) == [("rule_hit", "1", 4, 22)]
     assert found[0]["type"] == "ID_CARD"
 
 
 def test_one_surface_under_two_types(tmp_path: Path) -> None:
-    records = [pii("华为发布新品", ("ORG", "华为", 0)), pii("华为的员工", ("ORG", "华为", 0)), pii("他叫华为", ("PERSON", "华为", 2))]
+    records = [
+        pii("华为发布新品", ("ORG", "华为", 0)),
+        pii("华为的员工", ("ORG", "华为", 0)),
+        pii("他叫华为", ("PERSON", "华为", 2)),
+    ]
     result, found = run(tmp_path, records)
     assert kinds(found) == [("type_conflict", "3", 2, 4)]
     assert "ORG 2, PERSON 1" in found[0]["detail"]
@@ -85,8 +96,13 @@ def test_one_surface_under_two_types(tmp_path: Path) -> None:
 
 
 def test_a_label_the_map_drops_counts_as_a_type_and_covers_its_span(tmp_path: Path) -> None:
-    rows = [{"text": "卢浮宫在巴黎，卢浮宫很大", "label": {"address": {"卢浮宫": [[0, 2]], "巴黎": [[4, 5]]}, "scene": {"卢浮宫": [[7, 9]]}}},
-            {"text": "参观卢浮宫", "label": {"scene": {"卢浮宫": [[2, 4]]}}}]
+    rows = [
+        {
+            "text": "卢浮宫在巴黎，卢浮宫很大",
+            "label": {"address": {"卢浮宫": [[0, 2]], "巴黎": [[4, 5]]}, "scene": {"卢浮宫": [[7, 9]]}},
+        },
+        {"text": "参观卢浮宫", "label": {"scene": {"卢浮宫": [[2, 4]]}}},
+    ]
     src = tmp_path / "c.json"
     src.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
     out = tmp_path / "f.jsonl"
@@ -97,9 +113,11 @@ def test_a_label_the_map_drops_counts_as_a_type_and_covers_its_span(tmp_path: Pa
 
 def test_overlapping_nested_and_same_span_two_types(tmp_path: Path) -> None:
     text = "北京大学附属医院张医生"
-    records = [{"text": text, "spans": [{"start": 0, "end": 8, "label": "ORG"}, {"start": 0, "end": 2, "label": "ADDRESS"}]},
-               {"text": text, "spans": [{"start": 0, "end": 4, "label": "ORG"}, {"start": 2, "end": 6, "label": "ORG"}]},
-               {"text": text, "spans": [{"start": 8, "end": 9, "label": "PERSON"}, {"start": 8, "end": 9, "label": "ORG"}]}]
+    records = [
+        {"text": text, "spans": [{"start": 0, "end": 8, "label": "ORG"}, {"start": 0, "end": 2, "label": "ADDRESS"}]},
+        {"text": text, "spans": [{"start": 0, "end": 4, "label": "ORG"}, {"start": 2, "end": 6, "label": "ORG"}]},
+        {"text": text, "spans": [{"start": 8, "end": 9, "label": "PERSON"}, {"start": 8, "end": 9, "label": "ORG"}]},
+    ]
     _, found = run(tmp_path, records)
     overlaps = [f for f in found if f["kind"] == "overlap"]
     assert [(f["where"].rsplit(":", 1)[1], f["detail"]) for f in overlaps] == [
@@ -111,8 +129,10 @@ def test_overlapping_nested_and_same_span_two_types(tmp_path: Path) -> None:
 
 def test_every_input_format_the_converters_read_with_a_preset(tmp_path: Path) -> None:
     cluener = tmp_path / "c.json"
-    rows = [{"text": "王五在上海，王五", "label": {"name": {"王五": [[0, 1]]}, "address": {"上海": [[3, 4]]}}},
-            {"text": "《王五传》", "label": {"book": {"《王五传》": [[0, 4]]}}}]
+    rows = [
+        {"text": "王五在上海，王五", "label": {"name": {"王五": [[0, 1]]}, "address": {"上海": [[3, 4]]}}},
+        {"text": "《王五传》", "label": {"book": {"《王五传》": [[0, 4]]}}},
+    ]
     cluener.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
     result = audit([cluener], label_map={"name": "PERSON", "address": "ADDRESS", "book": None}, progress=False)
     assert result.types == {"PERSON": 1, "ADDRESS": 1} and result.dropped_labels == {"book": 1}
@@ -124,11 +144,16 @@ def test_every_input_format_the_converters_read_with_a_preset(tmp_path: Path) ->
 
 
 def test_rejected_records_are_counted_with_their_reasons(tmp_path: Path) -> None:
-    records = [pii("王五来了", ("PERSON", "王五", 0)), {"input": "x", "output": {"entities": [{"type": "WHAT", "value": "x"}]}}]
+    records = [
+        pii("王五来了", ("PERSON", "王五", 0)),
+        {"input": "x", "output": {"entities": [{"type": "WHAT", "value": "x"}]}},
+    ]
     result, _ = run(tmp_path, records)
     assert result.read == 2 and result.samples == 1 and result.rejected == 1
-    assert result.rejected_at[0].endswith(":2: unknown label 'WHAT': map it with --label-map (a preset such as cluener, "
-                                          "or a file: label -> type, or null to drop)")
+    assert result.rejected_at[0].endswith(
+        ":2: unknown label 'WHAT': map it with --label-map (a preset such as cluener, "
+        "or a file: label -> type, or null to drop)"
+    )
 
 
 def test_values_masked_unless_asked_and_the_report_counts_per_type(tmp_path: Path) -> None:
@@ -142,10 +167,20 @@ def test_values_masked_unless_asked_and_the_report_counts_per_type(tmp_path: Pat
     assert shown[0]["value"] == "张三" and "张三" in render(result, ["in.jsonl"], "none", show_values=True)
 
 
-def test_cli_fix_repeats_writes_a_reconciled_copy_atomically(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    src = write_jsonl(tmp_path / "in.jsonl", [pii("张三说张三和张三", ("PERSON", "张三", 0)), pii(f"卡主李四{ID}", ("PERSON", "李四", 2))])
+def test_cli_fix_repeats_writes_a_reconciled_copy_atomically(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    src = write_jsonl(
+        tmp_path / "in.jsonl",
+        [pii("张三说张三和张三", ("PERSON", "张三", 0)), pii(f"卡主李四{ID}", ("PERSON", "李四", 2))],
+    )
     fixed, report = tmp_path / "fixed.jsonl", tmp_path / "audit.md"
-    assert main(["audit", str(src), "--fix", "repeats", "--fixed-out", str(fixed), "--report", str(report), "--no-progress"]) == 0
+    assert (
+        main(
+            ["audit", str(src), "--fix", "repeats", "--fixed-out", str(fixed), "--report", str(report), "--no-progress"]
+        )
+        == 0
+    )
     rows = [json.loads(line) for line in fixed.read_text(encoding="utf-8").splitlines()]
     assert [e["start"] for e in rows[0]["output"]["entities"]] == [0, 3, 6]
     assert len(rows[1]["output"]["entities"]) == 1  # a rule hit is reported, not labelled
@@ -218,6 +253,9 @@ def test_planted_gaps_are_found(tmp_path: Path, seed: int) -> None:
 
 def test_bench_rows_side_by_side_with_convert() -> None:
     rows = bench_audit.run(0.001)
-    assert [r.figure for r in rows] == ["audit (2 passes, every check, findings JSONL)", "audit / convert speed",
-                                        "audit peak RSS 10000 / 1000 records"]
+    assert [r.figure for r in rows] == [
+        "audit (2 passes, every check, findings JSONL)",
+        "audit / convert speed",
+        "audit peak RSS 10000 / 1000 records",
+    ]
     assert all(r.value > 0 for r in rows) and "convert" in rows[1].note

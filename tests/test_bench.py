@@ -18,9 +18,17 @@ def test_runner_writes_results_with_machine_and_rows(tmp_path: Path, capsys) -> 
     text = out.read_text(encoding="utf-8")
     for key in ("cpu", "cores", "ram", "python", "torch", "transformers", "llamafactory", "date", "scale | 0.001"):
         assert f"| {key}" in text, key
-    figures = ["score_generations", "span counting vs nervaluate", "convert (check + split + write)", "peak RSS 10000 / 1000 records",
-               "batched generation (batch 8)", "one-by-one generation", "batched / one-by-one",
-               "copy constraint, batch of 8", "copy constraint / model decoding step"]
+    figures = [
+        "score_generations",
+        "span counting vs nervaluate",
+        "convert (check + split + write)",
+        "peak RSS 10000 / 1000 records",
+        "batched generation (batch 8)",
+        "one-by-one generation",
+        "batched / one-by-one",
+        "copy constraint, batch of 8",
+        "copy constraint / model decoding step",
+    ]
     printed = capsys.readouterr().out
     for figure in figures:
         assert f"| {figure} |" in text and figure in printed, figure
@@ -48,8 +56,14 @@ def test_recall_dial_benchmark_times_every_mechanism(tmp_path: Path, monkeypatch
     out = tmp_path / "results.md"
     assert runner.main(["--only", "recall-dial", "--scale", "0.001", "--out", str(out)]) == 0
     text = out.read_text(encoding="utf-8")
-    for mechanism in ("plain greedy (free values)", "+ copy-constrained values", "+ structure-safe decoding",
-                      "+ recall bias 4, thresholds chosen on validation", "+ second look", "+ rules union"):
+    for mechanism in (
+        "plain greedy (free values)",
+        "+ copy-constrained values",
+        "+ structure-safe decoding",
+        "+ recall bias 4, thresholds chosen on validation",
+        "+ second look",
+        "+ rules union",
+    ):
         assert f"| {mechanism}: time |" in text, mechanism
     assert "| plain greedy (free values): time | 1.00 |" in text
     assert "quality rows need `make demo` first" in text

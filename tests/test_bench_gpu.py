@@ -40,8 +40,11 @@ def test_real_shape_builds_with_transformers() -> None:
 
 
 def test_every_shipped_training_recipe_is_measured() -> None:
-    trains = {p.stem for p in (REPO / "llamafactory_configs").glob("*.yaml")
-              if "do_train: true" in p.read_text(encoding="utf-8")} - {"tiny_cpu_demo"}
+    trains = {
+        p.stem
+        for p in (REPO / "llamafactory_configs").glob("*.yaml")
+        if "do_train: true" in p.read_text(encoding="utf-8")
+    } - {"tiny_cpu_demo"}
     assert {run.recipe for run in gpu.RUNS} == trains
     parts = re.findall(r"--only ([\w.]+)", DEVICE_SCRIPT.read_text(encoding="utf-8"))
     assert set(parts) == trains - {"qwen4b_lora_ds"}  # ZeRO-3 needs 2 GPUs; the machine has one
@@ -62,9 +65,13 @@ def test_wheel_pins_come_from_constraints() -> None:
 
 def test_bitsandbytes_is_slimmed_to_the_machines_cuda(tmp_path: Path) -> None:
     wheel = tmp_path / "bitsandbytes-0.50.2-py3-none-manylinux_2_24_x86_64.whl"
-    files = {"bitsandbytes/__init__.py": b"x = 1\n", "bitsandbytes/libbitsandbytes_cuda130.so": b"a" * 10,
-             "bitsandbytes/libbitsandbytes_cuda128.so": b"b" * 1000, "bitsandbytes/libbitsandbytes_cpu.so": b"c",
-             "bitsandbytes/libbitsandbytes_rocm72.so": b"d" * 100}
+    files = {
+        "bitsandbytes/__init__.py": b"x = 1\n",
+        "bitsandbytes/libbitsandbytes_cuda130.so": b"a" * 10,
+        "bitsandbytes/libbitsandbytes_cuda128.so": b"b" * 1000,
+        "bitsandbytes/libbitsandbytes_cpu.so": b"c",
+        "bitsandbytes/libbitsandbytes_rocm72.so": b"d" * 100,
+    }
     with zipfile.ZipFile(wheel, "w") as z:
         for name, data in files.items():
             z.writestr(name, data)
@@ -73,7 +80,11 @@ def test_bitsandbytes_is_slimmed_to_the_machines_cuda(tmp_path: Path) -> None:
     with zipfile.ZipFile(wheel) as z:
         names = set(z.namelist())
         record = z.read("bitsandbytes-0.50.2.dist-info/RECORD").decode()
-    kept = {"bitsandbytes/__init__.py", "bitsandbytes/libbitsandbytes_cuda130.so", "bitsandbytes/libbitsandbytes_cpu.so"}
+    kept = {
+        "bitsandbytes/__init__.py",
+        "bitsandbytes/libbitsandbytes_cuda130.so",
+        "bitsandbytes/libbitsandbytes_cpu.so",
+    }
     assert names == kept | {"bitsandbytes-0.50.2.dist-info/RECORD"}
     assert {line.split(",")[0] for line in record.splitlines()} == names
     assert f"bitsandbytes/libbitsandbytes_cuda130.so,{gpu_wheels._record_hash(b'a' * 10)},10" in record
@@ -105,14 +116,35 @@ def test_dry_run_trains_every_recipe_and_reports(tmp_path: Path) -> None:
     """Every recipe the device runs, with tiny shapes on CPU: stock CLI with the probe, entity
     metrics, eval.predict, the preflight's estimates and the report."""
     out = tmp_path / "out"
-    result = subprocess.run([sys.executable, "-m", "bench.gpu", "--dry-run", "--steps", "2", "--eval-samples", "4",
-                             "--out", str(out), "--work", str(tmp_path / "work")],
-                            cwd=REPO, capture_output=True, text=True, timeout=1800, env={**_env(), "OMP_NUM_THREADS": "1"})
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench.gpu",
+            "--dry-run",
+            "--steps",
+            "2",
+            "--eval-samples",
+            "4",
+            "--out",
+            str(out),
+            "--work",
+            str(tmp_path / "work"),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+        env={**_env(), "OMP_NUM_THREADS": "1"},
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     report = json.loads((out / "gpu_results.json").read_text(encoding="utf-8"))
     by_recipe = {r["recipe"]: r for r in report["results"]}
     assert set(by_recipe) == {run.recipe for run in gpu.RUNS}
-    assert by_recipe["qwen4b_lora_unsloth"]["status"] == "skipped" and "unsloth" in by_recipe["qwen4b_lora_unsloth"]["note"]
+    assert (
+        by_recipe["qwen4b_lora_unsloth"]["status"] == "skipped"
+        and "unsloth" in by_recipe["qwen4b_lora_unsloth"]["note"]
+    )
     assert by_recipe["qwen4b_lora_ds"]["status"] == "skipped"
     ran = [r for r in report["results"] if r["status"] == "ok"]
     assert {r["recipe"] for r in ran} == {"qwen3_0.6b_lora", "qwen3_1.7b_lora", "qwen4b_lora", "qwen2.5_3b_qlora_qa"}

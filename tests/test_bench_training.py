@@ -11,7 +11,10 @@ from bench import runner, train_eval, train_gpu, train_loss
 
 def test_registered_in_the_runner() -> None:
     assert {runner.BENCHMARKS[k] for k in ("focal-loss", "entity-eval", "training-gpu")} == {
-        "bench.train_loss", "bench.train_eval", "bench.train_gpu"}
+        "bench.train_loss",
+        "bench.train_eval",
+        "bench.train_gpu",
+    }
 
 
 @pytest.mark.slow

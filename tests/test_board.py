@@ -87,7 +87,9 @@ def test_command_line_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     assert parse_args(["--host", "0.0.0.0", "--port", "8000"]).host == "0.0.0.0"
 
 
-def test_board_lists_pii_datasets_and_loads_recipes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, board_state) -> None:
+def test_board_lists_pii_datasets_and_loads_recipes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, board_state
+) -> None:
     from llamafactory.webui.common import load_args
     from llamafactory.webui.control import get_model_info, list_config_paths, list_datasets
 
@@ -138,7 +140,11 @@ def test_launch_with_a_broken_recipe_is_one_line_with_file_and_line(tmp_path: Pa
     assert result.returncode == 2
     assert "broken.yaml:" in result.stderr and "Traceback" not in result.stderr, result.stderr
     missing = run_cli([sys.executable, "-m", "piifactory.board", "--root", str(tmp_path / "nowhere")], timeout=120)
-    assert missing.returncode == 2 and "dataset_info.json not found" in missing.stderr and "Traceback" not in missing.stderr
+    assert (
+        missing.returncode == 2
+        and "dataset_info.json not found" in missing.stderr
+        and "Traceback" not in missing.stderr
+    )
 
 
 def test_board_waits_for_its_own_server_on_a_slow_machine(monkeypatch: pytest.MonkeyPatch) -> None:

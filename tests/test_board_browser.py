@@ -43,8 +43,15 @@ RETRY = (
 )
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 CHROMIUM_FLAGS = (
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync", "--window-size=1400,1900",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--window-size=1400,1900",
 )
 # Gradio's multiselect input and text boxes have no aria-label: find them by their block's label.
 INPUT_BY_LABEL = """
@@ -195,7 +202,12 @@ def test_board_lists_pii_datasets_and_loads_a_recipe(board: str, browser: webdri
     click(browser, By.XPATH, "//button[normalize-space()='Preview command']")
     command = stable(browser, lambda d: d.execute_script(PREVIEW_TEXT))
     screenshot(browser, tmp_path, "board_recipe_preview.png")
-    for line in ("--model_name_or_path .cache/tiny-qwen3", "--template qwen3", "--dataset pii_synth_train", "--dataset_dir ."):
+    for line in (
+        "--model_name_or_path .cache/tiny-qwen3",
+        "--template qwen3",
+        "--dataset pii_synth_train",
+        "--dataset_dir .",
+    ):
         assert line in command
     block = next(line for line in command.splitlines() if "--pii_factory" in line)
     assert json.loads(block.split("--pii_factory", 1)[1].rstrip(" \\")) == BLOCK

@@ -21,32 +21,59 @@ def _load(tiny_model: Path, dataset_dir: Path, dataset: str, cutoff_len: int, ou
     from llamafactory.hparams import get_train_args
     from llamafactory.model import load_tokenizer
 
-    model_args, data_args, training_args, _, _ = get_train_args({
-        "stage": "sft", "do_train": True, "model_name_or_path": str(tiny_model), "finetuning_type": "full",
-        "dataset": dataset, "dataset_dir": str(dataset_dir), "template": "qwen3", "enable_thinking": False,
-        "cutoff_len": cutoff_len, "output_dir": str(out), "overwrite_cache": True, "use_cpu": True,
-        "report_to": "none", "preprocessing_num_workers": None,
-    })
+    model_args, data_args, training_args, _, _ = get_train_args(
+        {
+            "stage": "sft",
+            "do_train": True,
+            "model_name_or_path": str(tiny_model),
+            "finetuning_type": "full",
+            "dataset": dataset,
+            "dataset_dir": str(dataset_dir),
+            "template": "qwen3",
+            "enable_thinking": False,
+            "cutoff_len": cutoff_len,
+            "output_dir": str(out),
+            "overwrite_cache": True,
+            "use_cpu": True,
+            "report_to": "none",
+            "preprocessing_num_workers": None,
+        }
+    )
     tokenizer = load_tokenizer(model_args)["tokenizer"]
     template = get_template_and_fix_tokenizer(tokenizer, data_args)
-    module = get_dataset(template, model_args, data_args, training_args, stage="sft", tokenizer=tokenizer, processor=None)
+    module = get_dataset(
+        template, model_args, data_args, training_args, stage="sft", tokenizer=tokenizer, processor=None
+    )
     return tokenizer, module["train_dataset"]
 
 
 @pytest.mark.parametrize("style", ["alpaca", "sharegpt"])
 def test_get_dataset_renders_converted_record(style: str, tiny_model: Path, tmp_path: Path) -> None:
     info = tmp_path / "dataset_info.json"
-    convert([FIXTURES / "pii.jsonl"], ConvertOptions(name="pii", out_dir=tmp_path / "data", style=style,
-                                                     ratios=(1.0, 0.0, 0.0), dataset_info=info, progress=False))
+    convert(
+        [FIXTURES / "pii.jsonl"],
+        ConvertOptions(
+            name="pii",
+            out_dir=tmp_path / "data",
+            style=style,
+            ratios=(1.0, 0.0, 0.0),
+            dataset_info=info,
+            progress=False,
+        ),
+    )
     tokenizer, dataset = _load(tiny_model, tmp_path, "pii", 1024, tmp_path / "run")
     assert len(dataset) == 3
     record = dataset[0]
-    prompt = f"<|im_start|>user\n{DEFAULT_INSTRUCTION}\n{TEXT}<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\n"
+    prompt = (
+        f"<|im_start|>user\n{DEFAULT_INSTRUCTION}\n{TEXT}<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\n"
+    )
     response = f"{ANSWER}<|im_end|>\n"
     assert tokenizer.decode(record["input_ids"]) == prompt + response
     supervised = [t for t in record["labels"] if t != -100]
     assert tokenizer.decode(supervised) == response
-    assert record["labels"][: len(record["labels"]) - len(supervised)] == [-100] * (len(record["labels"]) - len(supervised))
+    assert record["labels"][: len(record["labels"]) - len(supervised)] == [-100] * (
+        len(record["labels"]) - len(supervised)
+    )
 
 
 def test_stats_cutoff_truncates_no_answer(tiny_model: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -59,8 +86,17 @@ def test_stats_cutoff_truncates_no_answer(tiny_model: Path, tmp_path: Path, caps
     cutoff = stats.cutoff_len
     assert cutoff % 8 == 0 and cutoff - 8 < max(stats.total) <= cutoff
     info = tmp_path / "dataset_info.json"
-    convert([FIXTURES / "pii.jsonl", src], ConvertOptions(name="all", out_dir=tmp_path, ratios=(1.0, 0.0, 0.0),
-                                                         dataset_info=info, progress=False, prompting=Prompting()))
+    convert(
+        [FIXTURES / "pii.jsonl", src],
+        ConvertOptions(
+            name="all",
+            out_dir=tmp_path,
+            ratios=(1.0, 0.0, 0.0),
+            dataset_info=info,
+            progress=False,
+            prompting=Prompting(),
+        ),
+    )
     tokenizer, dataset = _load(tiny_model, tmp_path, "all", cutoff, tmp_path / "run")
     lengths = sorted(len(r["input_ids"]) for r in dataset)
     assert lengths[-1] == max(stats.total)  # the rendered length is what stats measured

@@ -85,8 +85,14 @@ def test_cesu8_halves_on_two_lines_become_one_emoji_and_a_lone_half_is_rejected(
 
 def test_cesu8_inside_json_lines_and_json_arrays_is_repaired(tmp_path: Path) -> None:
     emoji = "😭".encode("utf-16-le")
-    cesu = b"".join(emoji[i : i + 2].decode("utf-16-le", "surrogatepass").encode("utf-8", "surrogatepass") for i in (0, 2))
-    line = b'{"input": "\xe5\xbc\xa0\xe4\xb8\x89' + cesu + b'", "output": {"entities": [{"type": "PERSON", "value": "\xe5\xbc\xa0\xe4\xb8\x89"}]}}'
+    cesu = b"".join(
+        emoji[i : i + 2].decode("utf-16-le", "surrogatepass").encode("utf-8", "surrogatepass") for i in (0, 2)
+    )
+    line = (
+        b'{"input": "\xe5\xbc\xa0\xe4\xb8\x89'
+        + cesu
+        + b'", "output": {"entities": [{"type": "PERSON", "value": "\xe5\xbc\xa0\xe4\xb8\x89"}]}}'
+    )
     (tmp_path / "a.jsonl").write_bytes(line + b"\n" + line[:-20] + cesu[:3] + b'"}]}}\n')
     good, bad = _read(tmp_path / "a.jsonl")
     assert good.sample.text == "张三😭" and _spans(good) == [("PERSON", "张三")]
@@ -98,10 +104,22 @@ def test_cesu8_inside_json_lines_and_json_arrays_is_repaired(tmp_path: Path) -> 
 def test_multipriv_records_crlf_integer_ids_missing_values_and_every_mention() -> None:
     assert b"\r\n" in (FIXTURES / "multipriv.json").read_bytes()
     first, second, third = _read("multipriv.json", "multipriv")  # detected from the naturalParagraph field
-    assert _spans(first) == [("PERSON", "白雅宁"), ("ADDRESS", "黑龙江省哈尔滨市南岗区中山路123号"), ("EMAIL", "baiyaning@163.com"),
-                             ("PHONE", "13945671234"), ("ID_CARD", "230103198008273629"), ("PERSON", "韩雪梅"), ("PERSON", "白雅宁")]
+    assert _spans(first) == [
+        ("PERSON", "白雅宁"),
+        ("ADDRESS", "黑龙江省哈尔滨市南岗区中山路123号"),
+        ("EMAIL", "baiyaning@163.com"),
+        ("PHONE", "13945671234"),
+        ("ID_CARD", "230103198008273629"),
+        ("PERSON", "韩雪梅"),
+        ("PERSON", "白雅宁"),
+    ]
     assert set(first.dropped) == {"gender", "age", "symptoms", "creditScore", "income"}  # a float income is never read
-    assert _spans(second) == [("PERSON", "沈雨桐"), ("PHONE", "13857123456"), ("ID_CARD", "110101199001011237"), ("PERSON", "张伟明")]
+    assert _spans(second) == [
+        ("PERSON", "沈雨桐"),
+        ("PHONE", "13857123456"),
+        ("ID_CARD", "110101199001011237"),
+        ("PERSON", "张伟明"),
+    ]
     assert isinstance(third, Rejected) and third.reason == "PERSON value (3 characters) not found in the text"
 
 
@@ -112,8 +130,10 @@ def test_multipriv_without_a_preset_names_the_unknown_field() -> None:
 
 def test_integer_values_are_their_digits_and_floats_are_refused(tmp_path: Path) -> None:
     src = tmp_path / "int.jsonl"
-    rows = [{"input": "电话13812345678", "output": {"entities": [{"type": "PHONE", "value": 13812345678}]}},
-            {"input": "收入1.5", "output": {"entities": [{"type": "PHONE", "value": 1.5}]}}]
+    rows = [
+        {"input": "电话13812345678", "output": {"entities": [{"type": "PHONE", "value": 13812345678}]}},
+        {"input": "收入1.5", "output": {"entities": [{"type": "PHONE", "value": 1.5}]}},
+    ]
     src.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     good, bad = _read(src)
     assert _spans(good) == [("PHONE", "13812345678")]
@@ -121,7 +141,16 @@ def test_integer_values_are_their_digits_and_floats_are_refused(tmp_path: Path) 
 
 
 def test_presets_map_only_to_pii_types_and_say_why_they_drop() -> None:
-    assert {"cluener", "weibo", "resume", "msra", "peoples-daily", "presidio-research", "ai4privacy", "multipriv"} <= set(PRESETS)
+    assert {
+        "cluener",
+        "weibo",
+        "resume",
+        "msra",
+        "peoples-daily",
+        "presidio-research",
+        "ai4privacy",
+        "multipriv",
+    } <= set(PRESETS)
     assert PRESETS["msra"] is PRESETS["peoples-daily"]
     for preset in PRESETS.values():
         assert set(preset.maps.values()) <= set(PII_TYPES)
@@ -129,35 +158,61 @@ def test_presets_map_only_to_pii_types_and_say_why_they_drop() -> None:
         assert preset.label_map().keys() == preset.maps.keys() | preset.drops.keys()
 
 
-def test_label_map_option_takes_a_preset_and_the_summary_says_what_it_dropped(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    args = ["convert", str(FIXTURES / "cluener.jsonl"), "--name", "c", "--out-dir", str(tmp_path), "--no-register",
-            "--split", "1,0,0", "--no-progress", "--label-map", "cluener"]
+def test_label_map_option_takes_a_preset_and_the_summary_says_what_it_dropped(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = [
+        "convert",
+        str(FIXTURES / "cluener.jsonl"),
+        "--name",
+        "c",
+        "--out-dir",
+        str(tmp_path),
+        "--no-register",
+        "--split",
+        "1,0,0",
+        "--no-progress",
+        "--label-map",
+        "cluener",
+    ]
     assert main(args) == 0
     out = capsys.readouterr().out
     assert "spans dropped on purpose by the label map (not PII):" in out
     assert "  position 1: a job title" in out and "  game 1: the title of a work" in out
     rows = json.loads((tmp_path / "c.json").read_text(encoding="utf-8"))
     assert [json.loads(r["output"])["entities"] for r in rows] == [
-        [{"type": "ORG", "value": "浙商银行"}, {"type": "PERSON", "value": "叶老桂"}], []]
+        [{"type": "ORG", "value": "浙商银行"}, {"type": "PERSON", "value": "叶老桂"}],
+        [],
+    ]
     assert main([*args[:-1], "no-such-preset"]) == 2
-    assert "no label preset 'no-such-preset' (and no such file); presets: ai4privacy, cluener" in capsys.readouterr().err
+    assert (
+        "no label preset 'no-such-preset' (and no such file); presets: ai4privacy, cluener" in capsys.readouterr().err
+    )
 
 
 def test_a_label_the_preset_does_not_list_stays_an_error(tmp_path: Path) -> None:
     src = tmp_path / "x.jsonl"
-    src.write_text(json.dumps({"text": "张三", "label": {"hero": {"张三": [[0, 1]]}}}, ensure_ascii=False) + "\n", encoding="utf-8")
+    src.write_text(
+        json.dumps({"text": "张三", "label": {"hero": {"张三": [[0, 1]]}}}, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
     (rejected,) = _read(src, "cluener")
     assert isinstance(rejected, Rejected) and "unknown label 'hero'" in rejected.reason
 
 
 def test_conformance_checks_rows_and_explains_each_rejection(tmp_path: Path) -> None:
-    corpus = Corpus("weibo_position.conll", "weibo", "conll", {"ADDRESS": 1, "PERSON": 1}, {25: "a token without its position"})
+    corpus = Corpus(
+        "weibo_position.conll", "weibo", "conll", {"ADDRESS": 1, "PERSON": 1}, {25: "a token without its position"}
+    )
     result = check(FIXTURES, corpus, tmp_path / "a")
     assert (result.read, result.written, result.rejects.keys()) == (2, 1, {25})
     assert result.types == {"ADDRESS": 1, "PERSON": 1} and result.dropped == {"PER.NOM": 1}
     assert result.ok and not result.unexplained and not result.vanished
-    assert not check(FIXTURES, Corpus("weibo_position.conll", "weibo", "conll", corpus.types), tmp_path / "b").ok  # an unexplained rejection
-    wrong = check(FIXTURES, Corpus("weibo_position.conll", "weibo", "conll", {"PERSON": 2}, corpus.expected), tmp_path / "c")
+    assert not check(
+        FIXTURES, Corpus("weibo_position.conll", "weibo", "conll", corpus.types), tmp_path / "b"
+    ).ok  # an unexplained rejection
+    wrong = check(
+        FIXTURES, Corpus("weibo_position.conll", "weibo", "conll", {"PERSON": 2}, corpus.expected), tmp_path / "c"
+    )
     assert not wrong.ok and wrong.corruption == "entities differ from SOURCE.md's: PERSON 2"
     lines = report(FIXTURES, [result], ["new.json"])
     assert any("explained: a token without its position" in line for line in lines)
@@ -166,7 +221,9 @@ def test_conformance_checks_rows_and_explains_each_rejection(tmp_path: Path) -> 
 
 def test_conformance_finds_position_digits_left_in_text() -> None:
     assert position_digits("口0腔1溃2疡3") and not position_digits("2023年3月在北京工作了5年")
-    text, _ = next(parsed for _, parsed, _ in read_conll(FIXTURES / "weibo_position.conll", "plain") if isinstance(parsed, tuple))
+    text, _ = next(
+        parsed for _, parsed, _ in read_conll(FIXTURES / "weibo_position.conll", "plain") if isinstance(parsed, tuple)
+    )
     assert position_digits(text)  # read as plain, the digits stay, and the check sees them
 
 

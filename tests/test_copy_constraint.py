@@ -96,7 +96,9 @@ def test_every_allowed_token_keeps_the_value_inside_the_input(tok, text: str, da
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
-    text=st.text(alphabet='张三北京市朝阳区0123456789０１２ＡＢ@.:-()（）"\\ ，😀👍🏽\u200dabc', min_size=1, max_size=30),
+    text=st.text(
+        alphabet='张三北京市朝阳区0123456789０１２ＡＢ@.:-()（）"\\ ，😀👍🏽\u200dabc', min_size=1, max_size=30
+    ),
     data=st.data(),
 )
 def test_every_allowed_qwen_token_keeps_the_value_inside_the_input(qwen_tok, text: str, data) -> None:

@@ -14,15 +14,29 @@ from tests.conftest import REPO, run_cli
 
 @pytest.mark.slow
 def test_quick_demo_runs_the_whole_pipeline(tmp_path) -> None:
-    result = run_cli([sys.executable, "-m", "piifactory.demo", "--quick", "--root", str(tmp_path)], cwd=REPO, timeout=1500)
+    result = run_cli(
+        [sys.executable, "-m", "piifactory.demo", "--quick", "--root", str(tmp_path)], cwd=REPO, timeout=1500
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     out = tmp_path / "outputs/tiny_cpu_demo"
     registry = json.loads((tmp_path / "dataset_info.json").read_text(encoding="utf-8"))
     assert {"pii_synth_train", "pii_synth_val", "pii_synth_test"} <= set(registry)
-    for stage in ("synthetic data", "convert + split", "tiny model", "train (llamafactory-cli)",
-                  "predict test split (copy values)", "predict test split (free values)", "score",
-                  "score (free values)", "training curves", "rules vs model vs hybrid", "held-out genres: data",
-                  "held-out genres: convert", "held-out genres: predict", "held-out genres: score"):
+    for stage in (
+        "synthetic data",
+        "convert + split",
+        "tiny model",
+        "train (llamafactory-cli)",
+        "predict test split (copy values)",
+        "predict test split (free values)",
+        "score",
+        "score (free values)",
+        "training curves",
+        "rules vs model vs hybrid",
+        "held-out genres: data",
+        "held-out genres: convert",
+        "held-out genres: predict",
+        "held-out genres: score",
+    ):
         assert f"[demo] {stage}: " in result.stdout, stage
     assert "[demo] test split: precision" in result.stdout
     assert f"[demo] stage times on {cpu_model()}, " in result.stdout
@@ -31,12 +45,16 @@ def test_quick_demo_runs_the_whole_pipeline(tmp_path) -> None:
     f1s = [entry["eval_entity_f1"] for entry in state["log_history"] if "eval_entity_f1" in entry]
     assert len(f1s) >= 2 and state["best_metric"] == pytest.approx(max(f1s))
     assert any("eval_entity_f1" in line for line in (out / "trainer_log.jsonl").read_text().splitlines())
-    predictions = [json.loads(line) for line in (out / "test_predictions.jsonl").read_text(encoding="utf-8").splitlines()]
+    predictions = [
+        json.loads(line) for line in (out / "test_predictions.jsonl").read_text(encoding="utf-8").splitlines()
+    ]
     assert len(predictions) == 24 and all({"id", "predict", "label"} <= set(p) for p in predictions)
     score = json.loads((out / "report/score.json").read_text(encoding="utf-8"))
     assert score["failures"]["samples"] == 24
     # the lower bar of the shortened run: the loss fell and most answers are readable JSON
-    losses = [json.loads(line)["loss"] for line in (out / "trainer_log.jsonl").read_text().splitlines() if '"loss"' in line]
+    losses = [
+        json.loads(line)["loss"] for line in (out / "trainer_log.jsonl").read_text().splitlines() if '"loss"' in line
+    ]
     assert losses[-1] < losses[0] / 2, losses
     assert score["failures"]["parse_failure_rate"] <= 0.5, score["failures"]
     summary = (out / "report/README.md").read_text(encoding="utf-8")
@@ -65,8 +83,10 @@ def test_report_says_what_the_model_is_and_scores_held_out_genres_and_rules_both
     test = {"model": _score(0.961), "union+verify": _score(0.967), "rules": _score(0.512)}
     genres = {"model": _score(0.042), "union+verify": _score(0.618), "rules": _score(0.655)}
     rows = headline_rows(Plan(test_limit=None, genre_samples=400), test, genres)
-    assert rows == [["test split (the held-out samples, genre it trained on)", "0.961", "0.967", "0.512"],
-                    [f"held-out genres (400 samples of {len(VARIED_GENRES)} genres it never saw)", "0.042", "0.618", "0.655"]]
+    assert rows == [
+        ["test split (the held-out samples, genre it trained on)", "0.961", "0.967", "0.512"],
+        [f"held-out genres (400 samples of {len(VARIED_GENRES)} genres it never saw)", "0.042", "0.618", "0.655"],
+    ]
     path = tmp_path / "README.md"
     write_summary(path, _score(0.961), _score(0.887), rows, [("train (llamafactory-cli)", 386.0)], Plan())
     summary = path.read_text(encoding="utf-8")

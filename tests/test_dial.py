@@ -53,21 +53,39 @@ def _biased_pass(path: Path) -> None:
     from piifactory.schema import DEFAULT_INSTRUCTION
 
     rows = [
-        ("张三的电话13800138000", [("PERSON", "张三", 0.95), ("PHONE", "13800138000", 0.4), ("ADDRESS", "电话", 0.05)],
-         [("PERSON", "张三"), ("PHONE", "13800138000")]),
-        ("李四住在武汉街", [("PERSON", "李四", 0.9), ("ADDRESS", "武汉街", 0.7), ("PERSON", "武汉", 0.5)],
-         [("PERSON", "李四"), ("ADDRESS", "武汉街")]),
-        ("王五王五", [("PERSON", "王五", 0.8), ("PERSON", "王五", 0.6), ("PERSON", "王五", 0.2)],
-         [("PERSON", "王五"), ("PERSON", "王五")]),
+        (
+            "张三的电话13800138000",
+            [("PERSON", "张三", 0.95), ("PHONE", "13800138000", 0.4), ("ADDRESS", "电话", 0.05)],
+            [("PERSON", "张三"), ("PHONE", "13800138000")],
+        ),
+        (
+            "李四住在武汉街",
+            [("PERSON", "李四", 0.9), ("ADDRESS", "武汉街", 0.7), ("PERSON", "武汉", 0.5)],
+            [("PERSON", "李四"), ("ADDRESS", "武汉街")],
+        ),
+        (
+            "王五王五",
+            [("PERSON", "王五", 0.8), ("PERSON", "王五", 0.6), ("PERSON", "王五", 0.2)],
+            [("PERSON", "王五"), ("PERSON", "王五")],
+        ),
         ("邮箱a@b.cn", [], [("EMAIL", "a@b.cn")]),
     ]
     lines = []
     for index, (text, predicted, gold) in enumerate(rows):
         answer = target_text([Entity(t, v) for t, v, _ in predicted])
-        lines.append(json.dumps({
-            "id": str(index), "prompt": f"user\n{DEFAULT_INSTRUCTION}\n{text}", "predict": answer, "label": target_text([Entity(t, v) for t, v in gold]),
-            "recall_bias": 4.0, "scores": [{"type": t, "value": v, "score": s} for t, v, s in predicted],
-        }, ensure_ascii=False))
+        lines.append(
+            json.dumps(
+                {
+                    "id": str(index),
+                    "prompt": f"user\n{DEFAULT_INSTRUCTION}\n{text}",
+                    "predict": answer,
+                    "label": target_text([Entity(t, v) for t, v in gold]),
+                    "recall_bias": 4.0,
+                    "scores": [{"type": t, "value": v, "score": s} for t, v, s in predicted],
+                },
+                ensure_ascii=False,
+            )
+        )
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
@@ -104,12 +122,16 @@ def test_choose_meets_the_target_and_per_type_does_at_least_as_well(tmp_path: Pa
     assert recall_at_precision(c, 0.95) == (5 / 7, 0.6)
 
 
-def test_calibrate_cli_writes_point_and_plot_that_predict_reads(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_calibrate_cli_writes_point_and_plot_that_predict_reads(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from eval import calibrate, predict
 
     _biased_pass(tmp_path / "val.jsonl")
     out = tmp_path / "op.json"
-    assert calibrate.main(["--predictions", str(tmp_path / "val.jsonl"), "--target-recall", "0.8", "--out", str(out)]) == 0
+    assert (
+        calibrate.main(["--predictions", str(tmp_path / "val.jsonl"), "--target-recall", "0.8", "--out", str(out)]) == 0
+    )
     assert "recall at precision >= 0.95: 0.714" in capsys.readouterr().out
     written = json.loads(out.read_text())
     assert written["validation"]["recall"] >= 0.8 and written["chosen_by"] == "recall >= 0.8"

@@ -29,8 +29,19 @@ from plugins.options import OptionsError
 
 @pytest.mark.parametrize(
     "error",
-    [InputError, UnknownLabelError, GoldError, RecordError, UnknownPresetError, OptionsError, UnsupportedVersionError,
-     ChangedInternalsError, PreflightFailed, TokenizerSourceError, UsageError],
+    [
+        InputError,
+        UnknownLabelError,
+        GoldError,
+        RecordError,
+        UnknownPresetError,
+        OptionsError,
+        UnsupportedVersionError,
+        ChangedInternalsError,
+        PreflightFailed,
+        TokenizerSourceError,
+        UsageError,
+    ],
 )
 def test_user_facing_errors_share_the_base_class(error: type[Exception]) -> None:
     assert issubclass(error, PiiFactoryError)
@@ -39,14 +50,32 @@ def test_user_facing_errors_share_the_base_class(error: type[Exception]) -> None
 # (command's main, the module attribute its work goes through, argv that reaches it)
 CLIS: dict[str, tuple[Callable[[list[str]], int], object, str, Callable[[Path], list[str]]]] = {
     "eval.score": (eval.score.main, eval.score, "load", lambda tmp: [str(tmp / "p.jsonl")]),
-    "eval.calibrate": (eval.calibrate.main, eval.calibrate, "calibrate",
-                       lambda tmp: ["--predictions", str(tmp / "p.jsonl"), "--out", str(tmp / "point.json")]),
+    "eval.calibrate": (
+        eval.calibrate.main,
+        eval.calibrate,
+        "calibrate",
+        lambda tmp: ["--predictions", str(tmp / "p.jsonl"), "--out", str(tmp / "point.json")],
+    ),
     "eval.compare": (eval.compare.main, eval.compare, "load", lambda tmp: [str(tmp / "a.jsonl"), str(tmp / "b.jsonl")]),
-    "eval.predict": (eval.predict.main, eval.predict, "run", lambda tmp: [str(tmp / "r.yaml"), "--out", str(tmp / "o.jsonl")]),
-    "converters": (converters.cli.main, converters.cli, "_convert",
-                   lambda tmp: ["convert", str(tmp / "in.jsonl"), "--name", "ds", "--out-dir", str(tmp)]),
+    "eval.predict": (
+        eval.predict.main,
+        eval.predict,
+        "run",
+        lambda tmp: [str(tmp / "r.yaml"), "--out", str(tmp / "o.jsonl")],
+    ),
+    "converters": (
+        converters.cli.main,
+        converters.cli,
+        "_convert",
+        lambda tmp: ["convert", str(tmp / "in.jsonl"), "--name", "ds", "--out-dir", str(tmp)],
+    ),
     "plugins.preflight": (preflight_cli.main, preflight_cli, "read_recipe", lambda tmp: [str(tmp / "r.yaml")]),
-    "rules_vs_model": (piifactory.rules_vs_model.main, piifactory.rules_vs_model, "generate", lambda tmp: ["--synthetic", "3"]),
+    "rules_vs_model": (
+        piifactory.rules_vs_model.main,
+        piifactory.rules_vs_model,
+        "generate",
+        lambda tmp: ["--synthetic", "3"],
+    ),
 }
 
 
@@ -62,7 +91,9 @@ def _patched(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, name: str, exc: Ex
 
 
 @pytest.mark.parametrize("name", sorted(CLIS))
-@pytest.mark.parametrize("exc", [UsageError("--flag: not usable"), InputError("in.jsonl", 3, "not JSON"), FileNotFoundError("no.jsonl")])
+@pytest.mark.parametrize(
+    "exc", [UsageError("--flag: not usable"), InputError("in.jsonl", 3, "not JSON"), FileNotFoundError("no.jsonl")]
+)
 def test_cli_prints_a_user_error_as_one_line_and_exits_2(
     name: str, exc: Exception, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -73,6 +104,8 @@ def test_cli_prints_a_user_error_as_one_line_and_exits_2(
 
 @pytest.mark.parametrize("name", sorted(CLIS))
 @pytest.mark.parametrize("exc", [ValueError("a bug"), KeyError("a bug")])
-def test_cli_lets_a_bug_keep_its_traceback(name: str, exc: Exception, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_cli_lets_a_bug_keep_its_traceback(
+    name: str, exc: Exception, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     with pytest.raises(type(exc), match="a bug"):
         _patched(monkeypatch, tmp_path, name, exc)()

@@ -39,7 +39,10 @@ def test_json_output_and_report(tmp_path: Path, capsys) -> None:
 def test_gold_file_joined_by_id_and_by_line(tmp_path: Path, capsys) -> None:
     samples = generate(5, seed=9)
     gold = _write_jsonl(tmp_path / "gold.jsonl", [{"id": f"s{i}", **s.to_user_json()} for i, s in enumerate(samples)])
-    preds = _write_jsonl(tmp_path / "pred.jsonl", [{"id": f"s{i}", "predict": target_text(s.entities, s.text)} for i, s in reversed(list(enumerate(samples)))])
+    preds = _write_jsonl(
+        tmp_path / "pred.jsonl",
+        [{"id": f"s{i}", "predict": target_text(s.entities, s.text)} for i, s in reversed(list(enumerate(samples)))],
+    )
     assert score.main([str(preds), "--gold", str(gold), "--json", "--bootstrap", "0"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["micro"]["f1"] == 1.0 and result["spans"]["strict"]["f1"] == 1.0
@@ -56,7 +59,10 @@ def test_value_only_in_the_instruction_is_a_hallucination(tmp_path: Path, capsys
     assert "原文片段" in DEFAULT_INSTRUCTION and "原文片段" not in sample.text
     copied = '{"entities": [{"type": "PERSON", "value": "原文片段"}]}'
     decoded = f"user\n{user}\nassistant\n<think>\n\n</think>\n\n"  # as predict writes "prompt"
-    path = _write_jsonl(tmp_path / "gp.jsonl", [{"prompt": decoded, "predict": copied, "label": target_text(sample.entities, sample.text)}])
+    path = _write_jsonl(
+        tmp_path / "gp.jsonl",
+        [{"prompt": decoded, "predict": copied, "label": target_text(sample.entities, sample.text)}],
+    )
     assert score.main([str(path), "--json", "--bootstrap", "0"]) == 0
     assert json.loads(capsys.readouterr().out)["failures"]["hallucinations"] == 1
 
@@ -66,14 +72,20 @@ def test_bad_files_name_file_and_line(tmp_path: Path, capsys) -> None:
     cases = {
         "broken.jsonl": (good + "\n{not json\n", ":2: invalid JSON"),
         "nolabel.jsonl": (good + "\n" + good + "\n" + json.dumps({"predict": "{}"}) + "\n", ':3: missing "label"'),
-        "badgold.jsonl": (json.dumps({"predict": "{}", "label": '{"entities": [{"type": "FOO", "value": "x"}]}'}) + "\n", ":1: gold has 1 entities of unknown type"),
+        "badgold.jsonl": (
+            json.dumps({"predict": "{}", "label": '{"entities": [{"type": "FOO", "value": "x"}]}'}) + "\n",
+            ":1: gold has 1 entities of unknown type",
+        ),
     }
     for name, (content, message) in cases.items():
         (tmp_path / name).write_text(content, encoding="utf-8")
         assert score.main([str(tmp_path / name)]) == 2
         err = capsys.readouterr().err
         assert f"{tmp_path / name}{message}" in err, err
-    offsets = _write_jsonl(tmp_path / "off.jsonl", [{"input": "张三来了", "output": {"entities": [{"type": "PERSON", "value": "张三", "start": 1, "end": 3}]}}])
+    offsets = _write_jsonl(
+        tmp_path / "off.jsonl",
+        [{"input": "张三来了", "output": {"entities": [{"type": "PERSON", "value": "张三", "start": 1, "end": 3}]}}],
+    )
     preds = _write_jsonl(tmp_path / "p.jsonl", [{"predict": "{}"}])
     assert score.main([str(preds), "--gold", str(offsets)]) == 2
     assert f"{offsets}:1: offsets 1:3" in capsys.readouterr().err
@@ -94,11 +106,15 @@ def test_report_error_list_matches_values_as_scoring_does(tmp_path: Path, capsys
     names neither; a real miss and a real false positive are still listed."""
     text = "张三的电话是138-1234-5678，李四的邮箱是ls@example.com。"
     gold = target_text([Entity("PERSON", "张三"), Entity("PHONE", "138-1234-5678"), Entity("PERSON", "李四")], text)
-    pred = target_text([Entity("PERSON", "张三"), Entity("PHONE", "13812345678"), Entity("EMAIL", "ls@example.com")], text)
+    pred = target_text(
+        [Entity("PERSON", "张三"), Entity("PHONE", "13812345678"), Entity("EMAIL", "ls@example.com")], text
+    )
     path = _write_jsonl(tmp_path / "gp.jsonl", [{"prompt": text, "predict": pred, "label": gold}])
     report = tmp_path / "report.md"
     assert score.main([str(path), "--json", "--bootstrap", "0", "--show-values", "--report", str(report)]) == 0
     phone = json.loads(capsys.readouterr().out)["per_type"]["PHONE"]
     assert (phone["tp"], phone["fp"], phone["fn"]) == (1, 0, 0)
-    errors = [line for line in report.read_text(encoding="utf-8").splitlines() if "(missed)" in line or "(spurious)" in line]
+    errors = [
+        line for line in report.read_text(encoding="utf-8").splitlines() if "(missed)" in line or "(spurious)" in line
+    ]
     assert errors == ["| 0 | (missed) | PERSON | 李四 |", "| 0 | (spurious) | EMAIL | ls@example.com |"]

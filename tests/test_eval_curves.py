@@ -9,7 +9,8 @@ def _state(tmp_path, history):
 
 def test_series_and_png(tmp_path) -> None:
     history = [
-        {"step": 10, "loss": 3.0}, {"step": 20, "loss": 2.0},
+        {"step": 10, "loss": 3.0},
+        {"step": 20, "loss": 2.0},
         {"step": 20, "eval_loss": 2.1, "eval_entity_f1": 0.4, "eval_entity_recall": 0.3},
         {"step": 40, "eval_loss": 1.1, "eval_entity_f1": 0.8, "eval_entity_recall": 0.75},
     ]

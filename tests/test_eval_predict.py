@@ -14,11 +14,23 @@ from tests.conftest import run_cli
 def _recipe(model: Path, tmp_path: Path) -> dict:
     write_alpaca_splits(tmp_path, {"train": 4, "val": 5})
     return {
-        "model_name_or_path": str(model), "stage": "sft", "do_train": True, "finetuning_type": "lora",
-        "lora_target": "all", "dataset_dir": str(tmp_path), "dataset": "pii_synth_train",
-        "eval_dataset": "pii_synth_val", "template": "qwen3", "enable_thinking": False, "cutoff_len": 384,
-        "output_dir": str(tmp_path / "out"), "overwrite_cache": True, "report_to": "none", "use_cpu": True,
-        "learning_rate": 1e-3, "per_device_eval_batch_size": 2,
+        "model_name_or_path": str(model),
+        "stage": "sft",
+        "do_train": True,
+        "finetuning_type": "lora",
+        "lora_target": "all",
+        "dataset_dir": str(tmp_path),
+        "dataset": "pii_synth_train",
+        "eval_dataset": "pii_synth_val",
+        "template": "qwen3",
+        "enable_thinking": False,
+        "cutoff_len": 384,
+        "output_dir": str(tmp_path / "out"),
+        "overwrite_cache": True,
+        "report_to": "none",
+        "use_cpu": True,
+        "learning_rate": 1e-3,
+        "per_device_eval_batch_size": 2,
     }
 
 
@@ -28,7 +40,9 @@ def recipe(tiny_model: Path, tmp_path: Path) -> dict:
 
 
 @pytest.mark.parametrize("model", ["tiny_model", "qwen_vocab_model"])  # trained tokenizer; Qwen's real one
-def test_prompts_equal_training_prompts_token_for_token(model: str, request: pytest.FixtureRequest, tmp_path: Path) -> None:
+def test_prompts_equal_training_prompts_token_for_token(
+    model: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
     recipe = _recipe(request.getfixturevalue(model), tmp_path)
     from llamafactory.data import get_dataset, get_template_and_fix_tokenizer
     from llamafactory.hparams import get_train_args
@@ -44,9 +58,11 @@ def test_prompts_equal_training_prompts_token_for_token(model: str, request: pyt
         training.append(row["input_ids"][:n_prompt])
     prompts, *_ = predict.render_prompts(recipe)
     assert [p.input_ids for p in prompts] == training
-    assert [p.text for p in prompts] == [row["input"] for row in iter_rows(Path(recipe["dataset_dir"]) / "pii_synth_val.json")]
+    assert [p.text for p in prompts] == [
+        row["input"] for row in iter_rows(Path(recipe["dataset_dir"]) / "pii_synth_val.json")
+    ]
     think = tokenizer.encode("<think>\n\n</think>\n\n", add_special_tokens=False)
-    assert training[0][-len(think):] == think  # enable_thinking: false puts the empty block in the prompt
+    assert training[0][-len(think) :] == think  # enable_thinking: false puts the empty block in the prompt
 
 
 @pytest.mark.slow
@@ -118,9 +134,13 @@ def test_vllm_backend_passes_training_prompts_stops_and_adapter(recipe: dict, tm
     assert [json.loads(line)["predict"] for line in out.read_text().splitlines()] == ['{"entities": []}'] * 5
 
 
-@pytest.mark.parametrize("vllm_version,transformers_version,message", [
-    ("0.12.0", "4.57.1", "accepts 0.4.3 to 0.11.0"), ("0.11.0", "5.6.0", "needs transformers 4.x"),
-])
+@pytest.mark.parametrize(
+    "vllm_version,transformers_version,message",
+    [
+        ("0.12.0", "4.57.1", "accepts 0.4.3 to 0.11.0"),
+        ("0.11.0", "5.6.0", "needs transformers 4.x"),
+    ],
+)
 def test_vllm_environment_check(vllm_version, transformers_version, message, recipe, tmp_path, monkeypatch) -> None:
     _fake_vllm(monkeypatch, vllm_version)
     monkeypatch.setattr("transformers.__version__", transformers_version)
@@ -143,7 +163,18 @@ def test_cli_rules_union_adds_rule_hits_and_keeps_raw_answer(recipe: dict, tmp_p
     recipe_path = tmp_path / "recipe.yaml"
     recipe_path.write_text(yaml.safe_dump(recipe, allow_unicode=True), encoding="utf-8")
     out = tmp_path / "ruled.jsonl"
-    argv = [str(recipe_path), "--out", str(out), "--limit", "5", "--max-new-tokens", "16", "--rules", "union", "--no-progress"]
+    argv = [
+        str(recipe_path),
+        "--out",
+        str(out),
+        "--limit",
+        "5",
+        "--max-new-tokens",
+        "16",
+        "--rules",
+        "union",
+        "--no-progress",
+    ]
     assert predict.main(argv) == 0
     rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
     assert len(rows) == 5 and all("raw_predict" in r for r in rows)
@@ -205,7 +236,9 @@ def test_second_look_renders_the_masked_text_as_training_would(recipe: dict) -> 
 
     prompts, tokenizer, _, args = predict.render_prompts(recipe)
     for prompt in prompts:  # the row renders again to the very prompt
-        again = args.processor.preprocess_dataset({k: [v] for k, v in masked_row(prompt.row, prompt.text, prompt.text).items()})
+        again = args.processor.preprocess_dataset(
+            {k: [v] for k, v in masked_row(prompt.row, prompt.text, prompt.text).items()}
+        )
         assert again["input_ids"][0] == prompt.input_ids
     text = "张三的电话13800138000，张三住武汉"
     masked = masked_text(text, ["张三", "13800138000"])
@@ -213,8 +246,11 @@ def test_second_look_renders_the_masked_text_as_training_would(recipe: dict) -> 
     row = masked_row(prompts[0].row, prompts[0].text, MASK * len(prompts[0].text))
     assert row["_prompt"][-1]["content"].endswith(MASK * len(prompts[0].text)) and prompts[0].row != row
     first = Answer('{"entities": [{"type": "PERSON", "value": "张三"}]}', ("s1",))
-    second = Answer('{"entities": [{"type": "PERSON", "value": "张三"}, {"type": "PHONE", "value": "＊＊1"}, '
-                    '{"type": "ADDRESS", "value": "武汉"}]}', ("s2", "s3", "s4"))
+    second = Answer(
+        '{"entities": [{"type": "PERSON", "value": "张三"}, {"type": "PHONE", "value": "＊＊1"}, '
+        '{"type": "ADDRESS", "value": "武汉"}]}',
+        ("s2", "s3", "s4"),
+    )
     merged, added = union(first, second)
     assert added == 1 and merged.scores == ("s1", "s4")
     assert merged.text == '{"entities": [{"type": "PERSON", "value": "张三"}, {"type": "ADDRESS", "value": "武汉"}]}'
@@ -225,8 +261,18 @@ def test_predict_second_look_adds_entities_and_keeps_scores_aligned(recipe: dict
     from eval.dial import OperatingPoint
 
     out = tmp_path / "look.jsonl"
-    assert predict.run(recipe, out, batch_size=5, max_new_tokens=48, point=OperatingPoint(recall_bias=8.0),
-                       second_look=True, progress=False) == 5
+    assert (
+        predict.run(
+            recipe,
+            out,
+            batch_size=5,
+            max_new_tokens=48,
+            point=OperatingPoint(recall_bias=8.0),
+            second_look=True,
+            progress=False,
+        )
+        == 5
+    )
     rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
     for row in rows:
         entities = json.loads(row["predict"])["entities"]
@@ -245,8 +291,19 @@ def test_calibrate_one_command_predicts_sweeps_plots_and_writes_the_point(recipe
     recipe_path = tmp_path / "recipe.yaml"
     recipe_path.write_text(yaml.safe_dump(recipe, allow_unicode=True), encoding="utf-8")
     val, op = tmp_path / "val_biased.jsonl", tmp_path / "op.json"
-    argv = [str(recipe_path), "--predictions", str(val), "--recall-bias", "8", "--max-new-tokens", "48",
-            "--best", "f2", "--out", str(op)]
+    argv = [
+        str(recipe_path),
+        "--predictions",
+        str(val),
+        "--recall-bias",
+        "8",
+        "--max-new-tokens",
+        "48",
+        "--best",
+        "f2",
+        "--out",
+        str(op),
+    ]
     assert calibrate.main(argv) == 0
     rows = [json.loads(line) for line in val.read_text(encoding="utf-8").splitlines()]
     assert len(rows) == 5 and all(r["recall_bias"] == 8.0 and "scores" in r for r in rows)
@@ -254,8 +311,21 @@ def test_calibrate_one_command_predicts_sweeps_plots_and_writes_the_point(recipe
     assert point["recall_bias"] == 8.0 and point["chosen_by"] == "f2"
     assert op.with_suffix(".png").read_bytes().startswith(b"\x89PNG")
     out = tmp_path / "served.jsonl"
-    assert predict.main([str(recipe_path), "--out", str(out), "--operating-point", str(op), "--max-new-tokens", "48",
-                         "--no-progress"]) == 0
+    assert (
+        predict.main(
+            [
+                str(recipe_path),
+                "--out",
+                str(out),
+                "--operating-point",
+                str(op),
+                "--max-new-tokens",
+                "48",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     assert all(json.loads(line)["recall_bias"] == 8.0 for line in out.read_text(encoding="utf-8").splitlines())
 
 

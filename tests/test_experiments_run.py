@@ -27,18 +27,39 @@ LONG_STEPS = 40
 def _experiment(root: Path, model: Path) -> Path:
     write_alpaca_splits(root / "data", {"train": 16, "val": 4, "test": 8})
     # constant learning rate: A and B are the same run up to A's end, so neither stops the other
-    recipe = tiny_recipe(model, root / "data", root / "unused", eval_strategy="steps", eval_steps=3,
-                         save_strategy="steps", save_steps=3, lr_scheduler_type="constant",
-                         per_device_eval_batch_size=4, max_steps=6, pii_factory={"focal_loss": {"gamma": 1.0}})
+    recipe = tiny_recipe(
+        model,
+        root / "data",
+        root / "unused",
+        eval_strategy="steps",
+        eval_steps=3,
+        save_strategy="steps",
+        save_steps=3,
+        lr_scheduler_type="constant",
+        per_device_eval_batch_size=4,
+        max_steps=6,
+        pii_factory={"focal_loss": {"gamma": 1.0}},
+    )
     (root / "recipe.yaml").write_text(yaml.safe_dump(recipe, allow_unicode=True), encoding="utf-8")
     experiment = {
-        "name": "ab_tiny", "recipe": "recipe.yaml",
-        "variants": [{"name": "A"}, {"name": "B", "overrides": {"max_steps": LONG_STEPS}},
-                     {"name": "hopeless", "overrides": {"learning_rate": 0.0, "max_steps": LONG_STEPS}},
-                     {"name": "broken", "overrides": {"no_such_key": 1}}],
-        "metric": "loss", "resources": {"cpus": 1},
+        "name": "ab_tiny",
+        "recipe": "recipe.yaml",
+        "variants": [
+            {"name": "A"},
+            {"name": "B", "overrides": {"max_steps": LONG_STEPS}},
+            {"name": "hopeless", "overrides": {"learning_rate": 0.0, "max_steps": LONG_STEPS}},
+            {"name": "broken", "overrides": {"no_such_key": 1}},
+        ],
+        "metric": "loss",
+        "resources": {"cpus": 1},
         "scheduler": {"type": "asha", "time_attr": "step", "grace_period": 3, "reduction_factor": 2},
-        "report": {"dataset": "pii_synth_test", "compare": ["A", "B"], "limit": 8, "max_new_tokens": 32, "bootstrap": 200},
+        "report": {
+            "dataset": "pii_synth_test",
+            "compare": ["A", "B"],
+            "limit": 8,
+            "max_new_tokens": 32,
+            "bootstrap": 200,
+        },
     }
     (root / "experiment.yaml").write_text(yaml.safe_dump(experiment, sort_keys=False), encoding="utf-8")
     return root / "outputs/experiments/ab_tiny/runs"
@@ -71,16 +92,28 @@ def killed_then_rerun(tiny_model: Path, tmp_path_factory: pytest.TempPathFactory
         time.sleep(0.2)
     first.send_signal(signal.SIGKILL)
     first.wait()
-    at_kill = {label: {"outcome": (runs / label / "outcome.json").exists(),
-                       "log": (runs / label / "trainer_log.jsonl").read_bytes() if (runs / label / "trainer_log.jsonl").exists() else b""}
-               for label in ("A", "B")}
+    at_kill = {
+        label: {
+            "outcome": (runs / label / "outcome.json").exists(),
+            "log": (runs / label / "trainer_log.jsonl").read_bytes()
+            if (runs / label / "trainer_log.jsonl").exists()
+            else b"",
+        }
+        for label in ("A", "B")
+    }
     deadline = time.monotonic() + 120
     while _ours(root) and time.monotonic() < deadline:
         time.sleep(1)
     orphans = [" ".join(p.cmdline()[:4]) for p in _ours(root)]
     second = subprocess.run(command, cwd=root, capture_output=True, text=True, timeout=2400)
-    return {"root": root, "runs": runs, "at_kill": at_kill, "orphans": orphans, "second": second,
-            "left_after": [" ".join(p.cmdline()[:4]) for p in _ours(root)]}
+    return {
+        "root": root,
+        "runs": runs,
+        "at_kill": at_kill,
+        "orphans": orphans,
+        "second": second,
+        "left_after": [" ".join(p.cmdline()[:4]) for p in _ours(root)],
+    }
 
 
 def _record(runs: Path, label: str) -> dict:
@@ -151,7 +184,11 @@ def test_crashed_trial_is_reported_with_its_log_and_the_others_go_on(killed_then
 def test_report_lists_every_trial_and_compares_a_with_b(killed_then_rerun) -> None:
     report_dir = killed_then_rerun["runs"].parent / "report"
     text = (report_dir / "README.md").read_text()
-    rows = {line.split("|")[1].strip(): line for line in text.splitlines() if line.startswith("| ") and "settings" not in line}
+    rows = {
+        line.split("|")[1].strip(): line
+        for line in text.splitlines()
+        if line.startswith("| ") and "settings" not in line
+    }
     assert {"A", "B", "hopeless", "broken"} <= set(rows)
     assert rows["A"].rstrip(" |").endswith("finished") and "stopped early" in rows["hopeless"]
     assert "learning_rate=0.0" in rows["hopeless"]

@@ -33,8 +33,14 @@ TURNS = [
 def go_render(template: str, messages: list[dict[str, str]]) -> str:
     go = shutil.which("go")
     assert go, "Go is needed to run ollama's template engine (make test installs Debian's golang-go)"
-    result = subprocess.run([go, "run", str(RENDERER)], input=json.dumps({"template": template, "messages": messages}),
-                            capture_output=True, text=True, timeout=300, check=True)
+    result = subprocess.run(
+        [go, "run", str(RENDERER)],
+        input=json.dumps({"template": template, "messages": messages}),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
     return result.stdout
 
 

@@ -33,20 +33,49 @@ def qwen_vocab_export(qwen_tokenizer_dir: Path, tmp_path_factory: pytest.TempPat
     root = tmp_path_factory.mktemp("qwen-vocab")
     tokenizer = AutoTokenizer.from_pretrained(qwen_tokenizer_dir)
     torch.manual_seed(0)
-    config = Qwen3Config(vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=1,
-                         num_attention_heads=2, num_key_value_heads=1, head_dim=32, tie_word_embeddings=True,
-                         bos_token_id=None, eos_token_id=tokenizer.convert_tokens_to_ids("<|im_end|>"),
-                         pad_token_id=tokenizer.pad_token_id)
+    config = Qwen3Config(
+        vocab_size=len(tokenizer),
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        head_dim=32,
+        tie_word_embeddings=True,
+        bos_token_id=None,
+        eos_token_id=tokenizer.convert_tokens_to_ids("<|im_end|>"),
+        pad_token_id=tokenizer.pad_token_id,
+    )
     model_dir = root / "model"
     Qwen3ForCausalLM(config).save_pretrained(model_dir)
     tokenizer.save_pretrained(model_dir)
     data = write_alpaca_splits(root, {"test": SAMPLES})
-    recipe = {"model_name_or_path": str(model_dir), "template": "qwen3", "enable_thinking": False,
-              "cutoff_len": 1024, "dataset_dir": str(data), "eval_dataset": "pii_synth_test"}
+    recipe = {
+        "model_name_or_path": str(model_dir),
+        "template": "qwen3",
+        "enable_thinking": False,
+        "cutoff_len": 1024,
+        "dataset_dir": str(data),
+        "eval_dataset": "pii_synth_test",
+    }
     out = root / "gguf"
-    result = run_cli([sys.executable, "-m", "piifactory.export", "gguf", str(REPO / "llamafactory_configs/qwen3_0.6b_lora.yaml"),
-                      *(f"{k}={v}" for k, v in recipe.items() if k != "eval_dataset"), "--out", str(out),
-                      "--quant", "f16", "--modelfile-quant", "f16"], timeout=3600)
+    result = run_cli(
+        [
+            sys.executable,
+            "-m",
+            "piifactory.export",
+            "gguf",
+            str(REPO / "llamafactory_configs/qwen3_0.6b_lora.yaml"),
+            *(f"{k}={v}" for k, v in recipe.items() if k != "eval_dataset"),
+            "--out",
+            str(out),
+            "--quant",
+            "f16",
+            "--modelfile-quant",
+            "f16",
+        ],
+        timeout=3600,
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-5000:]
     assert "BPE pre-tokenizer was not recognized" not in (out / "logs/convert.log").read_text(encoding="utf-8")
     return recipe, out

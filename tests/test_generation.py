@@ -18,7 +18,9 @@ def test_batched_left_padded_equals_one_by_one(tiny_model) -> None:
     prompts = [tok.encode(t, add_special_tokens=False) for t in ("张三的电话", "请找出：李四，手机号13800138000", "a")]
     stops = [tok.convert_tokens_to_ids("<|im_end|>")]
     batched = greedy_generate(model, tok, prompts, max_new_tokens=12, stop_token_ids=stops, batch_size=3)
-    single = [greedy_generate(model, tok, [p], max_new_tokens=12, stop_token_ids=stops, batch_size=1)[0] for p in prompts]
+    single = [
+        greedy_generate(model, tok, [p], max_new_tokens=12, stop_token_ids=stops, batch_size=1)[0] for p in prompts
+    ]
     assert batched == single
     assert all(isinstance(text, str) and text for text in batched)
     assert model.training  # mode restored

@@ -20,13 +20,30 @@ from eval import score
 from piifactory.answer import extract, target_text
 from piifactory.schema import PII_TYPES, Entity
 
-FUZZ = settings(max_examples=40, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+FUZZ = settings(
+    max_examples=40,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 BOM = b"\xef\xbb\xbf"
 
 # --- building blocks ---------------------------------------------------------------------------
-scalars = st.none() | st.booleans() | st.integers(-5, 50) | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=6)
-json_values = st.recursive(scalars, lambda kids: st.lists(kids, max_size=3) | st.dictionaries(st.text(max_size=4), kids, max_size=3), max_leaves=6)
-texts = st.text(alphabet=st.sampled_from("张三李四王小明手机号码13800138000 ，。@.a-Z\t\r\u3000\u2028１２"), max_size=30)
+scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers(-5, 50)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=6)
+)
+json_values = st.recursive(
+    scalars,
+    lambda kids: st.lists(kids, max_size=3) | st.dictionaries(st.text(max_size=4), kids, max_size=3),
+    max_leaves=6,
+)
+texts = st.text(
+    alphabet=st.sampled_from("张三李四王小明手机号码13800138000 ，。@.a-Z\t\r\u3000\u2028１２"), max_size=30
+)
 offsets = st.integers(-3, 40) | json_values
 labels = st.sampled_from(["PERSON", "PHONE", "NAME", "手机号", "ORG", "person", "NOT_A_TYPE", ""]) | json_values
 values = texts | json_values
@@ -39,23 +56,87 @@ def maybe(strategy: st.SearchStrategy) -> st.SearchStrategy:
 
 def spans_of(keys: tuple[str, str, str, str]) -> st.SearchStrategy:
     label, value, start, end = keys
-    return st.lists(st.fixed_dictionaries({label: labels, start: offsets, end: offsets}, optional={value: values}), max_size=4)
+    return st.lists(
+        st.fixed_dictionaries({label: labels, start: offsets, end: offsets}, optional={value: values}), max_size=4
+    )
 
 
 RECORDS: dict[str, st.SearchStrategy] = {
-    "pii": st.fixed_dictionaries({"input": maybe(texts), "output": maybe(st.fixed_dictionaries({"entities": maybe(st.lists(
-        st.fixed_dictionaries({"type": labels, "value": values}, optional={"start": offsets, "end": offsets}), max_size=4))}))}),
+    "pii": st.fixed_dictionaries(
+        {
+            "input": maybe(texts),
+            "output": maybe(
+                st.fixed_dictionaries(
+                    {
+                        "entities": maybe(
+                            st.lists(
+                                st.fixed_dictionaries(
+                                    {"type": labels, "value": values}, optional={"start": offsets, "end": offsets}
+                                ),
+                                max_size=4,
+                            )
+                        )
+                    }
+                )
+            ),
+        }
+    ),
     "spans": st.fixed_dictionaries({"text": maybe(texts), "spans": maybe(spans_of(("label", "text", "start", "end")))}),
-    "presidio": st.fixed_dictionaries({"full_text": maybe(texts), "spans": maybe(spans_of(
-        ("entity_type", "entity_value", "start_position", "end_position")))}),
-    "cluener": st.fixed_dictionaries({"text": maybe(texts)}, optional={"label": maybe(st.dictionaries(
-        st.sampled_from(["name", "company", "PHONE", "bogus"]), maybe(st.dictionaries(texts, maybe(st.lists(
-            st.lists(offsets, min_size=2, max_size=2) | json_values, max_size=2)), max_size=2)), max_size=2))}),
-    "ai4privacy": st.fixed_dictionaries({"source_text": maybe(texts), "privacy_mask": maybe(st.lists(st.fixed_dictionaries(
-        {"label": labels, "start": offsets, "end": offsets}, optional={"value": values}), max_size=4))}),
-    "sft": st.fixed_dictionaries({"instruction": maybe(texts), "output": maybe(texts)}, optional={"input": maybe(texts), "system": maybe(texts)}),
-    "messages": st.fixed_dictionaries({"messages": maybe(st.lists(st.fixed_dictionaries(
-        {"role": st.sampled_from(["system", "user", "assistant", "tool"]) | json_values, "content": maybe(texts)}), max_size=4))}),
+    "presidio": st.fixed_dictionaries(
+        {
+            "full_text": maybe(texts),
+            "spans": maybe(spans_of(("entity_type", "entity_value", "start_position", "end_position"))),
+        }
+    ),
+    "cluener": st.fixed_dictionaries(
+        {"text": maybe(texts)},
+        optional={
+            "label": maybe(
+                st.dictionaries(
+                    st.sampled_from(["name", "company", "PHONE", "bogus"]),
+                    maybe(
+                        st.dictionaries(
+                            texts,
+                            maybe(st.lists(st.lists(offsets, min_size=2, max_size=2) | json_values, max_size=2)),
+                            max_size=2,
+                        )
+                    ),
+                    max_size=2,
+                )
+            )
+        },
+    ),
+    "ai4privacy": st.fixed_dictionaries(
+        {
+            "source_text": maybe(texts),
+            "privacy_mask": maybe(
+                st.lists(
+                    st.fixed_dictionaries(
+                        {"label": labels, "start": offsets, "end": offsets}, optional={"value": values}
+                    ),
+                    max_size=4,
+                )
+            ),
+        }
+    ),
+    "sft": st.fixed_dictionaries(
+        {"instruction": maybe(texts), "output": maybe(texts)}, optional={"input": maybe(texts), "system": maybe(texts)}
+    ),
+    "messages": st.fixed_dictionaries(
+        {
+            "messages": maybe(
+                st.lists(
+                    st.fixed_dictionaries(
+                        {
+                            "role": st.sampled_from(["system", "user", "assistant", "tool"]) | json_values,
+                            "content": maybe(texts),
+                        }
+                    ),
+                    max_size=4,
+                )
+            )
+        }
+    ),
 }
 
 
@@ -82,7 +163,9 @@ def jsonl_file(draw: st.DrawFn, fmt: str) -> bytes:
     with LF or CRLF line ends and maybe a BOM."""
     record = RECORDS[fmt]
     first = encoded(draw(record), draw(st.booleans()))
-    rest = draw(st.lists(st.one_of(st.tuples(record, st.booleans()).map(lambda p: encoded(*p)), junk_lines()), max_size=8))
+    rest = draw(
+        st.lists(st.one_of(st.tuples(record, st.booleans()).map(lambda p: encoded(*p)), junk_lines()), max_size=8)
+    )
     newline = draw(st.sampled_from([b"\n", b"\r\n"]))
     return (BOM if draw(st.booleans()) else b"") + newline.join([first, *rest]) + draw(st.sampled_from([b"", newline]))
 
@@ -92,7 +175,7 @@ def nonblank_lines(data: bytes) -> int:
     count = 0
     for number, raw in enumerate(data.split(b"\n"), start=1):
         if number == 1 and raw.startswith(BOM):
-            raw = raw[len(BOM):]
+            raw = raw[len(BOM) :]
         try:
             count += bool(raw.decode("utf-8").strip())
         except UnicodeDecodeError:
@@ -129,16 +212,45 @@ def _convert_checks(fmt: str, data: bytes, suffix: str = ".jsonl") -> None:
         src = Path(tmp) / f"in{suffix}"
         src.write_bytes(data)
         strict_out = Path(tmp) / "strict"
-        code, _, err = call(cli.main, ["convert", str(src), "--from", fmt, "--name", "f", "--out-dir", str(strict_out),
-                                       "--no-register", "--no-progress"])
+        code, _, err = call(
+            cli.main,
+            [
+                "convert",
+                str(src),
+                "--from",
+                fmt,
+                "--name",
+                "f",
+                "--out-dir",
+                str(strict_out),
+                "--no-register",
+                "--no-progress",
+            ],
+        )
         if code == 2:
             assert_clean_error(err, src)
             assert not any(strict_out.glob("f*")), "strict mode wrote output for a bad input"
         else:
             assert code == 0, err
         out_dir = Path(tmp) / "lenient"
-        code, out, err = call(cli.main, ["convert", str(src), "--from", fmt, "--name", "f", "--out-dir", str(out_dir),
-                                         "--no-register", "--no-progress", "--skip-invalid", "--split", "0.6,0.2,0.2"])
+        code, out, err = call(
+            cli.main,
+            [
+                "convert",
+                str(src),
+                "--from",
+                fmt,
+                "--name",
+                "f",
+                "--out-dir",
+                str(out_dir),
+                "--no-register",
+                "--no-progress",
+                "--skip-invalid",
+                "--split",
+                "0.6,0.2,0.2",
+            ],
+        )
         assert code == 0, err
         read, written, dropped, rejected = summary_counts(out)
         if suffix == ".jsonl":
@@ -164,22 +276,28 @@ def test_fuzz_every_json_input_format(fmt: str) -> None:
 
 
 conll_lines = st.one_of(
-    st.tuples(st.sampled_from(["张", "三", "138", "Wang", "。", "-DOCSTART-"]),
-              st.sampled_from(["O", "B-PER", "I-PER", "E-PER", "S-PHONE", "B-NAME", "I-ORG", "B-", "X-PER", "B-BOGUS"]))
-    .map(lambda p: f"{p[0]} {p[1]}".encode("utf-8")),
+    st.tuples(
+        st.sampled_from(["张", "三", "138", "Wang", "。", "-DOCSTART-"]),
+        st.sampled_from(["O", "B-PER", "I-PER", "E-PER", "S-PHONE", "B-NAME", "I-ORG", "B-", "X-PER", "B-BOGUS"]),
+    ).map(lambda p: f"{p[0]} {p[1]}".encode("utf-8")),
     st.sampled_from([b"", b"   ", b"lonely", "王五".encode("gbk"), b"\xff\xfe"]),
     st.binary(max_size=12),
 )
 
 
 @FUZZ
-@given(lines=st.lists(conll_lines, min_size=1, max_size=20), newline=st.sampled_from([b"\n", b"\r\n"]), bom=st.booleans())
+@given(
+    lines=st.lists(conll_lines, min_size=1, max_size=20), newline=st.sampled_from([b"\n", b"\r\n"]), bom=st.booleans()
+)
 def test_fuzz_conll(lines: list[bytes], newline: bytes, bom: bool) -> None:
     _convert_checks("conll", (BOM if bom else b"") + newline.join(lines) + newline, suffix=".conll")
 
 
 def test_huge_and_empty_lines_are_records_or_rejects(tmp_path: Path) -> None:
-    huge = {"input": "客户张三的电话是13800138000。" * 20_000, "output": {"entities": [{"type": "PHONE", "value": "13800138000"}]}}
+    huge = {
+        "input": "客户张三的电话是13800138000。" * 20_000,
+        "output": {"entities": [{"type": "PHONE", "value": "13800138000"}]},
+    }
     data = b"\n".join([encoded(huge, False), b"", b"   ", b"{}" + b" " * 100_000, b"\r"]) + b"\n"
     _convert_checks("pii", data)
 
@@ -188,9 +306,12 @@ def test_huge_and_empty_lines_are_records_or_rejects(tmp_path: Path) -> None:
 answers = st.one_of(
     st.text(max_size=80),
     st.lists(st.fixed_dictionaries({"type": labels, "value": values}), max_size=4).map(
-        lambda items: json.dumps({"entities": items}, ensure_ascii=False)),
+        lambda items: json.dumps({"entities": items}, ensure_ascii=False)
+    ),
     json_values.map(json.dumps),
-).flatmap(lambda s: st.sampled_from([s, "<think>" + s, s + "</think>{", "```json\n" + s, s[: len(s) // 2], "[" * 3000 + s]))
+).flatmap(
+    lambda s: st.sampled_from([s, "<think>" + s, s + "</think>{", "```json\n" + s, s[: len(s) // 2], "[" * 3000 + s])
+)
 
 
 @FUZZ
@@ -218,8 +339,10 @@ def test_fuzz_extract_round_trips_any_target(entities: list[Entity]) -> None:
 
 
 prediction_lines = st.one_of(
-    st.fixed_dictionaries({"predict": maybe(answers), "label": maybe(entity_lists.map(target_text))},
-                          optional={"prompt": maybe(texts), "id": json_values}).map(lambda r: encoded(r, False)),
+    st.fixed_dictionaries(
+        {"predict": maybe(answers), "label": maybe(entity_lists.map(target_text))},
+        optional={"prompt": maybe(texts), "id": json_values},
+    ).map(lambda r: encoded(r, False)),
     junk_lines(),
 )
 

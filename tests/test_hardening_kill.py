@@ -21,8 +21,21 @@ from piifactory.testing import write_alpaca_splits
 from tests.conftest import REPO
 
 TARGETS = ("info.json", "out/kd_train.json", "out/kd_val.json", "out/kd_test.json", "out/kd_rejects.jsonl")
-CONVERT = [sys.executable, "-m", "converters", "convert", "in.jsonl", "--name", "kd", "--out-dir", "out",
-           "--dataset-info", "info.json", "--skip-invalid", "--no-progress"]
+CONVERT = [
+    sys.executable,
+    "-m",
+    "converters",
+    "convert",
+    "in.jsonl",
+    "--name",
+    "kd",
+    "--out-dir",
+    "out",
+    "--dataset-info",
+    "info.json",
+    "--skip-invalid",
+    "--no-progress",
+]
 ORIGINAL_INFO = b'{"other": {"file_name": "other.json"}}\n'
 ENV = {**os.environ, "PYTHONPATH": str(REPO)}
 
@@ -74,7 +87,9 @@ def test_kill_9_during_conversion_leaves_no_partial_output_and_rerun_is_identica
         _kill_when(_start(CONVERT, killed), ready)
         for target, content in _snapshot(killed).items():
             if target == "info.json":
-                assert content in (ORIGINAL_INFO, expected[target]), f"dataset_info.json half-written when killed while {moment}"
+                assert content in (ORIGINAL_INFO, expected[target]), (
+                    f"dataset_info.json half-written when killed while {moment}"
+                )
             else:
                 assert content in (None, expected[target]), f"{target} half-written when killed while {moment}"
     subprocess.run(CONVERT, cwd=killed, env=ENV, check=True, capture_output=True)
@@ -84,11 +99,30 @@ def test_kill_9_during_conversion_leaves_no_partial_output_and_rerun_is_identica
 @pytest.mark.slow
 def test_kill_9_during_prediction_resumes_without_duplicates(tiny_model: Path, tmp_path: Path) -> None:
     write_alpaca_splits(tmp_path, {"train": 2, "val": 24})
-    recipe = {"model_name_or_path": str(tiny_model), "stage": "sft", "finetuning_type": "lora", "template": "qwen3",
-              "enable_thinking": False, "cutoff_len": 384, "dataset_dir": str(tmp_path), "eval_dataset": "pii_synth_val"}
+    recipe = {
+        "model_name_or_path": str(tiny_model),
+        "stage": "sft",
+        "finetuning_type": "lora",
+        "template": "qwen3",
+        "enable_thinking": False,
+        "cutoff_len": 384,
+        "dataset_dir": str(tmp_path),
+        "eval_dataset": "pii_synth_val",
+    }
     (tmp_path / "recipe.yaml").write_text(yaml.safe_dump(recipe), encoding="utf-8")
-    argv = lambda out: [sys.executable, "-m", "eval.predict", str(tmp_path / "recipe.yaml"), "--out", str(out),
-                        "--batch-size", "1", "--max-new-tokens", "12", "--no-progress"]  # 4 samples per write
+    argv = lambda out: [
+        sys.executable,
+        "-m",
+        "eval.predict",
+        str(tmp_path / "recipe.yaml"),
+        "--out",
+        str(out),
+        "--batch-size",
+        "1",
+        "--max-new-tokens",
+        "12",
+        "--no-progress",
+    ]  # 4 samples per write
     reference, resumed = tmp_path / "reference.jsonl", tmp_path / "resumed.jsonl"
     subprocess.run(argv(reference), cwd=REPO, env=ENV, check=True, capture_output=True)
 

@@ -30,12 +30,29 @@ def _leaked(values: set[str], *outputs: str) -> list[str]:
 
 
 BAD = [  # one record per check that used to quote the value
-    {"input": "张三电话13800138000", "output": {"entities": [{"type": "PHONE", "value": "13800138001", "start": 4, "end": 15}]}},
+    {
+        "input": "张三电话13800138000",
+        "output": {"entities": [{"type": "PHONE", "value": "13800138001", "start": 4, "end": 15}]},
+    },
     {"input": "张三电话13800138000", "output": {"entities": [{"type": "PERSON", "value": "李四光"}]}},
-    {"input": "王小明来了", "output": {"entities": [{"type": "PERSON", "value": "王小明", "start": 0, "end": 3},
-                                               {"type": "PERSON", "value": "王小", "start": 0, "end": 2}]}},
-    {"input": "王小明来了", "output": {"entities": [{"type": "PERSON", "value": "王小明", "start": 0, "end": 3},
-                                               {"type": "ORG", "value": "王小明", "start": 0, "end": 3}]}},
+    {
+        "input": "王小明来了",
+        "output": {
+            "entities": [
+                {"type": "PERSON", "value": "王小明", "start": 0, "end": 3},
+                {"type": "PERSON", "value": "王小", "start": 0, "end": 2},
+            ]
+        },
+    },
+    {
+        "input": "王小明来了",
+        "output": {
+            "entities": [
+                {"type": "PERSON", "value": "王小明", "start": 0, "end": 3},
+                {"type": "ORG", "value": "王小明", "start": 0, "end": 3},
+            ]
+        },
+    },
 ]
 BAD_VALUES = {"13800138001", "13800138000", "李四光", "王小明", "王小"}
 
@@ -44,7 +61,9 @@ def test_converter_summary_stats_and_errors_show_no_values(tmp_path: Path) -> No
     samples = generate(300, seed=21)
     values = _values(samples) | BAD_VALUES
     src = tmp_path / "in.jsonl"
-    lines = [json.dumps(s.to_user_json(), ensure_ascii=False) for s in samples] + [json.dumps(r, ensure_ascii=False) for r in BAD]
+    lines = [json.dumps(s.to_user_json(), ensure_ascii=False) for s in samples] + [
+        json.dumps(r, ensure_ascii=False) for r in BAD
+    ]
     src.write_text("\n".join(lines) + "\n", encoding="utf-8")
     base = ["convert", str(src), "--name", "p", "--out-dir", str(tmp_path / "out"), "--no-register", "--no-progress"]
     outputs = [call(cli.main, base)[2], *call(cli.main, [*base, "--skip-invalid"])[1:]]
@@ -52,15 +71,22 @@ def test_converter_summary_stats_and_errors_show_no_values(tmp_path: Path) -> No
     for bad in BAD:  # strict mode stops at each bad record with a message about it
         one = tmp_path / "one.jsonl"
         one.write_text(json.dumps(bad, ensure_ascii=False) + "\n", encoding="utf-8")
-        code, _, err = call(cli.main, ["convert", str(one), "--name", "q", "--out-dir", str(tmp_path / "q"), "--no-register", "--no-progress"])
+        code, _, err = call(
+            cli.main,
+            ["convert", str(one), "--name", "q", "--out-dir", str(tmp_path / "q"), "--no-register", "--no-progress"],
+        )
         assert code == 2 and err.startswith(f"error: {one}:1: ")
         outputs.append(err)
     cluener = tmp_path / "c.jsonl"
     cluener.write_text('{"text": "叶老桂博士", "label": {"name": {"叶老桂": "0,3"}}}\n', encoding="utf-8")
-    outputs.append(call(cli.main, ["convert", str(cluener), "--name", "c", "--out-dir", str(tmp_path / "c"), "--no-register"])[2])
+    outputs.append(
+        call(cli.main, ["convert", str(cluener), "--name", "c", "--out-dir", str(tmp_path / "c"), "--no-register"])[2]
+    )
     conll = tmp_path / "c.conll"
     conll.write_text("叶 B-PER\n老桂\n", encoding="utf-8")
-    outputs.append(call(cli.main, ["convert", str(conll), "--name", "c", "--out-dir", str(tmp_path / "c"), "--no-register"])[2])
+    outputs.append(
+        call(cli.main, ["convert", str(conll), "--name", "c", "--out-dir", str(tmp_path / "c"), "--no-register"])[2]
+    )
     assert "rejected 4" in outputs[1] and "rejected 4" in outputs[3]
     assert _leaked(values, *outputs) == []
     rejects = (tmp_path / "out" / "p_rejects.jsonl").read_text(encoding="utf-8")
@@ -72,7 +98,14 @@ def test_score_table_and_report_mask_values_unless_asked(tmp_path: Path) -> None
     rows = []
     for i, s in enumerate(samples):
         wrong = [type(e)("ORG" if e.type == "PERSON" else e.type, e.value) for e in s.entities[1:]]  # misses and swaps
-        rows.append({"id": str(i), "prompt": s.text, "predict": target_text(wrong, s.text), "label": target_text(s.entities, s.text)})
+        rows.append(
+            {
+                "id": str(i),
+                "prompt": s.text,
+                "predict": target_text(wrong, s.text),
+                "label": target_text(s.entities, s.text),
+            }
+        )
     preds = tmp_path / "generated_predictions.jsonl"
     preds.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
     values = _values(samples)
@@ -89,12 +122,34 @@ def test_score_table_and_report_mask_values_unless_asked(tmp_path: Path) -> None
 @pytest.mark.slow
 def test_predict_logs_show_no_values(tiny_model: Path, tmp_path: Path) -> None:
     write_alpaca_splits(tmp_path, {"train": 2, "val": 6})
-    recipe = {"model_name_or_path": str(tiny_model), "stage": "sft", "finetuning_type": "lora", "template": "qwen3",
-              "enable_thinking": False, "cutoff_len": 384, "dataset_dir": str(tmp_path), "eval_dataset": "pii_synth_val"}
+    recipe = {
+        "model_name_or_path": str(tiny_model),
+        "stage": "sft",
+        "finetuning_type": "lora",
+        "template": "qwen3",
+        "enable_thinking": False,
+        "cutoff_len": 384,
+        "dataset_dir": str(tmp_path),
+        "eval_dataset": "pii_synth_val",
+    }
     (tmp_path / "recipe.yaml").write_text(yaml.safe_dump(recipe), encoding="utf-8")
     out = tmp_path / "preds.jsonl"
-    done = subprocess.run([sys.executable, "-m", "eval.predict", str(tmp_path / "recipe.yaml"), "--out", str(out),
-                           "--max-new-tokens", "4"], cwd=REPO, capture_output=True, text=True, check=True)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "eval.predict",
+            str(tmp_path / "recipe.yaml"),
+            "--out",
+            str(out),
+            "--max-new-tokens",
+            "4",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     values = _values(generate(6, seed=101))  # write_alpaca_splits seeds the second split with 101
     assert _leaked(values, out.read_text(encoding="utf-8")), "the predictions file itself holds the data"
     assert _leaked(values, done.stdout, done.stderr) == []

@@ -40,7 +40,7 @@ def evil_recipe(tmp_path: Path) -> tuple[Path, Path]:
     recipe = tmp_path / "evil.yaml"
     recipe.write_text(
         "model_name_or_path: .cache/tiny-qwen3\ndataset: pii_synth_train\n"
-        f"template: !!python/object/apply:os.system [\"touch {marker}\"]\n",
+        f'template: !!python/object/apply:os.system ["touch {marker}"]\n',
         encoding="utf-8",
     )
     return recipe, marker
@@ -64,8 +64,11 @@ def _eval_loader(path: Path):
     return load_recipe(path)
 
 
-@pytest.mark.parametrize("loader", [_preflight_loader, _board_loader, _eval_loader],
-                         ids=["plugins.preflight", "piifactory.board", "eval.recipe"])
+@pytest.mark.parametrize(
+    "loader",
+    [_preflight_loader, _board_loader, _eval_loader],
+    ids=["plugins.preflight", "piifactory.board", "eval.recipe"],
+)
 def test_python_tag_is_refused_with_file_and_line(loader, evil_recipe) -> None:
     recipe, marker = evil_recipe
     with pytest.raises(InputError) as caught:
@@ -91,8 +94,9 @@ def test_preflight_command_reports_the_tag_without_a_traceback(evil_recipe) -> N
     import subprocess
 
     recipe, marker = evil_recipe
-    result = subprocess.run([sys.executable, "-m", "plugins.preflight", str(recipe)], cwd=REPO,
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "plugins.preflight", str(recipe)], cwd=REPO, capture_output=True, text=True, timeout=120
+    )
     assert result.returncode != 0
     assert f"{recipe}:3: " in result.stdout + result.stderr
     assert "Traceback" not in result.stderr
@@ -107,7 +111,11 @@ def test_recipes_never_enable_remote_code(path: Path) -> None:
 
 # --- servers bind 127.0.0.1 -------------------------------------------------------------------------
 
-SERVER_BIND = {"api": "API_HOST=127.0.0.1", "webui": "GRADIO_SERVER_NAME=127.0.0.1", "webchat": "GRADIO_SERVER_NAME=127.0.0.1"}
+SERVER_BIND = {
+    "api": "API_HOST=127.0.0.1",
+    "webui": "GRADIO_SERVER_NAME=127.0.0.1",
+    "webchat": "GRADIO_SERVER_NAME=127.0.0.1",
+}
 COMMAND = re.compile(r"(?<!`)(?:\S*/)?llamafactory-cli (api|webui|webchat)\b")
 
 

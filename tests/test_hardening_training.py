@@ -31,13 +31,24 @@ def data(tmp_path_factory) -> Path:
 
 def trainable(model: Path, data: Path, out: Path, **overrides) -> dict:
     """A tiny recipe that evaluates entity F1 and saves a checkpoint every 2 steps."""
-    return tiny_recipe(model, data, out, **{
-        "overwrite_output_dir": False, "per_device_eval_batch_size": 2, "max_steps": 8,
-        "eval_strategy": "steps", "eval_steps": 2, "save_strategy": "steps", "save_steps": 2,
-        "metric_for_best_model": "entity_f1", "load_best_model_at_end": True,
-        "pii_factory": {"entity_metrics": {"eval_samples": 2, "batch_size": 2, "max_new_tokens": 6}},
-        **overrides,
-    })
+    return tiny_recipe(
+        model,
+        data,
+        out,
+        **{
+            "overwrite_output_dir": False,
+            "per_device_eval_batch_size": 2,
+            "max_steps": 8,
+            "eval_strategy": "steps",
+            "eval_steps": 2,
+            "save_strategy": "steps",
+            "save_steps": 2,
+            "metric_for_best_model": "entity_f1",
+            "load_best_model_at_end": True,
+            "pii_factory": {"entity_metrics": {"eval_samples": 2, "batch_size": 2, "max_new_tokens": 6}},
+            **overrides,
+        },
+    )
 
 
 # --- the preflight sees the block the plugin runs with -------------------------------------------
@@ -72,8 +83,13 @@ def _train_until_checkpoint(recipe: Path, out: Path, step: int, timeout: float =
     """Start `llamafactory-cli train`, SIGKILL its process group once checkpoint-<step> is complete
     (trainer_state.json is the last file transformers writes), return the exit status."""
     log = open(out.parent / "killed.log", "w")
-    proc = subprocess.Popen([str(VENV_BIN / "llamafactory-cli"), "train", str(recipe)], cwd=REPO,
-                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    proc = subprocess.Popen(
+        [str(VENV_BIN / "llamafactory-cli"), "train", str(recipe)],
+        cwd=REPO,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     deadline = time.monotonic() + timeout
     try:
         while not (out / f"checkpoint-{step}" / "trainer_state.json").exists():
@@ -90,7 +106,9 @@ def _train_until_checkpoint(recipe: Path, out: Path, step: int, timeout: float =
 
 
 @pytest.mark.slow
-def test_sigkill_after_a_checkpoint_then_resume_keeps_the_best_metric(tiny_model: Path, data: Path, tmp_path: Path) -> None:
+def test_sigkill_after_a_checkpoint_then_resume_keeps_the_best_metric(
+    tiny_model: Path, data: Path, tmp_path: Path
+) -> None:
     out = tmp_path / "out"
     recipe = tmp_path / "recipe.yaml"
     recipe.write_text(yaml.safe_dump(trainable(tiny_model, data, out), allow_unicode=True), encoding="utf-8")
@@ -104,8 +122,13 @@ def test_sigkill_after_a_checkpoint_then_resume_keeps_the_best_metric(tiny_model
         if int(later.name.split("-")[1]) > 4:
             shutil.rmtree(later)
     # the same command again: overwrite_output_dir is false, so LLaMA-Factory resumes on its own
-    result = subprocess.run([str(VENV_BIN / "llamafactory-cli"), "train", str(recipe)], cwd=REPO,
-                            capture_output=True, text=True, timeout=600)
+    result = subprocess.run(
+        [str(VENV_BIN / "llamafactory-cli"), "train", str(recipe)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-4000:]
     assert f"Resuming training from {out / 'checkpoint-4'}" in output  # LLaMA-Factory's own resume
@@ -136,8 +159,11 @@ def assert_no_entity_values(out: Path, console: list[str]) -> None:
     predictions = "".join(p.read_text(encoding="utf-8") for p in (out / "entity_eval").iterdir())
     assert any(v in predictions for v in values)  # the check can see a value where there is one
     assert all("text not logged by pii_factory" in text for text in console)  # LLaMA-Factory's example print
-    logs = [*console, (out / "trainer_log.jsonl").read_text(encoding="utf-8"),
-            (out / "trainer_state.json").read_text(encoding="utf-8")]
+    logs = [
+        *console,
+        (out / "trainer_log.jsonl").read_text(encoding="utf-8"),
+        (out / "trainer_state.json").read_text(encoding="utf-8"),
+    ]
     leaked = sorted(v for v in values if any(v in text for text in logs))
     assert not leaked, leaked
 
@@ -161,7 +187,11 @@ def test_resume_skips_a_checkpoint_cut_off_while_saving(tmp_path: Path, caplog) 
     (out / "checkpoint-6" / "trainer_state.json").write_text("{}")  # complete: LLaMA-Factory's choice stands
     run_exp(recipe)
     assert "resume_from_checkpoint" not in calls[-1]
-    for told in ({"overwrite_output_dir": True}, {"resume_from_checkpoint": str(out / "checkpoint-2")}, {"do_train": False}):
+    for told in (
+        {"overwrite_output_dir": True},
+        {"resume_from_checkpoint": str(out / "checkpoint-2")},
+        {"do_train": False},
+    ):
         (out / "checkpoint-6" / "trainer_state.json").unlink(missing_ok=True)
         run_exp({**recipe, **told})
         assert calls[-1].get("resume_from_checkpoint") == told.get("resume_from_checkpoint")

@@ -61,8 +61,11 @@ def test_union_resolves_a_hit_and_a_broken_model_value_to_the_rules_span_and_typ
     merged = merge(TEXT, broken, "union")
     check_offsets(TEXT, merged)
     got = [(d.type, d.value, d.source) for d in merged]
-    assert got == [("ID_CARD", ID, "rules-over-model"), ("BANK_CARD", CARD, "rules-over-model"),
-                   ("PHONE", "１３８－１２３４－５６７８", "rules-over-model")]
+    assert got == [
+        ("ID_CARD", ID, "rules-over-model"),
+        ("BANK_CARD", CARD, "rules-over-model"),
+        ("PHONE", "１３８－１２３４－５６７８", "rules-over-model"),
+    ]
 
 
 def test_union_keeps_free_text_entities_beside_an_overlapping_hit():
@@ -72,7 +75,13 @@ def test_union_keeps_free_text_entities_beside_an_overlapping_hit():
 
 
 def test_verify_drops_checksum_failures_only():
-    model = [Entity("PERSON", "陈玉珍"), Entity("ID_CARD", BAD_ID), Entity("BANK_CARD", BAD_CARD), Entity("USCC", BAD_USCC), Entity("PHONE", "13812345678")]
+    model = [
+        Entity("PERSON", "陈玉珍"),
+        Entity("ID_CARD", BAD_ID),
+        Entity("BANK_CARD", BAD_CARD),
+        Entity("USCC", BAD_USCC),
+        Entity("PHONE", "13812345678"),
+    ]
     merged = merge(TEXT, model, "verify")
     assert [d.type for d in merged] == ["PERSON", "PHONE"]
     assert all(d.source == "model" for d in merged)
@@ -165,8 +174,13 @@ def test_union_never_scores_below_rules_alone_on_the_rule_types(seed: int, how: 
     model = []
     for sample, text in zip(samples, texts):
         hits = analyze(text)
-        model.append(target_text([_broken(h.entity, how[i % len(how)]) for i, h in enumerate(hits)]
-                                 + [e for e in sample.entities if e.type not in RULE_TYPES], text))
+        model.append(
+            target_text(
+                [_broken(h.entity, how[i % len(how)]) for i, h in enumerate(hits)]
+                + [e for e in sample.entities if e.type not in RULE_TYPES],
+                text,
+            )
+        )
     rules = score_generations(texts, gold, [to_prediction(t, analyze(t)) for t in texts])["per_type"]
     union = score_generations(texts, gold, [apply(t, m, "union") for t, m in zip(texts, model)])["per_type"]
     for name in RULE_ALONE_TYPES:

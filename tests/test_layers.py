@@ -102,7 +102,9 @@ def violations(root: Path, levels: dict[str, int]) -> list[str]:
         if unit is None:
             problems.append(f"{rel}: module {module} has no row in README's layer table")
             continue
-        for line, target in imports_of(path.read_text(encoding="utf-8"), module, path.name == "__init__.py", set(modules)):
+        for line, target in imports_of(
+            path.read_text(encoding="utf-8"), module, path.name == "__init__.py", set(modules)
+        ):
             top = target.split(".")[0]
             if top == "tests":
                 problems.append(f"{rel}:{line}: imports {target}; nothing outside tests/ imports tests")
@@ -140,7 +142,9 @@ def test_the_check_catches_an_upward_import_a_sibling_import_tests_and_an_unplac
     _write(tmp_path, "core/schema.py", "def f():\n    from lib import thing\n")  # a function-level import counts
     _write(tmp_path, "lib/__init__.py", "from . import part\n")
     _write(tmp_path, "lib/part.py", "import core.schema\nfrom other import x\n")
-    _write(tmp_path, "other/__init__.py", "from typing import TYPE_CHECKING\n\nif TYPE_CHECKING:\n    from top import z\n")
+    _write(
+        tmp_path, "other/__init__.py", "from typing import TYPE_CHECKING\n\nif TYPE_CHECKING:\n    from top import z\n"
+    )
     _write(tmp_path, "top/__init__.py", "from lib.part import y\nfrom tests.conftest import REPO\n")
     _write(tmp_path, "stray.py", "")
     found = violations(tmp_path, table)

@@ -12,7 +12,10 @@ from piifactory import lf_compat
 from piifactory.lf_compat import ChangedInternalsError, Internal, UnsupportedVersionError
 from tests.conftest import REPO
 
-PACK_SOURCES = [*(REPO / d for d in ("plugins", "eval", "piifactory", "bench", "converters")), REPO / "pii_factory_startup.py"]
+PACK_SOURCES = [
+    *(REPO / d for d in ("plugins", "eval", "piifactory", "bench", "converters")),
+    REPO / "pii_factory_startup.py",
+]
 
 
 def test_every_internal_has_the_expected_shape_in_the_pinned_version() -> None:
@@ -79,7 +82,9 @@ def test_a_moved_run_exp_leaves_training_stock_with_a_warning(capsys) -> None:
     stock = tuner.run_exp
     patch_tuner(tuner)
     assert tuner.run_exp is stock
-    assert "pii_factory plugins off: llamafactory.train.tuner.run_exp: no parameter callbacks" in capsys.readouterr().err
+    assert (
+        "pii_factory plugins off: llamafactory.train.tuner.run_exp: no parameter callbacks" in capsys.readouterr().err
+    )
     tuner.run_exp = lambda args=None, callbacks=None: None
     patch_tuner(tuner)
     patch_tuner(tuner)  # once: the second call finds it wrapped
@@ -155,7 +160,9 @@ def crossings(path: Path, tree: ast.AST, private: set[str]) -> list[str]:
     for node in ast.walk(tree):
         if isinstance(node, ast.Attribute) and node.attr in private:
             found.append(f"{path}:{node.lineno}: .{node.attr}")
-        targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AugAssign) else []
+        targets = (
+            node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AugAssign) else []
+        )
         for target in targets:
             root = target
             while isinstance(root, (ast.Attribute, ast.Subscript)):
@@ -174,13 +181,13 @@ def test_only_lf_compat_reaches_llamafactory_internals() -> None:
 
 
 def test_the_crossing_check_finds_each_kind() -> None:
-    source = inspect.cleandoc('''
+    source = inspect.cleandoc("""
         from llamafactory.data.loader import _load_single_dataset
         from llamafactory.extras import constants
         from llamafactory.train import callbacks
         constants.SUPPORTED_MODELS["x"] = {}
         callbacks.LogCallback._write_log = print
-    ''')
+    """)
     found = crossings(Path("x.py"), ast.parse(source), {"_write_log"})
     assert sorted(found) == [
         "x.py:1: from llamafactory.data.loader import _load_single_dataset",

@@ -35,7 +35,12 @@ def _scored():
 
 def test_shapes_and_masks() -> None:
     assert value_shape("138-1234-5678") == value_shape("6222 0212 3456 7890") == "digits in groups"
-    assert value_shape("＋８６ １３８１２３４５６７８") == value_shape("+86-13812345678") == value_shape("(+86)13812345678") == "+86"
+    assert (
+        value_shape("＋８６ １３８１２３４５６７８")
+        == value_shape("+86-13812345678")
+        == value_shape("(+86)13812345678")
+        == "+86"
+    )
     assert value_shape("ａｂｃ＠ｘｙ．ｃｏｍ") == "full-width" and value_shape("张三") == "plain"
     assert shape_mask("138-1234-5678") == "999-9999-9999"
     assert shape_mask("＋８６ Ab张") == "＋９９ Aa汉"
@@ -73,9 +78,16 @@ def test_score_cli_misses_and_report_section(tmp_path: Path, capsys: pytest.Capt
     path = tmp_path / "preds.jsonl"
     from piifactory.schema import DEFAULT_INSTRUCTION
 
-    path.write_text("".join(json.dumps({"prompt": f"{DEFAULT_INSTRUCTION}\n{t}", "predict": p,
-                                        "label": target_text(g, t)}, ensure_ascii=False) + "\n"
-                            for t, g, p in zip(texts, gold, preds)), encoding="utf-8")
+    path.write_text(
+        "".join(
+            json.dumps(
+                {"prompt": f"{DEFAULT_INSTRUCTION}\n{t}", "predict": p, "label": target_text(g, t)}, ensure_ascii=False
+            )
+            + "\n"
+            for t, g, p in zip(texts, gold, preds)
+        ),
+        encoding="utf-8",
+    )
     assert score.main([str(path), "--misses", "--bootstrap", "0", "--report", str(tmp_path / "r" / "score.md")]) == 0
     out = capsys.readouterr().out
     assert "5 gold entities missed" in out and "digits in groups" in out

@@ -43,10 +43,12 @@ def test_free_standing_occurrences_come_before_glued_ones() -> None:
 
 def test_loose_match_folds_width_case_whitespace_and_identifier_separators() -> None:
     text = "电话１３８－１２３４－５６７８，邮箱 Li@Mail.CN ，地址 北京市  朝阳区"
-    phone, email, addr = place(text, [Entity("PHONE", "13812345678"), Entity("EMAIL", "li@mail.cn"), Entity("ADDRESS", "北京市 朝阳区")])
-    assert text[phone[0]:phone[1]] == "１３８－１２３４－５６７８"
-    assert text[email[0]:email[1]] == "Li@Mail.CN"
-    assert text[addr[0]:addr[1]] == "北京市  朝阳区"
+    phone, email, addr = place(
+        text, [Entity("PHONE", "13812345678"), Entity("EMAIL", "li@mail.cn"), Entity("ADDRESS", "北京市 朝阳区")]
+    )
+    assert text[phone[0] : phone[1]] == "１３８－１２３４－５６７８"
+    assert text[email[0] : email[1]] == "Li@Mail.CN"
+    assert text[addr[0] : addr[1]] == "北京市  朝阳区"
     assert place("张 三", [Entity("PERSON", "张三")]) == [None]  # separators are optional only inside identifiers
     assert place("13812345678", [Entity("PHONE", "138 1234 5678")]) == [(0, 11)]
 
@@ -84,7 +86,12 @@ def test_mentions_are_every_occurrence_of_the_best_kind() -> None:
 
 def test_every_caller_places_the_same_way() -> None:
     text = "张三和张三，电话１３８ １２３４ ５６７８"
-    ents = [Entity("PERSON", "张三"), Entity("PHONE", "13812345678"), Entity("PERSON", "张三"), Entity("PERSON", "张三")]
+    ents = [
+        Entity("PERSON", "张三"),
+        Entity("PHONE", "13812345678"),
+        Entity("PERSON", "张三"),
+        Entity("PERSON", "张三"),
+    ]
     expected = place(text, ents)
     assert expected == [(0, 2), (8, 21), (3, 5), None]
     aligned, missing = spans.align(text, ents)

@@ -26,10 +26,20 @@ ACTIVE = "pii_factory plugins active on rank"
 
 def recipe(model: Path, data: Path, out: Path, **overrides) -> dict:
     """Six steps of 2 x 2 accumulated batches, no evaluation or saving unless overridden."""
-    return tiny_recipe(model, data, out, **{
-        "overwrite_output_dir": True, "gradient_accumulation_steps": 2, "per_device_eval_batch_size": 4,
-        "save_strategy": "no", "eval_strategy": "no", "max_steps": 6, **overrides,
-    })
+    return tiny_recipe(
+        model,
+        data,
+        out,
+        **{
+            "overwrite_output_dir": True,
+            "gradient_accumulation_steps": 2,
+            "per_device_eval_batch_size": 4,
+            "save_strategy": "no",
+            "eval_strategy": "no",
+            "max_steps": 6,
+            **overrides,
+        },
+    )
 
 
 def train(config: dict, tmp: Path, name: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -63,7 +73,9 @@ def stock_run(tiny_model, data, tmp_path_factory) -> Path:
 def test_recipe_without_block_trains_stock(stock_run) -> None:
     hook = subprocess.run(
         [sys.executable, "-c", "import sys; print('pii_factory_startup' in sys.modules)"],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     assert hook.stdout.strip() == "True"  # the hook is installed, and still nothing changed
     assert not (stock_run / "entity_eval").exists()
@@ -86,8 +98,17 @@ def test_gamma_zero_matches_stock_loss_under_accumulation(tiny_model, data, stoc
 def test_focal_gamma2_trains_and_early_stopping_on_entity_recall_stops(tiny_model, data, stock_run, tmp_path) -> None:
     out = tmp_path / "out"
     config = recipe(
-        tiny_model, data, out, max_steps=30, eval_strategy="steps", eval_steps=3, save_strategy="steps",
-        save_steps=3, metric_for_best_model="entity_recall", load_best_model_at_end=True, early_stopping_steps=1,
+        tiny_model,
+        data,
+        out,
+        max_steps=30,
+        eval_strategy="steps",
+        eval_steps=3,
+        save_strategy="steps",
+        save_steps=3,
+        metric_for_best_model="entity_recall",
+        load_best_model_at_end=True,
+        early_stopping_steps=1,
         pii_factory={
             "focal_loss": {"gamma": 2.0, "entity_token_weight": 2.0},
             "entity_metrics": {"eval_samples": 2, "batch_size": 2, "max_new_tokens": 12},
@@ -118,13 +139,29 @@ def test_best_checkpoint_is_the_highest_entity_f1(tiny_model, tmp_path) -> None:
     rows = [{"instruction": DEFAULT_INSTRUCTION, "input": t, "output": target_text(e, t)} for t, e in samples]
     (data / "train.json").write_text(json.dumps(rows * 8, ensure_ascii=False), encoding="utf-8")
     (data / "val.json").write_text(json.dumps(rows, ensure_ascii=False), encoding="utf-8")
-    (data / "dataset_info.json").write_text(json.dumps({"mem_train": {"file_name": "train.json"}, "mem_val": {"file_name": "val.json"}}))
+    (data / "dataset_info.json").write_text(
+        json.dumps({"mem_train": {"file_name": "train.json"}, "mem_val": {"file_name": "val.json"}})
+    )
     out = tmp_path / "out"
     config = recipe(
-        tiny_model, data, out, dataset="mem_train", eval_dataset="mem_val", per_device_train_batch_size=4,
-        gradient_accumulation_steps=1, learning_rate=4.0e-3, warmup_steps=5, max_steps=80, logging_steps=10,
-        eval_strategy="steps", eval_steps=20, save_strategy="steps", save_steps=20, report_to="tensorboard",
-        metric_for_best_model="entity_f1", load_best_model_at_end=True,
+        tiny_model,
+        data,
+        out,
+        dataset="mem_train",
+        eval_dataset="mem_val",
+        per_device_train_batch_size=4,
+        gradient_accumulation_steps=1,
+        learning_rate=4.0e-3,
+        warmup_steps=5,
+        max_steps=80,
+        logging_steps=10,
+        eval_strategy="steps",
+        eval_steps=20,
+        save_strategy="steps",
+        save_steps=20,
+        report_to="tensorboard",
+        metric_for_best_model="entity_f1",
+        load_best_model_at_end=True,
         pii_factory={"entity_metrics": {"eval_samples": 4, "batch_size": 4}},
     )
     result = train(config, tmp_path, "best")
@@ -150,7 +187,13 @@ def test_best_checkpoint_is_the_highest_entity_f1(tiny_model, tmp_path) -> None:
 def test_torchrun_two_processes_apply_the_plugin_on_both_ranks(tiny_model, data, tmp_path) -> None:
     out = tmp_path / "out"
     config = recipe(
-        tiny_model, data, out, ddp_backend="gloo", max_steps=4, eval_strategy="steps", eval_steps=2,
+        tiny_model,
+        data,
+        out,
+        ddp_backend="gloo",
+        max_steps=4,
+        eval_strategy="steps",
+        eval_steps=2,
         gradient_accumulation_steps=1,
         pii_factory={
             "focal_loss": {"gamma": 2.0},
@@ -175,20 +218,35 @@ def test_fsdp_two_processes_report_equal_entity_metrics_on_both_ranks(tiny_model
 
     out = tmp_path / "out"
     config = recipe(
-        tiny_model, data, out, ddp_backend="gloo", max_steps=2, eval_strategy="steps", eval_steps=2,
-        gradient_accumulation_steps=1, fsdp="full_shard auto_wrap",
+        tiny_model,
+        data,
+        out,
+        ddp_backend="gloo",
+        max_steps=2,
+        eval_strategy="steps",
+        eval_steps=2,
+        gradient_accumulation_steps=1,
+        fsdp="full_shard auto_wrap",
         fsdp_config={"version": 2, "transformer_layer_cls_to_wrap": ["Qwen3DecoderLayer"]},
-        pii_factory={"focal_loss": {"gamma": 2.0},
-                     "entity_metrics": {"eval_samples": 3, "batch_size": 1, "max_new_tokens": 8}},
+        pii_factory={
+            "focal_loss": {"gamma": 2.0},
+            "entity_metrics": {"eval_samples": 3, "batch_size": 1, "max_new_tokens": 8},
+        },
     )
     path = f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}"
-    result = train(config, tmp_path, "fsdp", env={"FORCE_TORCHRUN": "1", "NPROC_PER_NODE": "2", "PATH": path,
-                                                 "OMP_NUM_THREADS": "1"})
+    result = train(
+        config,
+        tmp_path,
+        "fsdp",
+        env={"FORCE_TORCHRUN": "1", "NPROC_PER_NODE": "2", "PATH": path, "OMP_NUM_THREADS": "1"},
+    )
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-4000:]
     assert "FSDP" in output or "fsdp" in output
-    per_rank = {int(rank): json.loads(metrics) for rank, metrics in
-                re.findall(r"entity metrics on rank (\d+): (\{.*?\})", output)}
+    per_rank = {
+        int(rank): json.loads(metrics)
+        for rank, metrics in re.findall(r"entity metrics on rank (\d+): (\{.*?\})", output)
+    }
     assert set(per_rank) == {0, 1} and per_rank[0] == per_rank[1]
     (logged,) = [e for e in log_history(out) if "eval_entity_f1" in e]
     assert {k: logged[f"eval_{k}"] for k in per_rank[0]} == per_rank[0]
@@ -197,8 +255,14 @@ def test_fsdp_two_processes_report_equal_entity_metrics_on_both_ranks(tiny_model
 
 def test_bad_options_fail_before_the_model_loads(tiny_model, data, tmp_path) -> None:
     config = recipe(
-        tiny_model, data, tmp_path / "out",
-        pii_factory={"focal_loss": {"gama": 2.0}, "entity_metrics": {"eval_samples": "many"}, "preflight": {"mode": "loud"}},
+        tiny_model,
+        data,
+        tmp_path / "out",
+        pii_factory={
+            "focal_loss": {"gama": 2.0},
+            "entity_metrics": {"eval_samples": "many"},
+            "preflight": {"mode": "loud"},
+        },
     )
     result = train(config, tmp_path, "bad")
     output = result.stdout + result.stderr

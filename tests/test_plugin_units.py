@@ -34,8 +34,16 @@ def test_preflight_runs_before_the_model_and_error_mode_stops(tiny_model, tmp_pa
 
     calls = []
     run_exp = with_plugins(lambda args, callbacks: calls.append(args))
-    recipe = {"stage": "sft", "model_name_or_path": str(tiny_model), "template": "qwen3", "enable_thinking": False,
-              "trust_remote_code": True, "dataset_dir": str(tmp_path), "do_train": True, "use_cpu": True}
+    recipe = {
+        "stage": "sft",
+        "model_name_or_path": str(tiny_model),
+        "template": "qwen3",
+        "enable_thinking": False,
+        "trust_remote_code": True,
+        "dataset_dir": str(tmp_path),
+        "do_train": True,
+        "use_cpu": True,
+    }
     with pytest.raises(PreflightFailed, match="trust_remote_code"):
         run_exp({**recipe, "pii_factory": {"preflight": {"mode": "error"}}})
     assert calls == []
@@ -149,7 +157,9 @@ def test_entity_metric_at_the_operating_point_scores_what_predict_serves(tiny_mo
     model = AutoModelForCausalLM.from_pretrained(tiny_model)
     rows = []
     for sample in generate(4, seed=3):
-        prompt = tokenizer.encode(f"<|im_start|>user\n{DEFAULT_INSTRUCTION}\n{sample.text}<|im_end|>\n<|im_start|>assistant\n")
+        prompt = tokenizer.encode(
+            f"<|im_start|>user\n{DEFAULT_INSTRUCTION}\n{sample.text}<|im_end|>\n<|im_start|>assistant\n"
+        )
         target = tokenizer.encode(target_text(sample.entities) + "<|im_end|>\n")
         rows.append({"input_ids": prompt + target, "labels": [-100] * len(prompt) + target})
     write_point(tmp_path / "op.json", OperatingPoint(recall_bias=8.0, min_score=0.5))
@@ -157,7 +167,10 @@ def test_entity_metric_at_the_operating_point_scores_what_predict_serves(tiny_mo
     evaluator = EntityEvaluator(options, tokenizer, [tokenizer.convert_tokens_to_ids("<|im_end|>")])
     metrics, records = evaluator.evaluate(model, "eval", rows)
     subset = evaluator.subset("eval", rows)
-    assert metrics["entity_f1"] == score_generations(subset.texts, subset.gold, [r["prediction"] for r in records])["micro"]["f1"]
+    assert (
+        metrics["entity_f1"]
+        == score_generations(subset.texts, subset.gold, [r["prediction"] for r in records])["micro"]["f1"]
+    )
     assert metrics["parse_failure_rate"] == 0.0  # an untrained model, under the structure constraint
     raw_entities = sum(len(extract(r.get("raw", r["prediction"])).entities) for r in records)
     assert raw_entities > sum(len(extract(r["prediction"]).entities) for r in records)  # the thresholds dropped some

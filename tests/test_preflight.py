@@ -31,8 +31,14 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def recipe(data_dir: Path) -> dict:
     """The 4B recipe on small synthetic data: clean, so each test adds exactly one mistake."""
-    return {**load_recipe(RECIPE), "dataset_dir": str(data_dir), "dataset": "pii_synth_train",
-            "eval_dataset": "pii_synth_val", "save_steps": 4, "eval_steps": 4}
+    return {
+        **load_recipe(RECIPE),
+        "dataset_dir": str(data_dir),
+        "dataset": "pii_synth_train",
+        "eval_dataset": "pii_synth_val",
+        "save_steps": 4,
+        "eval_steps": 4,
+    }
 
 
 def errors_of(config: dict, **kwargs) -> list[str]:
@@ -69,7 +75,9 @@ def test_focal_loss_is_estimated_below_the_stock_loss(recipe: dict) -> None:
     logits = recipe["per_device_train_batch_size"] * recipe["cutoff_len"] * QWEN_SPECS["qwen3-4b"].vocab
     assert logits == recipe["per_device_eval_batch_size"] * recipe["cutoff_len"] * QWEN_SPECS["qwen3-4b"].vocab
     for step, per_logit, chunks, stock_per_logit in (("train step", 2 + 2, 3, 12), ("eval step", 2, 2, 10)):
-        assert focal.estimate(step).parts["logits"] == pytest.approx((logits * per_logit + chunks * FOCAL_CHUNK_BYTES) / GIB)
+        assert focal.estimate(step).parts["logits"] == pytest.approx(
+            (logits * per_logit + chunks * FOCAL_CHUNK_BYTES) / GIB
+        )
         assert stock.estimate(step).parts["logits"] == pytest.approx(logits * stock_per_logit / GIB)
         assert focal.estimate(step).total < stock.estimate(step).total
 
@@ -99,12 +107,15 @@ def test_focal_loss_saves_no_fp32_logits_for_backward() -> None:
     assert fp32_saved(lambda: focal_loss(logits, labels, gamma=2.0)) < logits.size(-1)
 
 
-@pytest.mark.parametrize("change,expected", [
-    ({"save_steps": 6}, "not a multiple of eval_steps"),
-    ({"save_strategy": "epoch"}, "needs save_strategy (epoch) equal to eval_strategy (steps)"),
-    ({"eval_strategy": "no"}, "without evaluation"),
-    ({"pii_factory": {"entity_metrics": {"enabled": False}}}, "needs pii_factory.entity_metrics.enabled"),
-])
+@pytest.mark.parametrize(
+    "change,expected",
+    [
+        ({"save_steps": 6}, "not a multiple of eval_steps"),
+        ({"save_strategy": "epoch"}, "needs save_strategy (epoch) equal to eval_strategy (steps)"),
+        ({"eval_strategy": "no"}, "without evaluation"),
+        ({"pii_factory": {"entity_metrics": {"enabled": False}}}, "needs pii_factory.entity_metrics.enabled"),
+    ],
+)
 def test_best_checkpoint_mistakes(recipe: dict, change: dict, expected: str) -> None:
     assert any(expected in e for e in errors_of({**recipe, **change})), errors_of({**recipe, **change})
 
@@ -114,14 +125,17 @@ def test_one_checkpoint_only_is_a_warning(recipe: dict) -> None:
     assert report.ok and any("only the final checkpoint" in w for w in report.warnings)
 
 
-@pytest.mark.parametrize("change,expected", [
-    ({"template": "qwen3_nothink"}, "does not match Qwen/Qwen3-4B"),
-    ({"template": "qwen"}, "does not match Qwen/Qwen3-4B"),
-    ({"enable_thinking": None}, "thinking is on (enable_thinking unset"),
-    ({"model_name_or_path": "Qwen/Qwen3-4B-Instruct-2507"}, "use qwen3_nothink"),
-    ({"model_name_or_path": "Qwen/Qwen2.5-3B-Instruct"}, "use qwen"),
-    ({"template": None}, "template is unset"),
-])
+@pytest.mark.parametrize(
+    "change,expected",
+    [
+        ({"template": "qwen3_nothink"}, "does not match Qwen/Qwen3-4B"),
+        ({"template": "qwen"}, "does not match Qwen/Qwen3-4B"),
+        ({"enable_thinking": None}, "thinking is on (enable_thinking unset"),
+        ({"model_name_or_path": "Qwen/Qwen3-4B-Instruct-2507"}, "use qwen3_nothink"),
+        ({"model_name_or_path": "Qwen/Qwen2.5-3B-Instruct"}, "use qwen"),
+        ({"template": None}, "template is unset"),
+    ],
+)
 def test_template_and_thinking_mistakes(recipe: dict, change: dict, expected: str) -> None:
     config = {k: v for k, v in {**recipe, **change}.items() if v is not None}
     assert any(expected in e for e in errors_of(config)), errors_of(config)
@@ -130,8 +144,14 @@ def test_template_and_thinking_mistakes(recipe: dict, change: dict, expected: st
 def test_train_and_serve_recipes_must_agree(tmp_path: Path, recipe: dict) -> None:
     """Chained by output_dir -> adapter -> export_dir -> model; both ends see the difference."""
     train = {**recipe, "output_dir": "outputs/run"}
-    merge = {"model_name_or_path": "Qwen/Qwen3-4B", "adapter_name_or_path": "outputs/run", "template": "qwen3",
-             "enable_thinking": False, "finetuning_type": "lora", "export_dir": "outputs/merged"}
+    merge = {
+        "model_name_or_path": "Qwen/Qwen3-4B",
+        "adapter_name_or_path": "outputs/run",
+        "template": "qwen3",
+        "enable_thinking": False,
+        "finetuning_type": "lora",
+        "export_dir": "outputs/merged",
+    }
     serve = {"model_name_or_path": "outputs/merged", "template": "qwen3", "infer_backend": "vllm"}  # thinking on
     for name, cfg in [("train", train), ("merge", merge), ("serve", serve)]:
         (tmp_path / f"{name}.yaml").write_text(yaml.safe_dump(cfg), encoding="utf-8")
@@ -149,8 +169,10 @@ def test_cutoff_that_cuts_answers_is_an_error_with_the_tokenizer(recipe: dict, t
     config = {**recipe, "model_name_or_path": str(tiny_model), "cutoff_len": 96}
     report = run_preflight(config)
     assert any("cutoff_len 96 cuts the answer" in e and "tokenizer" in e for e in report.errors), report.render()
-    assert any("cutoff_len 96 cuts the answer" in w and "chars estimate" in w
-               for w in run_preflight({**recipe, "cutoff_len": 96}).warnings)
+    assert any(
+        "cutoff_len 96 cuts the answer" in w and "chars estimate" in w
+        for w in run_preflight({**recipe, "cutoff_len": 96}).warnings
+    )
 
 
 def test_missing_dataset_and_file(recipe: dict, data_dir: Path, tmp_path: Path) -> None:
@@ -177,8 +199,10 @@ def test_memory_monotonic_in_batch_and_cutoff() -> None:
 
 
 def test_deepspeed_zero3_shards_weights(recipe: dict) -> None:
-    ds = {**{k: v for k, v in recipe.items() if not k.startswith("quantization")},
-          "deepspeed": str(REPO / "llamafactory_configs/deepspeed/ds_z3_config.json")}
+    ds = {
+        **{k: v for k, v in recipe.items() if not k.startswith("quantization")},
+        "deepspeed": str(REPO / "llamafactory_configs/deepspeed/ds_z3_config.json"),
+    }
     one, two = run_preflight(ds, num_gpus=1), run_preflight(ds, num_gpus=2)
     assert two.estimate("train step").parts["weights"] == pytest.approx(one.estimate("train step").parts["weights"] / 2)
 
@@ -191,7 +215,9 @@ def test_infer_seqlen_matches_llamafactory() -> None:
 
 
 def test_bad_yaml_and_duplicate_keys_give_file_and_line(tmp_path: Path) -> None:
-    with pytest.raises(InputError, match=r"r\.yaml:4: invalid YAML: .* \(while parsing a flow sequence opened at line 3\)"):
+    with pytest.raises(
+        InputError, match=r"r\.yaml:4: invalid YAML: .* \(while parsing a flow sequence opened at line 3\)"
+    ):
         parse_yaml("a: 1\nb: 2\nc: [1, 2\nd: 4\n", tmp_path / "r.yaml")
     with pytest.raises(InputError, match=r"r\.yaml:3: duplicate key 'template'"):
         parse_yaml("template: qwen3\ncutoff_len: 8\ntemplate: qwen\n", tmp_path / "r.yaml")

@@ -10,7 +10,9 @@ from piifactory import qwen_tokenizer
 from piifactory.synth import generate
 from tests.conftest import run_cli
 
-REFERENCES = json.loads((Path(__file__).parent / "fixtures" / "qwen" / "reference_encodings.json").read_text(encoding="utf-8"))
+REFERENCES = json.loads(
+    (Path(__file__).parent / "fixtures" / "qwen" / "reference_encodings.json").read_text(encoding="utf-8")
+)
 
 
 @pytest.fixture(scope="module")
@@ -27,13 +29,23 @@ def test_encodes_like_llamacpp_reference(tok, case: dict) -> None:
 
 def test_added_tokens_at_official_ids_with_official_flags(tok, tmp_path: Path) -> None:
     expected = {
-        151643: ("<|endoftext|>", True), 151644: ("<|im_start|>", True), 151645: ("<|im_end|>", True),
-        151656: ("<|video_pad|>", True), 151657: ("<tool_call>", False), 151664: ("<|file_sep|>", False),
-        151665: ("<tool_response>", False), 151667: ("<think>", False), 151668: ("</think>", False),
+        151643: ("<|endoftext|>", True),
+        151644: ("<|im_start|>", True),
+        151645: ("<|im_end|>", True),
+        151656: ("<|video_pad|>", True),
+        151657: ("<tool_call>", False),
+        151664: ("<|file_sep|>", False),
+        151665: ("<tool_response>", False),
+        151667: ("<think>", False),
+        151668: ("</think>", False),
     }
     added = tok.added_tokens_decoder
     for token_id, (content, special) in expected.items():
-        assert (added[token_id].content, added[token_id].special, added[token_id].normalized) == (content, special, False)
+        assert (added[token_id].content, added[token_id].special, added[token_id].normalized) == (
+            content,
+            special,
+            False,
+        )
         assert tok.encode(f"a{content}b", add_special_tokens=False)[1] == token_id
     assert len(tok) == 151_669 and max(added) == 151_668
     assert (tok.eos_token_id, tok.pad_token_id, tok.bos_token) == (151645, 151643, None)
@@ -55,7 +67,7 @@ def test_round_trips_chinese_fullwidth_emoji_and_agrees_with_tiktoken(tok) -> No
     texts = [
         "张三的手机号是13800138000，住在北京市朝阳区。",
         "ＡＢＣ１２３，全角：（括号）「引号」",
-        "客户😀👍🏽🇨🇳说：\"地址\\n在\\\"上海\\\"\"",
+        '客户😀👍🏽🇨🇳说："地址\\n在\\"上海\\""',
         "身份证号：11010519491231002X；邮箱：zhang.san@example.com",
         *(sample.text for sample in generate(200, seed=7)),
     ]
@@ -70,7 +82,9 @@ def test_llamafactory_templates_render_like_the_hub_tokenizer(tok, tmp_path: Pat
     from llamafactory.hparams import DataArguments
 
     chat = REFERENCES["chat"]
-    qwen = get_template_and_fix_tokenizer(AutoTokenizer.from_pretrained(qwen_tokenizer.build("qwen2.5", tmp_path)), DataArguments(template="qwen"))
+    qwen = get_template_and_fix_tokenizer(
+        AutoTokenizer.from_pretrained(qwen_tokenizer.build("qwen2.5", tmp_path)), DataArguments(template="qwen")
+    )
     pairs = qwen.encode_multiturn(tok, chat["messages"], chat["qwen"]["system"])
     assert [i for prompt, answer in pairs for i in prompt + answer] == chat["qwen"]["ids"]
 
@@ -95,7 +109,9 @@ def test_cli_builds_once_then_reuses(tmp_path: Path) -> None:
 
 
 def test_missing_dashscope_is_a_one_line_error(monkeypatch, capsys, tmp_path: Path) -> None:
-    monkeypatch.setattr(qwen_tokenizer, "_vocab_and_merges", qwen_tokenizer._vocab_and_merges.__wrapped__)  # no cached ranks
+    monkeypatch.setattr(
+        qwen_tokenizer, "_vocab_and_merges", qwen_tokenizer._vocab_and_merges.__wrapped__
+    )  # no cached ranks
     monkeypatch.setattr(qwen_tokenizer.importlib.util, "find_spec", lambda name: None)
     assert qwen_tokenizer.main(["--cache-dir", str(tmp_path)]) == 2
     assert "dashscope" in capsys.readouterr().err and not list(tmp_path.iterdir())

@@ -25,8 +25,17 @@ def test_stats_and_preflight_cutoff_truncates_no_demo_answer(qwen_vocab_model: P
     assert stats.records == 300 and cutoff % 8 == 0 and cutoff - 8 < max(stats.total) <= cutoff
 
     info = tmp_path / "dataset_info.json"
-    convert([users], ConvertOptions(name="demo", out_dir=tmp_path, ratios=(1.0, 0.0, 0.0), dataset_info=info,
-                                    progress=False, prompting=prompting))
+    convert(
+        [users],
+        ConvertOptions(
+            name="demo",
+            out_dir=tmp_path,
+            ratios=(1.0, 0.0, 0.0),
+            dataset_info=info,
+            progress=False,
+            prompting=prompting,
+        ),
+    )
     tokenizer, dataset = _load(qwen_vocab_model, tmp_path, "demo", cutoff, tmp_path / "run")
     assert max(len(r["input_ids"]) for r in dataset) == max(stats.total)  # stats measured what LLaMA-Factory renders
     eos = tokenizer.convert_tokens_to_ids("<|im_end|>")

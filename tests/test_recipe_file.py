@@ -21,7 +21,7 @@ def test_bad_yaml_names_line_and_column(tmp_path: Path) -> None:
 
 def test_python_tag_is_refused_not_run(tmp_path: Path) -> None:
     with pytest.raises(InputError, match=r"r\.yaml:2: invalid YAML: .*python/object/apply:os\.system"):
-        parse_yaml("a: 1\nb: !!python/object/apply:os.system [\"true\"]\n", tmp_path / "r.yaml")
+        parse_yaml('a: 1\nb: !!python/object/apply:os.system ["true"]\n', tmp_path / "r.yaml")
 
 
 def test_duplicate_key_is_refused_at_its_line(tmp_path: Path) -> None:
@@ -59,23 +59,39 @@ def test_unreadable_file_is_an_input_error(tmp_path: Path, content: bytes | None
 
 def test_dotted_overrides_reach_nested_blocks_on_a_copy() -> None:
     config = {"cutoff_len": 8, "pii_factory": {"preflight": {"mode": "warn"}, "focal_loss": None}}
-    out = apply_overrides(config, ["cutoff_len=512", "pii_factory.preflight.mode=error",
-                                   "pii_factory.focal_loss.gamma=1.0", "new.block=[1, 2]", " template =qwen3",
-                                   "adapter_name_or_path="])
-    assert out == {"cutoff_len": 512, "template": "qwen3", "adapter_name_or_path": None, "new": {"block": [1, 2]},
-                   "pii_factory": {"preflight": {"mode": "error"}, "focal_loss": {"gamma": 1.0}}}
+    out = apply_overrides(
+        config,
+        [
+            "cutoff_len=512",
+            "pii_factory.preflight.mode=error",
+            "pii_factory.focal_loss.gamma=1.0",
+            "new.block=[1, 2]",
+            " template =qwen3",
+            "adapter_name_or_path=",
+        ],
+    )
+    assert out == {
+        "cutoff_len": 512,
+        "template": "qwen3",
+        "adapter_name_or_path": None,
+        "new": {"block": [1, 2]},
+        "pii_factory": {"preflight": {"mode": "error"}, "focal_loss": {"gamma": 1.0}},
+    }
     assert config == {"cutoff_len": 8, "pii_factory": {"preflight": {"mode": "warn"}, "focal_loss": None}}
 
 
-@pytest.mark.parametrize("override,message", [
-    ("cutoff_len", r"override 'cutoff_len' is not key=value"),
-    ("=8", r"override '=8' is not key=value"),
-    ("a..b=1", r"override 'a\.\.b=1' is not key=value"),
-    ("cutoff_len.x=1", r"override 'cutoff_len\.x=1': 'cutoff_len' is not a block"),
-    ("template=[qwen", r"override 'template=\[qwen': invalid YAML: .*\(column \d+\)"),
-    ("x={a: 1, a: 2}", r"override 'x=\{a: 1, a: 2\}': duplicate key 'a'"),
-    ("x=!!python/name:os.system", r"override 'x=!!python/name:os\.system': invalid YAML: .*python/name"),
-])
+@pytest.mark.parametrize(
+    "override,message",
+    [
+        ("cutoff_len", r"override 'cutoff_len' is not key=value"),
+        ("=8", r"override '=8' is not key=value"),
+        ("a..b=1", r"override 'a\.\.b=1' is not key=value"),
+        ("cutoff_len.x=1", r"override 'cutoff_len\.x=1': 'cutoff_len' is not a block"),
+        ("template=[qwen", r"override 'template=\[qwen': invalid YAML: .*\(column \d+\)"),
+        ("x={a: 1, a: 2}", r"override 'x=\{a: 1, a: 2\}': duplicate key 'a'"),
+        ("x=!!python/name:os.system", r"override 'x=!!python/name:os\.system': invalid YAML: .*python/name"),
+    ],
+)
 def test_bad_override_is_a_value_error(override: str, message: str) -> None:
     with pytest.raises(ValueError, match=message) as caught:
         apply_overrides({"cutoff_len": 8}, [override])

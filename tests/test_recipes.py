@@ -48,7 +48,9 @@ def test_train_recipe_passes_get_train_args(name: str, tiny_model: Path, tmp_pat
     model, data, training, finetuning, _ = get_train_args(lf_config(name, tiny_model, tmp_path))
     assert data.template == "qwen3" if name != "qwen2.5_3b_qlora_qa" else data.template == "qwen"
     assert model.trust_remote_code is False
-    assert training.per_device_eval_batch_size >= 1 and "per_device_eval_batch_size" in load_recipe(CONFIGS / f"{name}.yaml")
+    assert training.per_device_eval_batch_size >= 1 and "per_device_eval_batch_size" in load_recipe(
+        CONFIGS / f"{name}.yaml"
+    )
     if name == "tiny_cpu_demo":
         return
     assert training.eval_steps == training.save_steps and training.load_best_model_at_end
@@ -102,8 +104,17 @@ def test_unsloth_recipe_fails_only_for_the_missing_package(tiny_model: Path, tmp
     assert data.template == "qwen3" and data.enable_thinking is False
     assert training.metric_for_best_model == "entity_f1" and training.load_best_model_at_end
     plain = load_llamafactory_config(CONFIGS / "qwen4b_lora.yaml")
-    same = ("dataset", "eval_dataset", "cutoff_len", "per_device_train_batch_size", "gradient_accumulation_steps",
-            "per_device_eval_batch_size", "learning_rate", "eval_steps", "save_steps")
+    same = (
+        "dataset",
+        "eval_dataset",
+        "cutoff_len",
+        "per_device_train_batch_size",
+        "gradient_accumulation_steps",
+        "per_device_eval_batch_size",
+        "learning_rate",
+        "eval_steps",
+        "save_steps",
+    )
     assert {k: cfg[k] for k in same} == {k: plain[k] for k in same}
 
 
@@ -163,11 +174,16 @@ def test_vllm_recipe_passes_vllm_checks(tiny_model: Path, tmp_path: Path) -> Non
     assert raw["model_name_or_path"] == load_recipe(CONFIGS / "qwen4b_merge.yaml")["export_dir"]
 
 
-@pytest.mark.parametrize("path,name", [
-    ("Qwen/Qwen3-0.6B", "Qwen3-0.6B-Thinking"), ("Qwen/Qwen3-1.7B", "Qwen3-1.7B-Thinking"),
-    ("Qwen/Qwen3-4B", "Qwen3-4B-Thinking"), ("Qwen/Qwen3-4B-Instruct-2507", "Qwen3-4B-Instruct-2507"),
-    ("Qwen/Qwen2.5-3B-Instruct", "Qwen2.5-3B-Instruct"),
-])
+@pytest.mark.parametrize(
+    "path,name",
+    [
+        ("Qwen/Qwen3-0.6B", "Qwen3-0.6B-Thinking"),
+        ("Qwen/Qwen3-1.7B", "Qwen3-1.7B-Thinking"),
+        ("Qwen/Qwen3-4B", "Qwen3-4B-Thinking"),
+        ("Qwen/Qwen3-4B-Instruct-2507", "Qwen3-4B-Instruct-2507"),
+        ("Qwen/Qwen2.5-3B-Instruct", "Qwen2.5-3B-Instruct"),
+    ],
+)
 def test_template_table_agrees_with_llamafactory(path: str, name: str) -> None:
     from llamafactory.extras.constants import DEFAULT_TEMPLATE, SUPPORTED_MODELS, DownloadSource
 

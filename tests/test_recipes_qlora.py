@@ -21,24 +21,51 @@ PLUGIN_ONLY = ("metric_for_best_model", "greater_is_better", "early_stopping_ste
 def test_qlora_recipe_trains_and_merges_on_cpu(tiny_model: Path, tmp_path: Path) -> None:
     (tmp_path / "data").mkdir()
     data = write_alpaca_splits(tmp_path / "data", {"train": 8, "val": 4})
-    train = {k: v for k, v in load_llamafactory_config(REPO / "llamafactory_configs/qwen4b_lora.yaml").items()
-             if k not in PLUGIN_ONLY}
-    train.update(model_name_or_path=str(tiny_model), dataset_dir=str(data), dataset="pii_synth_train",
-                 eval_dataset="pii_synth_val", output_dir=str(tmp_path / "adapter"), use_cpu=True, bf16=False,
-                 max_steps=2, save_steps=2, eval_steps=2, logging_steps=1, max_samples=4,
-                 per_device_train_batch_size=1, gradient_accumulation_steps=1, preprocessing_num_workers=1,
-                 load_best_model_at_end=False)
+    train = {
+        k: v
+        for k, v in load_llamafactory_config(REPO / "llamafactory_configs/qwen4b_lora.yaml").items()
+        if k not in PLUGIN_ONLY
+    }
+    train.update(
+        model_name_or_path=str(tiny_model),
+        dataset_dir=str(data),
+        dataset="pii_synth_train",
+        eval_dataset="pii_synth_val",
+        output_dir=str(tmp_path / "adapter"),
+        use_cpu=True,
+        bf16=False,
+        max_steps=2,
+        save_steps=2,
+        eval_steps=2,
+        logging_steps=1,
+        max_samples=4,
+        per_device_train_batch_size=1,
+        gradient_accumulation_steps=1,
+        preprocessing_num_workers=1,
+        load_best_model_at_end=False,
+    )
     (tmp_path / "train.yaml").write_text(yaml.safe_dump(train), encoding="utf-8")
     result = run_cli(["llamafactory-cli", "train", str(tmp_path / "train.yaml")])
     assert result.returncode == 0, result.stderr[-4000:]
     assert "Quantizing model to 4 bit with bitsandbytes" in result.stdout + result.stderr
     adapter = json.loads((tmp_path / "adapter" / "adapter_config.json").read_text())
     assert adapter["r"] == 16 and adapter["lora_alpha"] == 32
-    assert set(adapter["target_modules"]) == {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"}
+    assert set(adapter["target_modules"]) == {
+        "q_proj",
+        "k_proj",
+        "v_proj",
+        "o_proj",
+        "gate_proj",
+        "up_proj",
+        "down_proj",
+    }
 
     merge = load_llamafactory_config(REPO / "llamafactory_configs/qwen4b_merge.yaml")
-    merge.update(model_name_or_path=str(tiny_model), adapter_name_or_path=str(tmp_path / "adapter"),
-                 export_dir=str(tmp_path / "merged"))
+    merge.update(
+        model_name_or_path=str(tiny_model),
+        adapter_name_or_path=str(tmp_path / "adapter"),
+        export_dir=str(tmp_path / "merged"),
+    )
     (tmp_path / "merge.yaml").write_text(yaml.safe_dump(merge), encoding="utf-8")
     result = run_cli(["llamafactory-cli", "export", str(tmp_path / "merge.yaml")])
     assert result.returncode == 0, result.stderr[-4000:]

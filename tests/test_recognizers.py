@@ -240,7 +240,9 @@ def test_email_valid(text, expected):
     assert values(text, "EMAIL") == [expected]
 
 
-@pytest.mark.parametrize("text", ["邮箱.abc@example.com", "邮箱a..b@example.com", "版本user@localhost", "邮箱abc@example.c"])
+@pytest.mark.parametrize(
+    "text", ["邮箱.abc@example.com", "邮箱a..b@example.com", "版本user@localhost", "邮箱abc@example.c"]
+)
 def test_email_invalid(text):
     assert values(text, "EMAIL") == []
 

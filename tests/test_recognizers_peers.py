@@ -23,15 +23,26 @@ IDENTIFIERS = [
     {"kind": "PHONE", "value": "12912345678", "valid": False},
 ]
 INTEXT = [
-    {"suite": "TestCNIDCardRecognizer", "text": f"身份证 {' '.join(ID[i : i + 4] for i in range(0, 18, 4))}", "expected_count": 1},
-    {"suite": "TestCNBankCardRecognizer", "text": f"卡号 {'  '.join(CARD81[i : i + 4] for i in range(0, 16, 4))}", "expected_count": 1},
+    {
+        "suite": "TestCNIDCardRecognizer",
+        "text": f"身份证 {' '.join(ID[i : i + 4] for i in range(0, 18, 4))}",
+        "expected_count": 1,
+    },
+    {
+        "suite": "TestCNBankCardRecognizer",
+        "text": f"卡号 {'  '.join(CARD81[i : i + 4] for i in range(0, 16, 4))}",
+        "expected_count": 1,
+    },
     {"suite": "TestCNPassportRecognizer", "text": "通行证C23456789", "expected_count": 1},
     {"suite": "TestCNPhoneRecognizer", "text": "两个手机号13912345678和13712345678", "expected_count": 2},
 ]
 
 
 def _suites(root: Path, identifiers: list[dict], intext: list[dict]) -> Path:
-    for folder, name, items in (("cn-identifiers", "identifiers.json", identifiers), ("cn-intext-cases", "cases.json", intext)):
+    for folder, name, items in (
+        ("cn-identifiers", "identifiers.json", identifiers),
+        ("cn-intext-cases", "cases.json", intext),
+    ):
         (root / folder).mkdir(parents=True)
         (root / folder / name).write_text(json.dumps(items, ensure_ascii=False), encoding="utf-8")
     return root

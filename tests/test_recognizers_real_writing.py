@@ -188,6 +188,9 @@ def test_why_our_whole_number_checks_are_not_stdnums():
 
 def test_compare_reads_gold_with_the_offset_check(tmp_path, capsys):
     gold = tmp_path / "gold.jsonl"
-    gold.write_text('{"input": "电话13812345678", "output": {"entities": [{"type": "PHONE", "value": "13812345678", "start": 1, "end": 12}]}}\n', encoding="utf-8")
+    gold.write_text(
+        '{"input": "电话13812345678", "output": {"entities": [{"type": "PHONE", "value": "13812345678", "start": 1, "end": 12}]}}\n',
+        encoding="utf-8",
+    )
     assert compare_main(["--gold", str(gold)]) == 2
     assert f"{gold}:1: offsets 1:12 of a PHONE do not cover its value" in capsys.readouterr().err

@@ -67,7 +67,12 @@ def _model_run(tmp_path):
             kept.append(e)
         gold_lines.append(json.dumps({"id": str(i), **s.to_user_json()}, ensure_ascii=False))
         label = target_text(s.entities, s.text)
-        pred_lines.append(json.dumps({"id": str(i), "prompt": s.text, "predict": target_text(kept, s.text), "label": label}, ensure_ascii=False))
+        pred_lines.append(
+            json.dumps(
+                {"id": str(i), "prompt": s.text, "predict": target_text(kept, s.text), "label": label},
+                ensure_ascii=False,
+            )
+        )
     gold_path.write_text("\n".join(gold_lines) + "\n", encoding="utf-8")
     pred_path.write_text("\n".join(pred_lines) + "\n", encoding="utf-8")
     return gold_path, pred_path
@@ -80,7 +85,20 @@ def _cells(table: str) -> dict[str, list[str]]:
 def test_compare_command_scores_model_rules_and_hybrids(tmp_path):
     gold, preds = _model_run(tmp_path)
     out = tmp_path / "table.md"
-    result = run_cli(["python", "-m", "piifactory.rules_vs_model", "--predictions", str(preds), "--gold", str(gold), "--out", str(out)], timeout=120)
+    result = run_cli(
+        [
+            "python",
+            "-m",
+            "piifactory.rules_vs_model",
+            "--predictions",
+            str(preds),
+            "--gold",
+            str(gold),
+            "--out",
+            str(out),
+        ],
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
     table = out.read_text(encoding="utf-8")
     assert table.splitlines()[0] == (
@@ -92,7 +110,10 @@ def test_compare_command_scores_model_rules_and_hybrids(tmp_path):
     rules, model, union, verify, both = cells["ID_CARD"]
     assert model == verify == "0.0 / 0.0 / 0.0"  # every ID has a wrong digit; verify drops them
     assert both == union == "100.0 / 100.0 / 100.0"  # union puts the real ones back, in place of the wrong copies
-    precision = {name: float(cell.split(" / ")[0]) for name, cell in zip(("rules", "model", "union", "verify", "both"), cells["micro"])}
+    precision = {
+        name: float(cell.split(" / ")[0])
+        for name, cell in zip(("rules", "model", "union", "verify", "both"), cells["micro"])
+    }
     assert precision["verify"] > precision["model"] and precision["both"] == precision["union"] > precision["model"]
     assert cells["unreadable answers"] == ["0"] * 5
     assert cells["PERSON"][1] == cells["PERSON"][4] == "100.0 / 100.0 / 100.0"  # the model's names survive

@@ -13,9 +13,19 @@ from piifactory.schema import (
 
 @pytest.mark.parametrize(
     ("label", "expected"),
-    [("PERSON", "PERSON"), ("name", "PERSON"), ("姓名", "PERSON"), ("phone_number", "PHONE"),
-     ("身份证号", "ID_CARD"), ("credit card", "BANK_CARD"), ("EMAIL_ADDRESS", "EMAIL"), ("company", "ORG"),
-     ("统一社会信用代码", "USCC"), ("IPV6", "IP"), ("licence plate", "LICENSE_PLATE")],
+    [
+        ("PERSON", "PERSON"),
+        ("name", "PERSON"),
+        ("姓名", "PERSON"),
+        ("phone_number", "PHONE"),
+        ("身份证号", "ID_CARD"),
+        ("credit card", "BANK_CARD"),
+        ("EMAIL_ADDRESS", "EMAIL"),
+        ("company", "ORG"),
+        ("统一社会信用代码", "USCC"),
+        ("IPV6", "IP"),
+        ("licence plate", "LICENSE_PLATE"),
+    ],
 )
 def test_aliases_map_to_canonical_types(label: str, expected: str) -> None:
     assert canonical_type(label) == expected

@@ -103,7 +103,12 @@ def test_every_allowed_token_continues_the_frame(tok) -> None:
     index = frame_index(tok)
     frame = answer_frame()
     source = "张三的电话13800138000"
-    for written in ('{"entities": [', '{"entities": [{"type": "PH', '{"entities": [{"type": "PHONE", "value": "138', '{"entities": [{"type": "PHONE", "value": "138"'):
+    for written in (
+        '{"entities": [',
+        '{"entities": [{"type": "PH',
+        '{"entities": [{"type": "PHONE", "value": "138',
+        '{"entities": [{"type": "PHONE", "value": "138"',
+    ):
         constraint = StructureConstraint(tok, [source], stop_token_ids=_stops(tok), max_new_tokens=200)
         scores = feed(tok, constraint, written, len(tok))
         allowed = [index.raw[t] for t in torch.nonzero(torch.isfinite(scores[0])).flatten().tolist()]
@@ -160,8 +165,16 @@ def test_an_untrained_model_never_writes_an_unparseable_answer(tiny_model, tok) 
     prompts = [tok.encode(t or "空", add_special_tokens=False) for t in texts]
     answers = []
     for budget, bias in ((10, 0.0), (48, 0.0), (48, 6.0), (96, 12.0)):
-        for answer in generate_answers(model, tok, prompts, max_new_tokens=budget, stop_token_ids=_stops(tok),
-                                       batch_size=3, sources=texts, recall_bias=bias):
+        for answer in generate_answers(
+            model,
+            tok,
+            prompts,
+            max_new_tokens=budget,
+            stop_token_ids=_stops(tok),
+            batch_size=3,
+            sources=texts,
+            recall_bias=bias,
+        ):
             answers.append(answer)
     for answer, text in zip(answers, texts * 4):
         parsed = json.loads(answer.text)

@@ -70,9 +70,21 @@ def test_values_come_in_the_formats_people_write() -> None:
                 values["grouped card"] += " " in v or "-" in v
             elif ent.type == "PASSPORT":
                 values["travel permit"] += v[0] in "CLHM"
-    assert all(values[kind] >= 5 for kind in (
-        "minority ·", "stray space", "compound surname", "+86", "grouped phone", "full-width", "grouped ID",
-        "15-digit ID", "grouped card", "travel permit")), values
+    assert all(
+        values[kind] >= 5
+        for kind in (
+            "minority ·",
+            "stray space",
+            "compound surname",
+            "+86",
+            "grouped phone",
+            "full-width",
+            "grouped ID",
+            "15-digit ID",
+            "grouped card",
+            "travel permit",
+        )
+    ), values
 
 
 def test_hard_negatives_carry_no_entity_and_rules_stay_silent_on_them() -> None:
@@ -98,7 +110,9 @@ def test_rules_find_the_structured_values_in_varied_genres() -> None:
 
 def test_type_weights_draw_more_of_the_weighted_type() -> None:
     def person_share(samples) -> float:
-        return sum(any(e.type == "PERSON" for e in s.entities) for s in samples if s.entities) / sum(bool(s.entities) for s in samples)
+        return sum(any(e.type == "PERSON" for e in s.entities) for s in samples if s.entities) / sum(
+            bool(s.entities) for s in samples
+        )
 
     plain = person_share(generate(2000, seed=6, genres={"templates": 1}))
     weighted = person_share(generate(2000, seed=6, genres={"templates": 1}, types={"LICENSE_PLATE": 5}))
@@ -123,8 +137,24 @@ def test_bad_weights_are_usage_errors(weights) -> None:
 
 def test_cli_genres_types_and_genre_field(tmp_path, capsys) -> None:
     out = tmp_path / "aug.jsonl"
-    assert main(["--n", "300", "--seed", "9", "--genres", "varied", "--types", "PERSON=3", "--genre-field",
-                 "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "--n",
+                "300",
+                "--seed",
+                "9",
+                "--genres",
+                "varied",
+                "--types",
+                "PERSON=3",
+                "--genre-field",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
     assert len(rows) == 300 and {r["genre"] for r in rows} <= set(VARIED_GENRES)
     assert len({r["genre"] for r in rows}) == len(VARIED_GENRES)

@@ -12,13 +12,24 @@ from tests.conftest import REPO, run_cli
 def test_stock_cli_trains_tiny_recipe(tiny_model, tmp_path) -> None:
     data = write_alpaca_splits(tmp_path, {"train": 300, "val": 24})
     out = tmp_path / "run"
-    result = run_cli([
-        "llamafactory-cli", "train", str(REPO / "llamafactory_configs/tiny_cpu_demo.yaml"),
-        f"model_name_or_path={tiny_model}", f"dataset_dir={data}", f"output_dir={out}",
-        "max_steps=40", "save_steps=20", "eval_steps=20", "logging_steps=5",
-    ])
+    result = run_cli(
+        [
+            "llamafactory-cli",
+            "train",
+            str(REPO / "llamafactory_configs/tiny_cpu_demo.yaml"),
+            f"model_name_or_path={tiny_model}",
+            f"dataset_dir={data}",
+            f"output_dir={out}",
+            "max_steps=40",
+            "save_steps=20",
+            "eval_steps=20",
+            "logging_steps=5",
+        ]
+    )
     assert result.returncode == 0, result.stderr[-4000:]
     assert (out / "checkpoint-40" / "model.safetensors").exists()
-    losses = [json.loads(line)["loss"] for line in (out / "trainer_log.jsonl").read_text().splitlines() if '"loss"' in line]
+    losses = [
+        json.loads(line)["loss"] for line in (out / "trainer_log.jsonl").read_text().splitlines() if '"loss"' in line
+    ]
     assert len(losses) >= 4
     assert losses[-1] < losses[0] * 0.7, losses

@@ -13,10 +13,16 @@ from piifactory.io import InputError
 
 def parse_args(argv: list[str] | None = None) -> BoardSettings:
     parser = argparse.ArgumentParser(prog="python -m piifactory.board", description=__doc__)
-    parser.add_argument("--root", type=Path, default=Path.cwd(), help="pack root: dataset_info.json, recipes, saves/ (default: cwd)")
-    parser.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1; 0.0.0.0 exposes the board)")
+    parser.add_argument(
+        "--root", type=Path, default=Path.cwd(), help="pack root: dataset_info.json, recipes, saves/ (default: cwd)"
+    )
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="bind address (default 127.0.0.1; 0.0.0.0 exposes the board)"
+    )
     parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", 7860)))
-    parser.add_argument("--dataset-dir", default=".", help="folder of dataset_info.json, relative to --root (default .)")
+    parser.add_argument(
+        "--dataset-dir", default=".", help="folder of dataset_info.json, relative to --root (default .)"
+    )
     args = parser.parse_args(argv)
     return BoardSettings(root=args.root.resolve(), host=args.host, port=args.port, dataset_dir=args.dataset_dir)
 

@@ -49,8 +49,16 @@ WIDGETS: dict[str, str] = {
     "use_dora": "train.use_dora",
 }
 # Integer sliders: a float there (warmup_steps: 0.05 is a ratio) stays in "Extra arguments".
-INT_WIDGETS = {"cutoff_len", "per_device_train_batch_size", "gradient_accumulation_steps", "logging_steps",
-               "save_steps", "warmup_steps", "lora_rank", "lora_alpha"}
+INT_WIDGETS = {
+    "cutoff_len",
+    "per_device_train_batch_size",
+    "gradient_accumulation_steps",
+    "logging_steps",
+    "save_steps",
+    "warmup_steps",
+    "lora_rank",
+    "lora_alpha",
+}
 # Widgets that are text boxes: the board parses their strings with float() or int().
 TEXT_WIDGETS: dict[str, str] = {
     "learning_rate": "train.learning_rate",

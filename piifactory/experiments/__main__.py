@@ -17,10 +17,15 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="run the experiment, or resume it where it stopped; then write the report")
     run.add_argument("experiment", type=Path, help="experiment YAML (docs/experiments.md)")
-    run.add_argument("--storage", default=STORAGE, help=f"experiments folder (default {STORAGE}); on a cluster a "
-                                                         "folder every node sees at the same path")
-    run.add_argument("--address", help="an existing Ray cluster (ray://HOST:10001 or HOST:6379, or auto); "
-                                       "default: a local Ray on this machine")
+    run.add_argument(
+        "--storage",
+        default=STORAGE,
+        help=f"experiments folder (default {STORAGE}); on a cluster a folder every node sees at the same path",
+    )
+    run.add_argument(
+        "--address",
+        help="an existing Ray cluster (ray://HOST:10001 or HOST:6379, or auto); default: a local Ray on this machine",
+    )
     run.add_argument("--num-cpus", type=float, help="local Ray only: CPUs it may use (default: all)")
     run.add_argument("--num-gpus", type=float, help="local Ray only: GPUs it may use (default: all)")
     report = commands.add_parser("report", help="write the report again from the trial folders (no training)")
@@ -31,8 +36,9 @@ def main(argv: list[str] | None = None) -> int:
         if ns.command == "run":
             from piifactory.experiments.runner import run as run_experiment
 
-            exp_dir = run_experiment(ns.experiment, storage=ns.storage, address=ns.address,
-                                     num_cpus=ns.num_cpus, num_gpus=ns.num_gpus)
+            exp_dir = run_experiment(
+                ns.experiment, storage=ns.storage, address=ns.address, num_cpus=ns.num_cpus, num_gpus=ns.num_gpus
+            )
         else:
             from piifactory.experiments.runner import report_only
 

@@ -51,7 +51,10 @@ class Progress(Callback):
         if previous is None or (value > previous[0] if self.mode == "max" else value < previous[0]):
             self.best[label] = (value, step)
         total = f"/{result['total_steps']}" if result.get("total_steps") else ""
-        self._print(label, f"step {step}{total}  epoch {result['epoch']:.2f}  {self.key} {value:.4g} {self._best_text(label)}  evaluated")
+        self._print(
+            label,
+            f"step {step}{total}  epoch {result['epoch']:.2f}  {self.key} {value:.4g} {self._best_text(label)}  evaluated",
+        )
         self.last_live[label] = time.monotonic()
 
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
@@ -68,8 +71,11 @@ class Progress(Callback):
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         label = self._label(trial)
         outcome = read_outcome(self.plan.runs_dir / label) or {}
-        self._print(label, f"crashed ({outcome.get('reason', 'see the error above')}); "
-                           f"log: {self.plan.runs_dir / label / 'train.log'}")
+        self._print(
+            label,
+            f"crashed ({outcome.get('reason', 'see the error above')}); "
+            f"log: {self.plan.runs_dir / label / 'train.log'}",
+        )
 
     def on_step_end(self, iteration: int, trials: list, **info: Any) -> None:
         now = time.monotonic()
@@ -83,6 +89,9 @@ class Progress(Callback):
                 continue
             entry = entries[-1]
             loss = f"  loss {entry['loss']:.4g}" if isinstance(entry.get("loss"), (int, float)) else ""
-            self._print(label, f"step {entry[STEP]}/{entry.get('total_steps', '?')}{loss}  "
-                               f"{entry.get('elapsed_time', '')} elapsed  {self._best_text(label)}  training")
+            self._print(
+                label,
+                f"step {entry[STEP]}/{entry.get('total_steps', '?')}{loss}  "
+                f"{entry.get('elapsed_time', '')} elapsed  {self._best_text(label)}  training",
+            )
             self.last_live[label] = now

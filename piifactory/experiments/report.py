@@ -76,8 +76,20 @@ def summarize(plan: TrialPlan) -> list[TrialSummary]:
         best = _better(experiment)(evals, key=lambda e: e[experiment.metric_key]) if evals else None
         attempts = record["attempts"]
         seconds = outcome["end"] - attempts[-1]["start"] if "end" in outcome else None
-        out.append(TrialSummary(record["label"], record["config"], outcome["state"], evals, best, seconds,
-                                len(attempts), run_dir, attempts[0]["start"], outcome.get("reason", "")))
+        out.append(
+            TrialSummary(
+                record["label"],
+                record["config"],
+                outcome["state"],
+                evals,
+                best,
+                seconds,
+                len(attempts),
+                run_dir,
+                attempts[0]["start"],
+                outcome.get("reason", ""),
+            )
+        )
     return sorted(out, key=lambda s: s.started)
 
 
@@ -88,7 +100,9 @@ def best_model_dir(summary: TrialSummary) -> Path | None:
         at_best = summary.run_dir / f"checkpoint-{summary.best['step']}"
         if (at_best / "trainer_state.json").is_file():
             return at_best
-    states = sorted(summary.run_dir.glob("checkpoint-*/trainer_state.json"), key=lambda p: int(p.parent.name.rsplit("-", 1)[1]))
+    states = sorted(
+        summary.run_dir.glob("checkpoint-*/trainer_state.json"), key=lambda p: int(p.parent.name.rsplit("-", 1)[1])
+    )
     if states:
         best = json.loads(states[-1].read_text(encoding="utf-8")).get("best_model_checkpoint")
         if best and Path(best).is_dir():
@@ -107,8 +121,11 @@ def pick_pair(experiment: Experiment, summaries: list[TrialSummary]) -> tuple[Tr
     if len(experiment.variants) == 2 and experiment.search is None:
         a, b = (v.name for v in experiment.variants)
         return (by_label[a], by_label[b]) if a in by_label and b in by_label else None
-    ranked = sorted((s for s in summaries if s.best is not None), key=lambda s: s.best[experiment.metric_key],
-                    reverse=experiment.metric_mode == "max")
+    ranked = sorted(
+        (s for s in summaries if s.best is not None),
+        key=lambda s: s.best[experiment.metric_key],
+        reverse=experiment.metric_mode == "max",
+    )
     return (ranked[0], ranked[1]) if len(ranked) >= 2 else None
 
 
@@ -119,10 +136,28 @@ def predict_command(plan: TrialPlan, summary: TrialSummary, model_dir: Path, out
     recipe_path = trial_recipe_path(experiment, summary.config)
     overrides = trial_overrides(experiment, summary.config)
     recipe = apply_overrides(read_recipe(plan.workdir / recipe_path), overrides)
-    weights = "model_name_or_path" if recipe.get("finetuning_type", "lora") in ("full", "freeze") else "adapter_name_or_path"
-    args = [sys.executable, "-m", "eval.predict", recipe_path, *overrides, override_arg(weights, str(model_dir)),
-            "--dataset", str(report.dataset), "--out", str(out), "--batch-size", str(report.batch_size),
-            "--max-new-tokens", str(report.max_new_tokens), "--values", report.values, "--no-progress"]
+    weights = (
+        "model_name_or_path" if recipe.get("finetuning_type", "lora") in ("full", "freeze") else "adapter_name_or_path"
+    )
+    args = [
+        sys.executable,
+        "-m",
+        "eval.predict",
+        recipe_path,
+        *overrides,
+        override_arg(weights, str(model_dir)),
+        "--dataset",
+        str(report.dataset),
+        "--out",
+        str(out),
+        "--batch-size",
+        str(report.batch_size),
+        "--max-new-tokens",
+        str(report.max_new_tokens),
+        "--values",
+        report.values,
+        "--no-progress",
+    ]
     return [*args, "--limit", str(report.limit)] if report.limit else args
 
 
@@ -148,7 +183,9 @@ def compare_pair(plan: TrialPlan, pair: tuple[TrialSummary, TrialSummary], out_d
             return {"error": f"{summary.label} has no saved weights to predict with"}
         path = out_dir / f"predictions_{summary.label}.jsonl"
         log = out_dir / f"predict_{summary.label}.log"
-        futures.append(task.remote(predict_command(plan, summary, model_dir, path), str(plan.workdir), str(log), train_env(plan)))
+        futures.append(
+            task.remote(predict_command(plan, summary, model_dir, path), str(plan.workdir), str(log), train_env(plan))
+        )
         paths.append((summary.label, model_dir, path, log))
     codes = ray.get(futures)
     for (label, _, _, log), code in zip(paths, codes):
@@ -171,7 +208,7 @@ def plot_metric(plan: TrialPlan, summaries: list[TrialSummary], path: Path) -> P
         if not summary.evals:
             continue
         steps = [e["step"] for e in summary.evals]
-        line, = ax.plot(steps, [e[key] for e in summary.evals], "o-", label=f"{summary.label} ({summary.state})")
+        (line,) = ax.plot(steps, [e[key] for e in summary.evals], "o-", label=f"{summary.label} ({summary.state})")
         if summary.state != FINISHED:
             ax.plot(steps[-1], summary.evals[-1][key], "x", color=line.get_color(), markersize=12)
     ax.set_xlabel("step")
@@ -195,9 +232,19 @@ def trial_rows(plan: TrialPlan, summaries: list[TrialSummary]) -> list[list[str]
     for s in summaries:
         value = f"{s.best[key]:.4g}" if s.best else "-"
         state = s.state + (f" ({s.attempts} attempts)" if s.attempts > 1 else "")
-        rows.append([s.label, f"`{s.settings(plan.experiment)}`", value, _pct(s.best, "eval_entity_precision"),
-                     _pct(s.best, "eval_entity_recall"), _pct(s.best, "eval_entity_f1"),
-                     str(s.best["step"]) if s.best else "-", _duration(s.seconds), state])
+        rows.append(
+            [
+                s.label,
+                f"`{s.settings(plan.experiment)}`",
+                value,
+                _pct(s.best, "eval_entity_precision"),
+                _pct(s.best, "eval_entity_recall"),
+                _pct(s.best, "eval_entity_f1"),
+                str(s.best["step"]) if s.best else "-",
+                _duration(s.seconds),
+                state,
+            ]
+        )
     return rows
 
 
@@ -206,19 +253,36 @@ def comparison_lines(plan: TrialPlan, result: dict[str, Any]) -> list[str]:
         return ["## A/B on the test split", "", f"Not compared: {result['error']}", ""]
     name = COMPARE_METRIC.get(plan.experiment.metric, "f1")
     d = result["deltas"][name]
-    verdict = ("the split tells them apart (the 95% interval excludes 0)" if d["separated"] else
-               "no difference was seen" if d["samples_needed"] is None else
-               f"the split cannot tell them apart; about {d['samples_needed']} samples would be needed for a "
-               f"difference this size")
-    lines = ["## A/B on the test split", "",
-             f"`{result['b']}` - `{result['a']}` on {result['samples']} test samples (`{plan.experiment.report.dataset}`), "
-             f"{result['replicates']} paired bootstrap resamples; weights: `{result['a_model']}` and `{result['b_model']}`.", "",
-             f"**{name}: {100 * d['delta']:+.1f} points, 95% interval [{100 * d['ci'][0]:+.1f}, {100 * d['ci'][1]:+.1f}]**: "
-             f"{verdict}.", ""]
-    rows = [[m, f"{100 * v['a']:.1f}", f"{100 * v['b']:.1f}", f"{100 * v['delta']:+.1f}",
-             f"[{100 * v['ci'][0]:+.1f}, {100 * v['ci'][1]:+.1f}]", f"{v['p_value']:.3f}",
-             "yes" if v["separated"] else (f"no (~{v['samples_needed']} samples)" if v["samples_needed"] else "no")]
-            for m, v in result["deltas"].items()]
+    verdict = (
+        "the split tells them apart (the 95% interval excludes 0)"
+        if d["separated"]
+        else "no difference was seen"
+        if d["samples_needed"] is None
+        else f"the split cannot tell them apart; about {d['samples_needed']} samples would be needed for a "
+        f"difference this size"
+    )
+    lines = [
+        "## A/B on the test split",
+        "",
+        f"`{result['b']}` - `{result['a']}` on {result['samples']} test samples (`{plan.experiment.report.dataset}`), "
+        f"{result['replicates']} paired bootstrap resamples; weights: `{result['a_model']}` and `{result['b_model']}`.",
+        "",
+        f"**{name}: {100 * d['delta']:+.1f} points, 95% interval [{100 * d['ci'][0]:+.1f}, {100 * d['ci'][1]:+.1f}]**: "
+        f"{verdict}.",
+        "",
+    ]
+    rows = [
+        [
+            m,
+            f"{100 * v['a']:.1f}",
+            f"{100 * v['b']:.1f}",
+            f"{100 * v['delta']:+.1f}",
+            f"[{100 * v['ci'][0]:+.1f}, {100 * v['ci'][1]:+.1f}]",
+            f"{v['p_value']:.3f}",
+            "yes" if v["separated"] else (f"no (~{v['samples_needed']} samples)" if v["samples_needed"] else "no"),
+        ]
+        for m, v in result["deltas"].items()
+    ]
     lines += [markdown_table(["metric", result["a"], result["b"], "delta", "95% CI", "p", "separated"], rows), ""]
     return lines
 
@@ -229,14 +293,27 @@ def write_report(plan: TrialPlan, out_dir: Path) -> Path:
     summaries = summarize(plan)
     out_dir.mkdir(parents=True, exist_ok=True)
     plot_metric(plan, summaries, out_dir / "metric.png")
-    lines = [f"# Experiment {experiment.name}", "",
-             f"Metric `{experiment.metric_key}` ({experiment.metric_mode}), scheduler {experiment.scheduler.type}"
-             + (f" on {experiment.scheduler.time_attr} (grace period {experiment.scheduler.grace_period:g})"
-                if experiment.scheduler.type != "none" else "") + f", base recipe `{experiment.recipe}`.", "",
-             markdown_table(["trial", "settings", experiment.metric_key, "P", "R", "F1", "best at step", "time", "state"],
-                            trial_rows(plan, summaries)), "",
-             "P/R/F1: entity precision, recall and F1 (%) at the trial's best evaluation; time: its last attempt.", "",
-             "![metric over steps](metric.png)", ""]
+    lines = [
+        f"# Experiment {experiment.name}",
+        "",
+        f"Metric `{experiment.metric_key}` ({experiment.metric_mode}), scheduler {experiment.scheduler.type}"
+        + (
+            f" on {experiment.scheduler.time_attr} (grace period {experiment.scheduler.grace_period:g})"
+            if experiment.scheduler.type != "none"
+            else ""
+        )
+        + f", base recipe `{experiment.recipe}`.",
+        "",
+        markdown_table(
+            ["trial", "settings", experiment.metric_key, "P", "R", "F1", "best at step", "time", "state"],
+            trial_rows(plan, summaries),
+        ),
+        "",
+        "P/R/F1: entity precision, recall and F1 (%) at the trial's best evaluation; time: its last attempt.",
+        "",
+        "![metric over steps](metric.png)",
+        "",
+    ]
     crashed = [s for s in summaries if s.state == CRASHED]
     for s in crashed:
         lines += [f"### {s.label} crashed: {s.reason}", "", "```", log_tail(s.run_dir / CONSOLE_LOG, 15), "```", ""]

@@ -27,7 +27,7 @@ def param_space(experiment: Experiment) -> dict[str, Any]:
     space: dict[str, Any] = {}
     if experiment.variants:
         space["variant"] = tune.grid_search([v.name for v in experiment.variants])
-    for key, axis in (experiment.search.space.items() if experiment.search else ()):
+    for key, axis in experiment.search.space.items() if experiment.search else ():
         if axis.kind == "grid":
             space[key] = tune.grid_search(list(axis.values))
         elif axis.kind == "choice":
@@ -42,11 +42,16 @@ def scheduler(experiment: Experiment):
 
     spec = experiment.scheduler
     if spec.type == "asha":
-        return ASHAScheduler(time_attr=spec.time_attr, grace_period=spec.grace_period,
-                             max_t=spec.max_t, reduction_factor=spec.reduction_factor)
+        return ASHAScheduler(
+            time_attr=spec.time_attr,
+            grace_period=spec.grace_period,
+            max_t=spec.max_t,
+            reduction_factor=spec.reduction_factor,
+        )
     if spec.type == "median":
-        return MedianStoppingRule(time_attr=spec.time_attr, grace_period=spec.grace_period,
-                                  min_samples_required=spec.min_samples)
+        return MedianStoppingRule(
+            time_attr=spec.time_attr, grace_period=spec.grace_period, min_samples_required=spec.min_samples
+        )
     return FIFOScheduler()
 
 
@@ -92,8 +97,10 @@ def pin_experiment_file(path: Path, exp_dir: Path) -> None:
     text = path.read_text(encoding="utf-8")
     pinned = exp_dir / PINNED_FILE
     if pinned.exists() and pinned.read_text(encoding="utf-8") != text:
-        raise ExperimentError(f"{path}: changed since this experiment started ({pinned}); resuming would mix two "
-                              "experiments: give it a new name, or remove the folder to start over")
+        raise ExperimentError(
+            f"{path}: changed since this experiment started ({pinned}); resuming would mix two "
+            "experiments: give it a new name, or remove the folder to start over"
+        )
     if not pinned.exists():
         atomic_write_text(pinned, text)
 
@@ -107,8 +114,15 @@ def init_ray(address: str | None, num_cpus: float | None, num_gpus: float | None
         ray.init(num_cpus=num_cpus, num_gpus=num_gpus, include_dashboard=False, log_to_driver=False)
 
 
-def run(path: str | Path, *, storage: str | Path = "outputs/experiments", address: str | None = None,
-        num_cpus: float | None = None, num_gpus: float | None = None, workdir: str | Path | None = None) -> Path:
+def run(
+    path: str | Path,
+    *,
+    storage: str | Path = "outputs/experiments",
+    address: str | None = None,
+    num_cpus: float | None = None,
+    num_gpus: float | None = None,
+    workdir: str | Path | None = None,
+) -> Path:
     """Run (or resume) the experiment, then write its report; returns the experiment folder."""
     path = Path(path)
     workdir = Path(workdir or os.getcwd()).resolve()
@@ -158,21 +172,28 @@ def tune_and_report(plan: TrialPlan, exp_dir: Path) -> None:
     resources = {"cpu": experiment.resources.cpus, "gpu": experiment.resources.gpus}
     trainable = tune.with_resources(tune.with_parameters(LlamaFactoryTrial, plan=plan), resources)
     if tune.Tuner.can_restore(str(exp_dir)):
-        print(f"resuming {exp_dir}: finished trials are kept, unfinished ones continue from their last checkpoint",
-              flush=True)
+        print(
+            f"resuming {exp_dir}: finished trials are kept, unfinished ones continue from their last checkpoint",
+            flush=True,
+        )
         tuner = tune.Tuner.restore(str(exp_dir), trainable, resume_unfinished=True, resume_errored=True)
     else:
         tuner = tune.Tuner(
             trainable,
             param_space=param_space(experiment),
             tune_config=tune.TuneConfig(
-                metric=experiment.metric_key, mode=experiment.metric_mode, scheduler=scheduler(experiment),
-                search_alg=search_algorithm(experiment), num_samples=experiment.search.samples if experiment.search else 1,
+                metric=experiment.metric_key,
+                mode=experiment.metric_mode,
+                scheduler=scheduler(experiment),
+                search_alg=search_algorithm(experiment),
+                num_samples=experiment.search.samples if experiment.search else 1,
                 max_concurrent_trials=experiment.max_concurrent,
                 trial_dirname_creator=functools.partial(_dirname, experiment),
             ),
             run_config=tune.RunConfig(
-                name=experiment.name, storage_path=str(exp_dir.parent), verbose=0,
+                name=experiment.name,
+                storage_path=str(exp_dir.parent),
+                verbose=0,
                 callbacks=[Progress(plan), *loggers(experiment)],
                 checkpoint_config=tune.CheckpointConfig(checkpoint_at_end=False),
                 failure_config=tune.FailureConfig(max_failures=0, fail_fast=False),
@@ -181,4 +202,3 @@ def tune_and_report(plan: TrialPlan, exp_dir: Path) -> None:
     tuner.fit()
     report = write_report(plan, exp_dir / "report")
     print(f"report: {report}", flush=True)
-

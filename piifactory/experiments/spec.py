@@ -101,7 +101,9 @@ class Scheduler(_Strict):
     type: Literal["none", "asha", "median"] = "none"
     time_attr: Literal["epoch", "step"] = Field("epoch", description="the unit of grace_period and max_t")
     grace_period: float = Field(1.0, gt=0, description="no trial is stopped before this")
-    max_t: float = Field(1e6, gt=0, description="asha: the longest a trial runs, in time_attr units (default: no limit)")
+    max_t: float = Field(
+        1e6, gt=0, description="asha: the longest a trial runs, in time_attr units (default: no limit)"
+    )
     reduction_factor: float = Field(2.0, gt=1, description="asha: keep 1/reduction_factor at each rung")
     min_samples: int = Field(2, ge=1, description="median: other trials needed before judging one")
 
@@ -155,7 +157,11 @@ class Experiment(_Strict):
         names = [v.name for v in self.variants]
         if len(set(names)) != len(names):
             raise ValueError(f"variant names repeat: {names}")
-        keys = [*self.overrides, *(k for v in self.variants for k in v.overrides), *(self.search.space if self.search else ())]
+        keys = [
+            *self.overrides,
+            *(k for v in self.variants for k in v.overrides),
+            *(self.search.space if self.search else ()),
+        ]
         if taken := sorted({k for k in keys if k in RUNNER_KEYS}):
             raise ValueError(f"{', '.join(taken)}: set by the runner for each trial (runs/<trial>/, resumed there)")
         if self.report.compare and self.search is None and (unknown := set(self.report.compare) - set(names)):
@@ -213,8 +219,11 @@ def override_arg(key: str, value: Any) -> str:
 def trial_overrides(experiment: Experiment, config: dict[str, Any]) -> list[str]:
     """The ``key=value`` arguments of one trial: the experiment's, the variant's, the searched values."""
     variant = experiment.variant(config.get("variant"))
-    merged = {**experiment.overrides, **(variant.overrides if variant else {}),
-              **{k: v for k, v in config.items() if k != "variant"}}
+    merged = {
+        **experiment.overrides,
+        **(variant.overrides if variant else {}),
+        **{k: v for k, v in config.items() if k != "variant"},
+    }
     return [override_arg(key, value) for key, value in merged.items()]
 
 
@@ -236,12 +245,16 @@ def check_recipes(experiment: Experiment, workdir: Path) -> None:
             raise ExperimentError(str(exc)) from None
         where = f"{path} (variant {config['variant']})" if "variant" in config else path
         if str(recipe.get("eval_strategy", "no")).lower() in ("no", "false"):
-            raise ExperimentError(f"{where}: eval_strategy is off; trials are judged at evaluations (set steps or epoch)")
+            raise ExperimentError(
+                f"{where}: eval_strategy is off; trials are judged at evaluations (set steps or epoch)"
+            )
         if experiment.metric != "loss" and not _entity_metrics_on(recipe):
             raise ExperimentError(f"{where}: metric {experiment.metric} needs the {BLOCK_KEY}.entity_metrics block")
         if str(recipe.get("use_ray", False)).lower() == "true":
-            raise ExperimentError(f"{where}: use_ray is LLaMA-Factory's own Ray training; the experiment runner "
-                                  "already runs each trial on Ray; drop it")
+            raise ExperimentError(
+                f"{where}: use_ray is LLaMA-Factory's own Ray training; the experiment runner "
+                "already runs each trial on Ray; drop it"
+            )
 
 
 def _entity_metrics_on(recipe: dict[str, Any]) -> bool:

@@ -79,7 +79,9 @@ class EvaluationStream:
             if self.metric_key in entry and entry[STEP] not in self.steps:
                 self.steps.add(entry[STEP])
                 result = {k: v for k, v in entry.items() if k.startswith("eval_") and isinstance(v, (int, float))}
-                result.update(step=entry[STEP], epoch=float(entry.get("epoch", 0.0)), total_steps=entry.get("total_steps"))
+                result.update(
+                    step=entry[STEP], epoch=float(entry.get("epoch", 0.0)), total_steps=entry.get("total_steps")
+                )
                 if self.last_loss is not None:
                     result["loss"] = self.last_loss
                 results.append(result)

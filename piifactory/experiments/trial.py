@@ -90,8 +90,14 @@ def write_outcome(run_dir: Path, state: str, **details: Any) -> None:
 def train_command(plan: TrialPlan, config: dict[str, Any], run_dir: Path, resume_from: str | None) -> list[str]:
     """``llamafactory-cli train RECIPE key=value ...`` with the trial's folder as output_dir."""
     cli = Path(sys.executable).parent / "llamafactory-cli"
-    args = [str(cli), "train", trial_recipe_path(plan.experiment, config), *trial_overrides(plan.experiment, config),
-            override_arg("output_dir", str(run_dir)), override_arg("overwrite_output_dir", False)]
+    args = [
+        str(cli),
+        "train",
+        trial_recipe_path(plan.experiment, config),
+        *trial_overrides(plan.experiment, config),
+        override_arg("output_dir", str(run_dir)),
+        override_arg("overwrite_output_dir", False),
+    ]
     if resume_from is not None:
         args.append(override_arg("resume_from_checkpoint", resume_from))
     if plan.experiment.resources.gpus > 1 and (spaced := [a for a in args if any(c.isspace() for c in a)]):
@@ -119,8 +125,9 @@ def start_tied(argv: list[str], cwd: Path, env: dict[str, str], log: Path, heade
     with open(log, "ab") as console:
         console.write(f"\n{header or shlex.join(argv)}\n".encode())
         console.flush()
-        return subprocess.Popen([*guard, *argv], cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=console,
-                                stderr=subprocess.STDOUT)
+        return subprocess.Popen(
+            [*guard, *argv], cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=console, stderr=subprocess.STDOUT
+        )
 
 
 def run_tied(argv: list[str], cwd: Path, env: dict[str, str], log: Path) -> int:
@@ -149,15 +156,24 @@ class LlamaFactoryTrial(tune.Trainable):
         self.process: subprocess.Popen[bytes] | None = None
         outcome = read_outcome(self.run_dir)
         if outcome is not None and outcome["state"] in (FINISHED, STOPPED):
-            self.pending.extend(self.stream.feed(read_log(self.run_dir)))  # done before an interruption: replay, train nothing
+            self.pending.extend(
+                self.stream.feed(read_log(self.run_dir))
+            )  # done before an interruption: replay, train nothing
             return
         checkpoint = last_complete_checkpoint(self.run_dir)
-        self.pending.extend(self.stream.feed(cut_log_at(self.run_dir, int(checkpoint.rsplit("-", 1)[1]) if checkpoint else 0)))
+        self.pending.extend(
+            self.stream.feed(cut_log_at(self.run_dir, int(checkpoint.rsplit("-", 1)[1]) if checkpoint else 0))
+        )
         self.tail = LogTail(self.run_dir / TRAINER_LOG, offset=_size(self.run_dir / TRAINER_LOG))
         (self.run_dir / OUTCOME).unlink(missing_ok=True)
         argv = train_command(plan, config, self.run_dir, checkpoint)
-        record = read_record(self.run_dir) or {"label": self.label, "trial_id": self.trial_id, "config": config,
-                                               "recipe": trial_recipe_path(plan.experiment, config), "attempts": []}
+        record = read_record(self.run_dir) or {
+            "label": self.label,
+            "trial_id": self.trial_id,
+            "config": config,
+            "recipe": trial_recipe_path(plan.experiment, config),
+            "attempts": [],
+        }
         record["attempts"].append({"start": time.time(), "resume_from": checkpoint, "argv": argv})
         atomic_write_text(self.run_dir / RECORD, json.dumps(record, ensure_ascii=False, indent=1) + "\n")
         self._start(argv)
@@ -189,8 +205,10 @@ class LlamaFactoryTrial(tune.Trainable):
         tail = log_tail(self.run_dir / CONSOLE_LOG)
         reason = f"exit status {code}" if code else f"finished without an evaluation of {self.metric_key}"
         write_outcome(self.run_dir, CRASHED, reason=reason, log_tail=tail)
-        raise TrialFailed(f"trial {self.label}: llamafactory-cli train failed ({reason}); "
-                          f"last lines of {self.run_dir / CONSOLE_LOG}:\n{tail}")
+        raise TrialFailed(
+            f"trial {self.label}: llamafactory-cli train failed ({reason}); "
+            f"last lines of {self.run_dir / CONSOLE_LOG}:\n{tail}"
+        )
 
     def cleanup(self) -> None:
         """Stopped by the scheduler or the runner: end the training process and its children."""

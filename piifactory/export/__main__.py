@@ -50,17 +50,34 @@ def export(ns: argparse.Namespace) -> int:
     atomic_write_text(plan.out / "Modelfile", render_modelfile(spec, template, tokenizer))
     measured = None
     if ns.verify:
-        measured = measure(recipe, model, {q: plan.gguf(q) for q in quants}, plan.out / "verify", dataset=ns.dataset,
-                           limit=ns.verify, values=ns.values, max_new_tokens=ns.max_new_tokens)
+        measured = measure(
+            recipe,
+            model,
+            {q: plan.gguf(q) for q in quants},
+            plan.out / "verify",
+            dataset=ns.dataset,
+            limit=ns.verify,
+            values=ns.values,
+            max_new_tokens=ns.max_new_tokens,
+        )
         atomic_write_text(plan.out / "verify" / "measured.json", json.dumps(as_json(measured), indent=2) + "\n")
     metrics = json.loads(ns.metrics.read_text(encoding="utf-8"))["micro"] if ns.metrics else None
-    info = CardInfo(name=ns.name or plan.out.name, source=str(model), template=data_args.template,
-                    thinking="off (empty thought in every prompt)" if adds_empty_thought(template) else "as trained",
-                    files={q: plan.gguf(q) for q in quants}, modelfile_quant=ns.modelfile_quant,
-                    trained_metrics=metrics, measured=measured, pre_tokenizer=ns.pre_tokenizer)
+    info = CardInfo(
+        name=ns.name or plan.out.name,
+        source=str(model),
+        template=data_args.template,
+        thinking="off (empty thought in every prompt)" if adds_empty_thought(template) else "as trained",
+        files={q: plan.gguf(q) for q in quants},
+        modelfile_quant=ns.modelfile_quant,
+        trained_metrics=metrics,
+        measured=measured,
+        pre_tokenizer=ns.pre_tokenizer,
+    )
     atomic_write_text(plan.out / "README.md", render_card(info))
-    print(f"[export] Modelfile and README.md written; next: cd {plan.out} && ollama create {info.name} -f Modelfile",
-          file=sys.stderr)
+    print(
+        f"[export] Modelfile and README.md written; next: cd {plan.out} && ollama create {info.name} -f Modelfile",
+        file=sys.stderr,
+    )
     return 0
 
 
@@ -76,21 +93,32 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     gguf = commands.add_parser("gguf", help="export a trained model to GGUF + ollama Modelfile + model card")
     gguf.add_argument("recipe", help="training recipe YAML (model, adapter, template, thinking)")
-    gguf.add_argument("overrides", nargs="*", help="key=value, e.g. adapter_name_or_path=saves/x or "
-                                                   "model_name_or_path=outputs/full_finetune")
+    gguf.add_argument(
+        "overrides",
+        nargs="*",
+        help="key=value, e.g. adapter_name_or_path=saves/x or model_name_or_path=outputs/full_finetune",
+    )
     gguf.add_argument("--out", type=Path, required=True, help="folder for the GGUF files, Modelfile and README.md")
     gguf.add_argument("--quant", default=",".join(QUANTS), help=f"comma-separated, from {', '.join(QUANTS)}")
     gguf.add_argument("--modelfile-quant", default="q8_0", help="the file the Modelfile's FROM names")
     gguf.add_argument("--name", help="model name in the card and the ollama commands (default: the --out folder name)")
     gguf.add_argument("--metrics", type=Path, help="eval.score --json output of the model, quoted in the card")
-    gguf.add_argument("--verify", type=int, default=0, metavar="N",
-                      help="score HF and every GGUF on N samples of the eval dataset with llama.cpp (0: skip)")
+    gguf.add_argument(
+        "--verify",
+        type=int,
+        default=0,
+        metavar="N",
+        help="score HF and every GGUF on N samples of the eval dataset with llama.cpp (0: skip)",
+    )
     gguf.add_argument("--dataset", help="dataset for --verify (default: the recipe's eval_dataset)")
     gguf.add_argument("--values", choices=("copy", "free"), default="copy", help="decoding of values for --verify")
     gguf.add_argument("--max-new-tokens", type=int, default=256)
-    gguf.add_argument("--pre-tokenizer", help="only for test models whose tokenizer llama.cpp does not know: the "
-                                              "pre-tokenizer name to write (e.g. qwen2); text then tokenizes "
-                                              "differently than in training")
+    gguf.add_argument(
+        "--pre-tokenizer",
+        help="only for test models whose tokenizer llama.cpp does not know: the "
+        "pre-tokenizer name to write (e.g. qwen2); text then tokenizes "
+        "differently than in training",
+    )
     gguf.set_defaults(func=export)
     commands.add_parser("build", help="build the llama.cpp toolchain (cached in .cache/)").set_defaults(func=build)
     ns = parser.parse_args(argv)

@@ -69,11 +69,23 @@ def has_adapter(recipe: dict) -> bool:
 def merge_config(recipe: dict, export_dir: Path) -> dict:
     """``llamafactory-cli export`` arguments: the recipe's model, adapter, template and thinking,
     merged into the unquantised base (no ``quantization_bit``: a QLoRA adapter too)."""
-    keep = ("model_name_or_path", "adapter_name_or_path", "template", "enable_thinking", "finetuning_type",
-            "trust_remote_code", "default_system")
+    keep = (
+        "model_name_or_path",
+        "adapter_name_or_path",
+        "template",
+        "enable_thinking",
+        "finetuning_type",
+        "trust_remote_code",
+        "default_system",
+    )
     config = {key: recipe[key] for key in keep if key in recipe}
-    return {**config, "export_dir": str(export_dir), "export_size": 5, "export_device": "cpu",
-            "export_legacy_format": False}
+    return {
+        **config,
+        "export_dir": str(export_dir),
+        "export_size": 5,
+        "export_device": "cpu",
+        "export_legacy_format": False,
+    }
 
 
 def hf_model(plan: ExportPlan) -> Path:
@@ -84,8 +96,11 @@ def hf_model(plan: ExportPlan) -> Path:
     config = plan.out / "logs" / "merge.yaml"
     config.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(config, yaml.safe_dump(merge_config(plan.recipe, merged), allow_unicode=True))
-    _step("merge (llamafactory-cli export)", [str(BIN / "llamafactory-cli"), "export", str(config)],
-          plan.out / "logs" / "merge.log")
+    _step(
+        "merge (llamafactory-cli export)",
+        [str(BIN / "llamafactory-cli"), "export", str(config)],
+        plan.out / "logs" / "merge.log",
+    )
     return merged
 
 
@@ -107,7 +122,9 @@ def converter_input(model: Path, staging: Path) -> Path:
         if isinstance(extra, list):
             config.pop("extra_special_tokens")
             config["additional_special_tokens"] = [*config.get("additional_special_tokens", []), *extra]
-        (staging / "tokenizer_config.json").write_text(json.dumps(config, ensure_ascii=False, indent=2), encoding="utf-8")
+        (staging / "tokenizer_config.json").write_text(
+            json.dumps(config, ensure_ascii=False, indent=2), encoding="utf-8"
+        )
     return staging
 
 
@@ -116,9 +133,22 @@ def convert(tools: Toolchain, model: Path, target: Path, pre_tokenizer: str | No
     partial = target.with_name(target.name + ".partial")
     staging = converter_input(model, target.parent / ".convert-input")
     try:
-        _step("convert_hf_to_gguf.py", [str(tools.convert_python), str(CONVERTER), str(tools.tree),
-                                        pre_tokenizer or "-", "--", str(staging), "--outtype", "f16",
-                                        "--outfile", str(partial)], log)
+        _step(
+            "convert_hf_to_gguf.py",
+            [
+                str(tools.convert_python),
+                str(CONVERTER),
+                str(tools.tree),
+                pre_tokenizer or "-",
+                "--",
+                str(staging),
+                "--outtype",
+                "f16",
+                "--outfile",
+                str(partial),
+            ],
+            log,
+        )
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     partial.replace(target)

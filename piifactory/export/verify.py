@@ -53,8 +53,18 @@ def _hf_size(model: Path) -> int:
     return sum(p.stat().st_size for p in model.glob("*.safetensors"))
 
 
-def measure(recipe: dict, hf_dir: Path, ggufs: dict[str, Path], out_dir: Path, *, dataset: str | None = None,
-            limit: int = 64, values: str = "copy", max_new_tokens: int = 256, batch_size: int = 8) -> list[Measured]:
+def measure(
+    recipe: dict,
+    hf_dir: Path,
+    ggufs: dict[str, Path],
+    out_dir: Path,
+    *,
+    dataset: str | None = None,
+    limit: int = 64,
+    values: str = "copy",
+    max_new_tokens: int = 256,
+    batch_size: int = 8,
+) -> list[Measured]:
     """Predict ``limit`` samples with HF, then with each GGUF; score and time each run."""
     from transformers import AutoTokenizer
 
@@ -70,18 +80,37 @@ def measure(recipe: dict, hf_dir: Path, ggufs: dict[str, Path], out_dir: Path, *
         path.unlink(missing_ok=True)
         notes: list[str] = []
         started = time.perf_counter()
-        predict(recipe, path, dataset=dataset, batch_size=batch_size, max_new_tokens=max_new_tokens, limit=limit,
-                backend="llamacpp" if gguf else "hf", gguf=gguf, values=values, progress=False, report=notes.append)
+        predict(
+            recipe,
+            path,
+            dataset=dataset,
+            batch_size=batch_size,
+            max_new_tokens=max_new_tokens,
+            limit=limit,
+            backend="llamacpp" if gguf else "hf",
+            gguf=gguf,
+            values=values,
+            progress=False,
+            report=notes.append,
+        )
         seconds = time.perf_counter() - started
         answers = _answers(path)
         reference = reference or answers
         micro = _micro(path)
-        rows.append(Measured(
-            label=label, size_bytes=gguf.stat().st_size if gguf else _hf_size(hf_dir),
-            precision=micro.get("precision"), recall=micro.get("recall"), f1=micro.get("f1"), seconds=seconds,
-            new_tokens=sum(len(tokenizer.encode(a, add_special_tokens=False)) for a in answers.values()),
-            same_as_hf=sum(answers[k] == reference.get(k) for k in answers), samples=len(answers),
-            tokenizer_note="; ".join(notes)))
+        rows.append(
+            Measured(
+                label=label,
+                size_bytes=gguf.stat().st_size if gguf else _hf_size(hf_dir),
+                precision=micro.get("precision"),
+                recall=micro.get("recall"),
+                f1=micro.get("f1"),
+                seconds=seconds,
+                new_tokens=sum(len(tokenizer.encode(a, add_special_tokens=False)) for a in answers.values()),
+                same_as_hf=sum(answers[k] == reference.get(k) for k in answers),
+                samples=len(answers),
+                tokenizer_note="; ".join(notes),
+            )
+        )
     return rows
 
 

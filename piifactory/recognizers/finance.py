@@ -31,7 +31,21 @@ class BankCardRecognizer(PatternRecognizer):
     )
     validated_score = 0.6
     has_checksum = True
-    context = ("银行", "卡号", "账号", "账户", "储蓄卡", "信用卡", "借记卡", "工资卡", "个人卡", "收款", "转账", "开户", "card")
+    context = (
+        "银行",
+        "卡号",
+        "账号",
+        "账户",
+        "储蓄卡",
+        "信用卡",
+        "借记卡",
+        "工资卡",
+        "个人卡",
+        "收款",
+        "转账",
+        "开户",
+        "card",
+    )
 
     def validate(self, value: str) -> bool:
         digits = compact(value)

@@ -16,7 +16,6 @@ PROVINCE_CODES = frozenset(
 )
 
 
-
 def has_id_layout(code: str) -> bool:
     """18 digits that read as province code + real birth date: a resident ID's layout, whether or
     not its check character is right. Such a number is an ID with a typo, not a bank card."""
@@ -39,7 +38,9 @@ class IdCardRecognizer(PatternRecognizer):
     patterns = (
         Pattern(
             "resident-id",
-            NOT_AFTER + rf"[1-8][0-9]{{5}}{GROUP_SEP}?(?:18|19|20)[0-9]{{2}}[01][0-9][0-3][0-9]{GROUP_SEP}?[0-9]{{3}}[0-9Xx]" + NOT_BEFORE,
+            NOT_AFTER
+            + rf"[1-8][0-9]{{5}}{GROUP_SEP}?(?:18|19|20)[0-9]{{2}}[01][0-9][0-3][0-9]{GROUP_SEP}?[0-9]{{3}}[0-9Xx]"
+            + NOT_BEFORE,
             0.5,
         ),
         Pattern(

@@ -16,7 +16,11 @@ class EmailRecognizer(PatternRecognizer):
     patterns = (
         Pattern(
             "email",
-            r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+@" + _LABEL + r"(?:\." + _LABEL + r")*\.[A-Za-z]{2,24}(?![A-Za-z0-9-])",
+            r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+@"
+            + _LABEL
+            + r"(?:\."
+            + _LABEL
+            + r")*\.[A-Za-z]{2,24}(?![A-Za-z0-9-])",
             0.8,
         ),
     )

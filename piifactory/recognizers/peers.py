@@ -29,7 +29,13 @@ from piifactory.tables import markdown_table
 
 IDENTIFIERS = Path("cn-identifiers/identifiers.json")
 INTEXT = Path("cn-intext-cases/cases.json")
-_SUITE_TYPES = {"Phone": "PHONE", "IDCard": "ID_CARD", "BankCard": "BANK_CARD", "Passport": "PASSPORT", "Email": "EMAIL"}
+_SUITE_TYPES = {
+    "Phone": "PHONE",
+    "IDCard": "ID_CARD",
+    "BankCard": "BANK_CARD",
+    "Passport": "PASSPORT",
+    "Email": "EMAIL",
+}
 
 
 @dataclass(frozen=True)
@@ -79,7 +85,9 @@ def _is_fixed_line(text: str) -> bool:
 
 def _is_unallocated_9x(text: str) -> bool:
     number = _parsed(text)
-    return number is not None and str(number.national_number).startswith("9") and not phonenumbers.is_valid_number(number)
+    return (
+        number is not None and str(number.national_number).startswith("9") and not phonenumbers.is_valid_number(number)
+    )
 
 
 DECISIONS: tuple[Decision, ...] = (
@@ -176,22 +184,44 @@ def report(cases: list[Case]) -> tuple[str, bool]:
     wrong = Counter((c.suite, c.kind) for c in unexplained)
     total = Counter((c.suite, c.kind) for c in cases)
     agree = Counter((c.suite, c.kind) for c in cases if c.agrees)
-    rows = [[s, k, str(n), str(agree[s, k]), str(deliberate[s, k]), str(wrong[s, k])] for (s, k), n in sorted(total.items())]
+    rows = [
+        [s, k, str(n), str(agree[s, k]), str(deliberate[s, k]), str(wrong[s, k])] for (s, k), n in sorted(total.items())
+    ]
     rows.append(["all", "", str(len(cases)), str(sum(agree.values())), str(len(explained)), str(len(unexplained))])
-    parts = ["## Agreement with peer test suites", "", markdown_table(["suite", "type", "cases", "agree", "deliberate", "unexplained"], rows)]
+    parts = [
+        "## Agreement with peer test suites",
+        "",
+        markdown_table(["suite", "type", "cases", "agree", "deliberate", "unexplained"], rows),
+    ]
     used = Counter(d.name for _, d in explained)
     parts += ["", "## Deliberate disagreements", ""]
-    parts.append(markdown_table(["decision", "type", "way", "cases", "reason"], [[d.name, d.kind, d.direction, str(used[d.name]), d.reason] for d in DECISIONS]))
+    parts.append(
+        markdown_table(
+            ["decision", "type", "way", "cases", "reason"],
+            [[d.name, d.kind, d.direction, str(used[d.name]), d.reason] for d in DECISIONS],
+        )
+    )
     listing = [[c.where, c.kind, f"`{c.text}`", str(c.expected), str(c.found), d.name] for c, d in explained]
     listing += [[c.where, c.kind, f"`{c.text}`", str(c.expected), str(c.found), "**unexplained**"] for c in unexplained]
     if listing:
-        parts += ["", "## Every disagreement", "", markdown_table(["where", "type", "text", "peer", "we", "decision"], listing)]
+        parts += [
+            "",
+            "## Every disagreement",
+            "",
+            markdown_table(["where", "type", "text", "peer", "we", "decision"], listing),
+        ]
     return "\n".join(parts), not unexplained
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m piifactory.recognizers.peers", description=__doc__.splitlines()[0])
-    parser.add_argument("real_data", nargs="?", type=Path, default=Path("../shared/real-data"), help="folder holding cn-identifiers/ and cn-intext-cases/")
+    parser.add_argument(
+        "real_data",
+        nargs="?",
+        type=Path,
+        default=Path("../shared/real-data"),
+        help="folder holding cn-identifiers/ and cn-intext-cases/",
+    )
     parser.add_argument("--out", type=Path, help="also write the report to this Markdown file")
     args = parser.parse_args(argv)
     try:

@@ -29,7 +29,9 @@ class RecognizerRegistry:
     def entity_types(self) -> set[str]:
         return {r.entity_type for r in self.recognizers}
 
-    def analyze(self, text: str, *, entities: Sequence[str] | None = None, threshold: float = DEFAULT_THRESHOLD) -> list[Detection]:
+    def analyze(
+        self, text: str, *, entities: Sequence[str] | None = None, threshold: float = DEFAULT_THRESHOLD
+    ) -> list[Detection]:
         """Non-overlapping rule hits in order of position, each with exact offsets into ``text``.
 
         Where hits overlap the higher score wins, then the longer span, then the earlier
@@ -89,7 +91,9 @@ def _default() -> RecognizerRegistry:
     return _DEFAULT
 
 
-def analyze(text: str, *, entities: Sequence[str] | None = None, threshold: float = DEFAULT_THRESHOLD) -> list[Detection]:
+def analyze(
+    text: str, *, entities: Sequence[str] | None = None, threshold: float = DEFAULT_THRESHOLD
+) -> list[Detection]:
     """Rule hits in ``text`` from the default registry (built once)."""
     return _default().analyze(text, entities=entities, threshold=threshold)
 

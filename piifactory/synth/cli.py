@@ -1,8 +1,8 @@
 """``python -m piifactory.synth``: write synthetic samples in the users' JSONL format.
 
-    python -m piifactory.synth --n 2000 --seed 0 --out data/pii_synth.jsonl
-    python -m piifactory.synth --n 5000 --genres varied --types PERSON=3,ADDRESS=2 --out data/aug.jsonl
-    python -m piifactory.synth --list-genres
+python -m piifactory.synth --n 2000 --seed 0 --out data/pii_synth.jsonl
+python -m piifactory.synth --n 5000 --genres varied --types PERSON=3,ADDRESS=2 --out data/aug.jsonl
+python -m piifactory.synth --list-genres
 """
 
 from __future__ import annotations
@@ -37,19 +37,34 @@ def parse_weights(text: str, groups: dict[str, tuple[str, ...]] | None = None) -
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m piifactory.synth", description=__doc__.splitlines()[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__.split("\n", 1)[1])
+    parser = argparse.ArgumentParser(
+        prog="python -m piifactory.synth",
+        description=__doc__.splitlines()[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=__doc__.split("\n", 1)[1],
+    )
     parser.add_argument("--n", type=int, default=2000, help="number of samples")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, help="JSONL file in the users' format")
-    parser.add_argument("--genres", type=lambda s: parse_weights(s, _GROUPS), default=None,
-                        help="NAME[=WEIGHT],... of genres, or 'all' / 'varied' (every genre but templates); "
-                             "default: templates (see --list-genres)")
-    parser.add_argument("--types", type=parse_weights, default=None,
-                        help="TYPE=WEIGHT,...: draw positive templates holding TYPE WEIGHT times as often")
+    parser.add_argument(
+        "--genres",
+        type=lambda s: parse_weights(s, _GROUPS),
+        default=None,
+        help="NAME[=WEIGHT],... of genres, or 'all' / 'varied' (every genre but templates); "
+        "default: templates (see --list-genres)",
+    )
+    parser.add_argument(
+        "--types",
+        type=parse_weights,
+        default=None,
+        help="TYPE=WEIGHT,...: draw positive templates holding TYPE WEIGHT times as often",
+    )
     parser.add_argument("--negative-ratio", type=float, default=1 / 3, help="share of samples without PII")
-    parser.add_argument("--genre-field", action="store_true",
-                        help="add each record's genre as a \"genre\" key (to split or score by genre)")
+    parser.add_argument(
+        "--genre-field",
+        action="store_true",
+        help='add each record\'s genre as a "genre" key (to split or score by genre)',
+    )
     parser.add_argument("--list-genres", action="store_true", help="print the genres and exit")
     args = parser.parse_args(argv)
     if args.list_genres:
@@ -61,8 +76,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         generator = SyntheticPII(args.seed, args.negative_ratio, genres=args.genres, types=args.types)
         records = (generator.labelled_sample() for _ in range(args.n))
-        lines = (json.dumps({**s.to_user_json(), **({"genre": g} if args.genre_field else {})}, ensure_ascii=False)
-                 for g, s in records)
+        lines = (
+            json.dumps({**s.to_user_json(), **({"genre": g} if args.genre_field else {})}, ensure_ascii=False)
+            for g, s in records
+        )
         atomic_write_lines(args.out, lines)
     except (PiiFactoryError, OSError) as exc:
         print(f"{args.out}: {exc}", file=sys.stderr)

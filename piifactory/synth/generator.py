@@ -33,8 +33,13 @@ def template_types(template: str) -> set[str]:
 class SyntheticPII(Values):
     """Seeded generator: the same seed and weights give the same samples, byte for byte."""
 
-    def __init__(self, seed: int = 0, negative_ratio: float = 1 / 3,
-                 genres: Mapping[str, float] | None = None, types: Mapping[str, float] | None = None) -> None:
+    def __init__(
+        self,
+        seed: int = 0,
+        negative_ratio: float = 1 / 3,
+        genres: Mapping[str, float] | None = None,
+        types: Mapping[str, float] | None = None,
+    ) -> None:
         super().__init__(seed)
         self.negative_ratio = negative_ratio
         genres = dict(genres) if genres else dict.fromkeys(DEFAULT_GENRES, 1.0)
@@ -105,7 +110,8 @@ class SyntheticPII(Values):
             yield self.sample()
 
 
-def generate(n: int, seed: int = 0, genres: Mapping[str, float] | None = None,
-             types: Mapping[str, float] | None = None) -> list[Sample]:
+def generate(
+    n: int, seed: int = 0, genres: Mapping[str, float] | None = None, types: Mapping[str, float] | None = None
+) -> list[Sample]:
     """``n`` samples from a fresh generator seeded with ``seed`` (default: the ``templates`` genre)."""
     return list(SyntheticPII(seed, genres=genres, types=types).samples(n))

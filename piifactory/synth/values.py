@@ -24,13 +24,51 @@ _EVENTS_FROM, _EVENTS_TO = _dt.date(2023, 1, 1), _dt.date(2027, 12, 31)
 _LANDLINE_AREAS = ("010", "021", "022", "023", "020", "0755", "0571", "025", "027", "028", "029", "0512")
 _COMPOUND_SURNAMES = ("欧阳", "司马", "诸葛", "上官", "东方", "皇甫", "慕容", "令狐", "司徒", "夏侯", "尉迟", "公孙")
 # Uyghur, Tibetan, Mongolian and other names as ID cards print them: given name · family name.
-_MINORITY_GIVEN = ("阿依古丽", "买买提", "古丽娜尔", "艾力", "迪丽热巴", "扎西", "卓玛", "巴特尔", "其其格", "努尔兰", "热依拉", "阿不都")
+_MINORITY_GIVEN = (
+    "阿依古丽",
+    "买买提",
+    "古丽娜尔",
+    "艾力",
+    "迪丽热巴",
+    "扎西",
+    "卓玛",
+    "巴特尔",
+    "其其格",
+    "努尔兰",
+    "热依拉",
+    "阿不都",
+)
 _MINORITY_FAMILY = ("买买提", "吐尔逊", "艾合买提", "多吉", "次仁", "巴图", "阿不力孜", "热合曼", "哈斯木", "托合提")
 # Names of the long dead and of fiction: names, but not personal data (hard negatives).
-_PUBLIC_FIGURES = ("李白", "杜甫", "苏轼", "鲁迅", "孔子", "孙中山", "诸葛亮", "曹雪芹", "林黛玉", "孙悟空", "秦始皇", "王羲之")
+_PUBLIC_FIGURES = (
+    "李白",
+    "杜甫",
+    "苏轼",
+    "鲁迅",
+    "孔子",
+    "孙中山",
+    "诸葛亮",
+    "曹雪芹",
+    "林黛玉",
+    "孙悟空",
+    "秦始皇",
+    "王羲之",
+)
 # Service numbers of banks, carriers and government: phone-shaped, but nobody's.
-_HOTLINES = ("95588", "95533", "95555", "10086", "10010", "12345", "12315", "400-820-8820", "400-600-9595",
-             "4008-123-123", "800-830-8888", "95338")
+_HOTLINES = (
+    "95588",
+    "95533",
+    "95555",
+    "10086",
+    "10010",
+    "12345",
+    "12315",
+    "400-820-8820",
+    "400-600-9595",
+    "4008-123-123",
+    "800-830-8888",
+    "95338",
+)
 _FULLWIDTH = str.maketrans("0123456789X", "０１２３４５６７８９Ｘ")
 
 
@@ -61,19 +99,41 @@ class Values:
     def fillers(self, varied: bool) -> dict[str, Callable[[], str]]:
         """Slot name -> filler. Slots outside the PII type list are hard-negative filler."""
         plain: dict[str, Callable[[], str]] = {
-            "PERSON": self.fake.name, "PHONE": self.mobile, "LANDLINE": self.landline, "ID_CARD": self.id_card,
-            "BANK_CARD": self.bank_card, "EMAIL": self.fake.email, "ADDRESS": self.address, "ORG": self.fake.company,
-            "LICENSE_PLATE": self.plate, "PASSPORT": self.passport, "USCC": self.uscc, "IP": self.ip,
-            "ORDER": self.order_number, "AMOUNT": self.amount, "DATE": self.date, "BAD_ID": self.bad_id_card,
-            "BAD_CARD": self.bad_bank_card, "NUMBER": lambda: str(self.rng.randint(1, 999)),
+            "PERSON": self.fake.name,
+            "PHONE": self.mobile,
+            "LANDLINE": self.landline,
+            "ID_CARD": self.id_card,
+            "BANK_CARD": self.bank_card,
+            "EMAIL": self.fake.email,
+            "ADDRESS": self.address,
+            "ORG": self.fake.company,
+            "LICENSE_PLATE": self.plate,
+            "PASSPORT": self.passport,
+            "USCC": self.uscc,
+            "IP": self.ip,
+            "ORDER": self.order_number,
+            "AMOUNT": self.amount,
+            "DATE": self.date,
+            "BAD_ID": self.bad_id_card,
+            "BAD_CARD": self.bad_bank_card,
+            "NUMBER": lambda: str(self.rng.randint(1, 999)),
             "PERCENT": lambda: f"{self.rng.randint(1, 99)}%",
-            "HOTLINE": lambda: self.rng.choice(_HOTLINES), "MASKED": self.masked, "PUBLIC": lambda: self.rng.choice(_PUBLIC_FIGURES),
-            "TIME": lambda: f"{self.rng.randint(0, 23):02d}:{self.rng.randint(0, 59):02d}:{self.rng.randint(0, 59):02d}",
+            "HOTLINE": lambda: self.rng.choice(_HOTLINES),
+            "MASKED": self.masked,
+            "PUBLIC": lambda: self.rng.choice(_PUBLIC_FIGURES),
+            "TIME": lambda: (
+                f"{self.rng.randint(0, 23):02d}:{self.rng.randint(0, 59):02d}:{self.rng.randint(0, 59):02d}"
+            ),
             "TRACKING": lambda: self.rng.choice(("SF", "YT", "JD", "ZTO")) + self._digits(12),
         }
         if varied:
-            plain.update(PERSON=self.varied_person, PHONE=self.varied_mobile, ID_CARD=self.varied_id_card,
-                         BANK_CARD=self.varied_bank_card, PASSPORT=self.varied_passport)
+            plain.update(
+                PERSON=self.varied_person,
+                PHONE=self.varied_mobile,
+                ID_CARD=self.varied_id_card,
+                BANK_CARD=self.varied_bank_card,
+                PASSPORT=self.varied_passport,
+            )
         return plain
 
     def _odd(self) -> bool:
@@ -193,7 +253,11 @@ class Values:
         if kind < 0.55:
             return fullwidth(self.id_card())
         if kind < 0.8:  # first generation: area, YYMMDD birth, sequence; no check digit
-            return self.fake.ssn()[:6] + self.fake.date_between(start_date=_BIRTH_FROM, end_date=_dt.date(1984, 12, 31)).strftime("%y%m%d") + self._digits(3)
+            return (
+                self.fake.ssn()[:6]
+                + self.fake.date_between(start_date=_BIRTH_FROM, end_date=_dt.date(1984, 12, 31)).strftime("%y%m%d")
+                + self._digits(3)
+            )
         card = self.id_card()
         return card[:-1] + "x" if card.endswith("X") else grouped(card, (6, 4, 4))  # a lower-case x
 

@@ -87,12 +87,15 @@ class EntityEvaluator:
             self._subsets[key] = EvalSubset(indices, prompts, texts, gold, max_new)
         return self._subsets[key]
 
-    def evaluate(self, model: torch.nn.Module, key: str, dataset, *, sharded: bool = False
-                 ) -> tuple[dict[str, float], list[dict[str, Any]]]:
+    def evaluate(
+        self, model: torch.nn.Module, key: str, dataset, *, sharded: bool = False
+    ) -> tuple[dict[str, float], list[dict[str, Any]]]:
         """(metrics without prefix, one record per sample for the predictions file); ``sharded``:
         the model's parameters are split across the ranks (ZeRO-3, FSDP)."""
         subset = self.subset(key, dataset)
-        rank, world = (dist.get_rank(), dist.get_world_size()) if dist.is_available() and dist.is_initialized() else (0, 1)
+        rank, world = (
+            (dist.get_rank(), dist.get_world_size()) if dist.is_available() and dist.is_initialized() else (0, 1)
+        )
         synced = sharded and world > 1
         mine = list(range(rank, len(subset.prompts), world))
         run = mine

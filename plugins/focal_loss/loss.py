@@ -78,7 +78,9 @@ def make_loss_func(
 ) -> Callable[..., torch.Tensor]:
     """A ``compute_loss_func(outputs, labels, num_items_in_batch=None)`` for the Trainer."""
 
-    def compute_loss_func(outputs: Any, labels: torch.Tensor, num_items_in_batch: torch.Tensor | int | None = None) -> torch.Tensor:
+    def compute_loss_func(
+        outputs: Any, labels: torch.Tensor, num_items_in_batch: torch.Tensor | int | None = None
+    ) -> torch.Tensor:
         logits = outputs["logits"] if isinstance(outputs, dict) else outputs[0]
         if logits is None or logits.numel() == 0:
             raise MissingLogitsError(

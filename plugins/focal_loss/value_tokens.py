@@ -35,7 +35,10 @@ class ValueTokenWeigher:
     def value_mask(self, ids: tuple[int, ...]) -> list[bool]:
         """For each token of a target, whether it overlaps an entity value's characters."""
         if ids not in self._cache:
-            ends = [len(self.tokenizer.decode(ids[: i + 1], skip_special_tokens=False).rstrip("\ufffd")) for i in range(len(ids))]
+            ends = [
+                len(self.tokenizer.decode(ids[: i + 1], skip_special_tokens=False).rstrip("\ufffd"))
+                for i in range(len(ids))
+            ]
             text = self.tokenizer.decode(ids, skip_special_tokens=False)
             spans = value_spans(text)
             mask, start = [], 0

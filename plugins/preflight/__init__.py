@@ -6,5 +6,11 @@ from plugins.preflight.core import run_preflight
 from plugins.preflight.recipe import load_llamafactory_config, split_plugin_block
 from plugins.preflight.report import PreflightReport
 
-__all__ = ["PreflightReport", "apply_overrides", "load_llamafactory_config", "load_recipe", "run_preflight",
-           "split_plugin_block"]
+__all__ = [
+    "PreflightReport",
+    "apply_overrides",
+    "load_llamafactory_config",
+    "load_recipe",
+    "run_preflight",
+    "split_plugin_block",
+]

@@ -14,8 +14,12 @@ from plugins.preflight.core import run_preflight
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m plugins.preflight", description=__doc__)
     parser.add_argument("recipe")
-    parser.add_argument("--gpu-mem", type=float, default=None, help="card memory in GiB (default: the recipe's "
-                        "pii_factory.preflight.gpu_mem_gb)")
+    parser.add_argument(
+        "--gpu-mem",
+        type=float,
+        default=None,
+        help="card memory in GiB (default: the recipe's pii_factory.preflight.gpu_mem_gb)",
+    )
     parser.add_argument("--gpus", type=int, default=1, help="GPUs per node, for DeepSpeed ZeRO sharding")
     parser.add_argument("overrides", nargs="*", help="key=value, as on llamafactory-cli's command line")
     args = parser.parse_intermixed_args(argv)

@@ -40,9 +40,7 @@ class Context:
 
     @property
     def eval_enabled(self) -> bool:
-        return self.is_train and (
-            str(self.get("eval_strategy", "no")) != "no" or bool(self.get("do_eval"))
-        )
+        return self.is_train and (str(self.get("eval_strategy", "no")) != "no" or bool(self.get("do_eval")))
 
     @property
     def thinking(self) -> bool:
@@ -52,8 +50,10 @@ class Context:
 
 def check_trust_remote_code(ctx: Context, report: PreflightReport) -> None:
     if ctx.get("trust_remote_code", False):
-        msg = ("trust_remote_code is on: it runs Python shipped with the model; Qwen models are "
-               "built into transformers and do not need it")
+        msg = (
+            "trust_remote_code is on: it runs Python shipped with the model; Qwen models are "
+            "built into transformers and do not need it"
+        )
         (report.errors if ctx.spec is not None or template_rule(ctx.base_model) else report.warnings).append(msg)
 
 
@@ -68,12 +68,15 @@ def check_template(ctx: Context, report: PreflightReport) -> None:
             report.warnings.append(f"template {template!r} on a {ctx.spec.model_type} model")
         return
     if template not in rule.templates:
-        report.errors.append(f"template {template!r} does not match {ctx.base_model} ({rule.family}): "
-                             f"use {' or '.join(rule.templates)}")
+        report.errors.append(
+            f"template {template!r} does not match {ctx.base_model} ({rule.family}): use {' or '.join(rule.templates)}"
+        )
     elif rule.thinking is not None and template == "qwen3" and ctx.thinking != rule.thinking:
         state = "on (enable_thinking unset defaults to true)" if ctx.thinking else "off"
-        report.errors.append(f"thinking is {state} for {ctx.base_model} ({rule.family}): "
-                             f"set enable_thinking: {str(rule.thinking).lower()}")
+        report.errors.append(
+            f"thinking is {state} for {ctx.base_model} ({rule.family}): "
+            f"set enable_thinking: {str(rule.thinking).lower()}"
+        )
 
 
 def _links(config: dict[str, Any]) -> tuple[set[str], set[str]]:
@@ -123,11 +126,13 @@ def check_consistency(ctx: Context, report: PreflightReport) -> None:
             report.errors.append(
                 f"template/thinking differ from {path.name}: here {mine[0]!r}, enable_thinking "
                 f"{ctx.get('enable_thinking', 'unset (true)')}; there {other_template!r}, enable_thinking "
-                f"{cfg.get('enable_thinking', 'unset (true)')}")
+                f"{cfg.get('enable_thinking', 'unset (true)')}"
+            )
 
 
-def check_datasets(ctx: Context, report: PreflightReport,
-                   counter: Callable[[], tuple[Callable[[str], int], str]]) -> None:
+def check_datasets(
+    ctx: Context, report: PreflightReport, counter: Callable[[], tuple[Callable[[str], int], str]]
+) -> None:
     """Names registered, files present, answers not cut by cutoff_len; remembers train rows.
     ``counter`` is called once, when the first local file is found (loading a tokenizer is slow)."""
     names = {"dataset": ds.split_names(ctx.get("dataset")), "eval_dataset": ds.split_names(ctx.get("eval_dataset"))}
@@ -147,8 +152,10 @@ def check_datasets(ctx: Context, report: PreflightReport,
         for name in dataset_names:
             entry = info.get(name)
             if entry is None:
-                report.errors.append(f"{key} {name!r} is not registered in {Path(dataset_dir) / 'dataset_info.json'} "
-                                     f"(registered: {', '.join(sorted(info)) or 'none'})")
+                report.errors.append(
+                    f"{key} {name!r} is not registered in {Path(dataset_dir) / 'dataset_info.json'} "
+                    f"(registered: {', '.join(sorted(info)) or 'none'})"
+                )
                 continue
             if "file_name" not in entry:
                 report.notes.append(f"{name}: not a local file, lengths not checked")
@@ -163,13 +170,17 @@ def check_datasets(ctx: Context, report: PreflightReport,
             if key == "dataset":
                 train_rows += min(stats.rows, max_samples) if max_samples else stats.rows
             if stats.truncated_answers:
-                msg = (f"{name}: cutoff_len {cutoff} cuts the answer of {stats.truncated_answers} of "
-                       f"{stats.rows} rows (longest sample {stats.longest_total} tokens, {method}); "
-                       f"raise cutoff_len to at least {stats.longest_total}")
+                msg = (
+                    f"{name}: cutoff_len {cutoff} cuts the answer of {stats.truncated_answers} of "
+                    f"{stats.rows} rows (longest sample {stats.longest_total} tokens, {method}); "
+                    f"raise cutoff_len to at least {stats.longest_total}"
+                )
                 (report.errors if method == "tokenizer" else report.warnings).append(msg)
             else:
-                report.notes.append(f"{name}: {stats.rows} rows, longest {stats.longest_total} tokens "
-                                    f"({method}), none cut at cutoff_len {cutoff}")
+                report.notes.append(
+                    f"{name}: {stats.rows} rows, longest {stats.longest_total} tokens "
+                    f"({method}), none cut at cutoff_len {cutoff}"
+                )
     if names["dataset"] and all(n in ctx.stats for n in names["dataset"]):
         ctx.train_rows = train_rows
 
@@ -189,7 +200,8 @@ def check_eval_batch(ctx: Context, report: PreflightReport) -> None:
     if ctx.eval_enabled and ctx.config.get("per_device_eval_batch_size") is None:
         report.errors.append(
             f"per_device_eval_batch_size is unset: evaluation falls back to {HF_DEFAULT_EVAL_BATCH} rows x "
-            f"cutoff_len x 152k vocabulary of logits; set it (at most the train batch size)")
+            f"cutoff_len x 152k vocabulary of logits; set it (at most the train batch size)"
+        )
 
 
 def check_best_checkpoint(ctx: Context, report: PreflightReport) -> None:
@@ -207,14 +219,20 @@ def check_best_checkpoint(ctx: Context, report: PreflightReport) -> None:
         eval_steps = ctx.get("eval_steps") or ctx.get("logging_steps", 500)
         save_steps = ctx.get("save_steps", 500)
         if save_steps % eval_steps:
-            report.errors.append(f"save_steps {save_steps} is not a multiple of eval_steps {eval_steps}: "
-                                 "checkpoints would miss the evaluations that pick the best one")
+            report.errors.append(
+                f"save_steps {save_steps} is not a multiple of eval_steps {eval_steps}: "
+                "checkpoints would miss the evaluations that pick the best one"
+            )
             return
         steps = total_steps(ctx)
         if steps is not None and math.ceil(steps / save_steps) < 2:
-            report.warnings.append(f"about {steps} training steps and save_steps {save_steps}: only the final "
-                                   "checkpoint is evaluated, so there is nothing to choose from; lower save/eval steps")
+            report.warnings.append(
+                f"about {steps} training steps and save_steps {save_steps}: only the final "
+                "checkpoint is evaluated, so there is nothing to choose from; lower save/eval steps"
+            )
     metric = str(ctx.get("metric_for_best_model", "loss"))
     if metric.removeprefix("eval_") in METRIC_NAMES and not (ctx.block.get("entity_metrics") or {}).get("enabled"):
-        report.errors.append(f"metric_for_best_model {metric} needs {BLOCK_KEY}.entity_metrics.enabled: true "
-                             "(nothing else computes it; transformers raises KeyError at the first evaluation)")
+        report.errors.append(
+            f"metric_for_best_model {metric} needs {BLOCK_KEY}.entity_metrics.enabled: true "
+            "(nothing else computes it; transformers raises KeyError at the first evaluation)"
+        )

@@ -82,8 +82,10 @@ def _check_memory(ctx: checks.Context, report: PreflightReport) -> None:
         report.notes.append("use_cpu: CPU run, no GPU memory check")
         return
     if ctx.spec is None:
-        report.warnings.append(f"model size of {ctx.base_model!r} unknown (not in the Qwen table, no local "
-                               "config.json): memory not estimated")
+        report.warnings.append(
+            f"model size of {ctx.base_model!r} unknown (not in the Qwen table, no local "
+            "config.json): memory not estimated"
+        )
         return
     setup = _setup(ctx, report)
     report.estimates.append(memory.train_step(ctx.spec, setup))
@@ -97,16 +99,21 @@ def _check_memory(ctx: checks.Context, report: PreflightReport) -> None:
     for est in report.estimates:
         if est.total > report.gpu_mem_gb:
             biggest = max(est.parts, key=est.parts.get)
-            report.errors.append(f"{est.name} needs about {est.total:.1f} GiB, the card has {report.gpu_mem_gb:g} "
-                                 f"GiB (largest part: {biggest} {est.parts[biggest]:.1f} GiB; lower the batch "
-                                 "size or cutoff_len)")
+            report.errors.append(
+                f"{est.name} needs about {est.total:.1f} GiB, the card has {report.gpu_mem_gb:g} "
+                f"GiB (largest part: {biggest} {est.parts[biggest]:.1f} GiB; lower the batch "
+                "size or cutoff_len)"
+            )
         elif est.total > NEAR_FULL * report.gpu_mem_gb:
-            report.warnings.append(f"{est.name} needs about {est.total:.1f} of {report.gpu_mem_gb:g} GiB: "
-                                   "little headroom for longer batches")
+            report.warnings.append(
+                f"{est.name} needs about {est.total:.1f} of {report.gpu_mem_gb:g} GiB: "
+                "little headroom for longer batches"
+            )
 
 
-def run_preflight(config: dict[str, Any], *, gpu_mem_gb: float | None = None,
-                  recipe_path: str | None = None, num_gpus: int = 1) -> PreflightReport:
+def run_preflight(
+    config: dict[str, Any], *, gpu_mem_gb: float | None = None, recipe_path: str | None = None, num_gpus: int = 1
+) -> PreflightReport:
     """Check a recipe (``pii_factory`` block included or not). ``gpu_mem_gb`` defaults to the
     block's ``preflight.gpu_mem_gb``; ``recipe_path`` enables the train/serve consistency check;
     ``num_gpus`` divides what DeepSpeed ZeRO shards."""

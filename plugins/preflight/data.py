@@ -102,8 +102,14 @@ class LengthStats:
     method: str
 
 
-def measure(entry: dict[str, Any], dataset_dir: str | Path, cutoff_len: int, template: str | None,
-            count: Callable[[str], int], method: str) -> LengthStats:
+def measure(
+    entry: dict[str, Any],
+    dataset_dir: str | Path,
+    cutoff_len: int,
+    template: str | None,
+    count: Callable[[str], int],
+    method: str,
+) -> LengthStats:
     """Count rows whose answer LLaMA-Factory would cut at ``cutoff_len``."""
     overhead = PROMPT_OVERHEAD.get(template or "", DEFAULT_PROMPT_OVERHEAD)
     rows = truncated = longest = 0

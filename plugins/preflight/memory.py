@@ -115,24 +115,30 @@ def train_step(spec: ModelSpec, s: Setup) -> Estimate:
         activations = spec.layers * tokens * spec.hidden * 2 + 2 * layer
     else:
         activations = spec.layers * layer
-    return Estimate("train step", {
-        "weights": _weight_bytes(spec, s) / GIB,
-        "trainable+optimiser": _trainable_bytes(spec, s, True) / GIB,
-        "activations": activations / GIB,
-        "logits": logit_bytes(spec, s, tokens, train=True) / GIB,
-        "cuda overhead": CUDA_OVERHEAD_GIB,
-    })
+    return Estimate(
+        "train step",
+        {
+            "weights": _weight_bytes(spec, s) / GIB,
+            "trainable+optimiser": _trainable_bytes(spec, s, True) / GIB,
+            "activations": activations / GIB,
+            "logits": logit_bytes(spec, s, tokens, train=True) / GIB,
+            "cuda overhead": CUDA_OVERHEAD_GIB,
+        },
+    )
 
 
 def eval_step(spec: ModelSpec, s: Setup) -> Estimate:
     tokens = s.eval_batch * s.seq_len
-    return Estimate("eval step", {
-        "weights": _weight_bytes(spec, s) / GIB,
-        "trainable+optimiser": _trainable_bytes(spec, s, False) / GIB,
-        "activations": _layer_bytes_per_token(spec) * tokens / GIB,
-        "logits": logit_bytes(spec, s, tokens, train=False) / GIB,
-        "cuda overhead": CUDA_OVERHEAD_GIB,
-    })
+    return Estimate(
+        "eval step",
+        {
+            "weights": _weight_bytes(spec, s) / GIB,
+            "trainable+optimiser": _trainable_bytes(spec, s, False) / GIB,
+            "activations": _layer_bytes_per_token(spec) * tokens / GIB,
+            "logits": logit_bytes(spec, s, tokens, train=False) / GIB,
+            "cuda overhead": CUDA_OVERHEAD_GIB,
+        },
+    )
 
 
 def generate_step(spec: ModelSpec, s: Setup) -> Estimate:
@@ -140,10 +146,13 @@ def generate_step(spec: ModelSpec, s: Setup) -> Estimate:
     tokens = s.gen_batch * s.gen_len
     kv_cache = tokens * spec.layers * 2 * spec.kv_heads * spec.head_dim * 2
     prefill = tokens * (2 * spec.hidden + 3 * spec.intermediate) * 2
-    return Estimate("generate (entity F1)", {
-        "weights": _weight_bytes(spec, s) / GIB,
-        "trainable+optimiser": _trainable_bytes(spec, s, False) / GIB,
-        "activations": (kv_cache + prefill) / GIB,
-        "logits": s.gen_batch * spec.vocab * 4 / GIB,
-        "cuda overhead": CUDA_OVERHEAD_GIB,
-    })
+    return Estimate(
+        "generate (entity F1)",
+        {
+            "weights": _weight_bytes(spec, s) / GIB,
+            "trainable+optimiser": _trainable_bytes(spec, s, False) / GIB,
+            "activations": (kv_cache + prefill) / GIB,
+            "logits": s.gen_batch * spec.vocab * 4 / GIB,
+            "cuda overhead": CUDA_OVERHEAD_GIB,
+        },
+    )

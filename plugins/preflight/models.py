@@ -32,8 +32,13 @@ class ModelSpec:
         q, kv = self.heads * self.head_dim, self.kv_heads * self.head_dim
         h, i = self.hidden, self.intermediate
         return {
-            "q_proj": (h, q), "k_proj": (h, kv), "v_proj": (h, kv), "o_proj": (q, h),
-            "gate_proj": (h, i), "up_proj": (h, i), "down_proj": (i, h),
+            "q_proj": (h, q),
+            "k_proj": (h, kv),
+            "v_proj": (h, kv),
+            "o_proj": (q, h),
+            "gate_proj": (h, i),
+            "up_proj": (h, i),
+            "down_proj": (i, h),
         }
 
     @property
@@ -61,27 +66,54 @@ QWEN_SPECS: dict[str, ModelSpec] = {
     "qwen3-0.6b": ModelSpec(layers=28, hidden=1024, intermediate=3072, heads=16, kv_heads=8, vocab=151936),
     "qwen3-1.7b": ModelSpec(layers=28, hidden=2048, intermediate=6144, heads=16, kv_heads=8, vocab=151936),
     "qwen3-4b": ModelSpec(layers=36, hidden=2560, intermediate=9728, heads=32, kv_heads=8, vocab=151936),
-    "qwen3-8b": ModelSpec(layers=36, hidden=4096, intermediate=12288, heads=32, kv_heads=8, vocab=151936,
-                          tied_embeddings=False),
-    "qwen2.5-0.5b": ModelSpec(layers=24, hidden=896, intermediate=4864, heads=14, kv_heads=2, vocab=151936,
-                              head_dim=64, model_type="qwen2"),
-    "qwen2.5-1.5b": ModelSpec(layers=28, hidden=1536, intermediate=8960, heads=12, kv_heads=2, vocab=151936,
-                              model_type="qwen2"),
-    "qwen2.5-3b": ModelSpec(layers=36, hidden=2048, intermediate=11008, heads=16, kv_heads=2, vocab=151936,
-                            model_type="qwen2"),
-    "qwen2.5-7b": ModelSpec(layers=28, hidden=3584, intermediate=18944, heads=28, kv_heads=4, vocab=152064,
-                            tied_embeddings=False, model_type="qwen2"),
+    "qwen3-8b": ModelSpec(
+        layers=36, hidden=4096, intermediate=12288, heads=32, kv_heads=8, vocab=151936, tied_embeddings=False
+    ),
+    "qwen2.5-0.5b": ModelSpec(
+        layers=24, hidden=896, intermediate=4864, heads=14, kv_heads=2, vocab=151936, head_dim=64, model_type="qwen2"
+    ),
+    "qwen2.5-1.5b": ModelSpec(
+        layers=28, hidden=1536, intermediate=8960, heads=12, kv_heads=2, vocab=151936, model_type="qwen2"
+    ),
+    "qwen2.5-3b": ModelSpec(
+        layers=36, hidden=2048, intermediate=11008, heads=16, kv_heads=2, vocab=151936, model_type="qwen2"
+    ),
+    "qwen2.5-7b": ModelSpec(
+        layers=28,
+        hidden=3584,
+        intermediate=18944,
+        heads=28,
+        kv_heads=4,
+        vocab=152064,
+        tied_embeddings=False,
+        model_type="qwen2",
+    ),
 }
 
 # What config.json holds beyond the shape, per family (Qwen/Qwen3-*-Base, Qwen/Qwen2.5-*-Instruct on
 # the hub): enough for transformers to build the architecture with random weights.
 _FAMILY_CONFIG: dict[str, dict] = {
-    "qwen3": {"architectures": ["Qwen3ForCausalLM"], "max_position_embeddings": 40960, "rope_theta": 1_000_000.0,
-              "rms_norm_eps": 1e-6, "attention_bias": False, "hidden_act": "silu", "bos_token_id": 151643,
-              "eos_token_id": 151645},
-    "qwen2": {"architectures": ["Qwen2ForCausalLM"], "max_position_embeddings": 32768, "rope_theta": 1_000_000.0,
-              "rms_norm_eps": 1e-6, "hidden_act": "silu", "use_sliding_window": False, "sliding_window": 32768,
-              "bos_token_id": 151643, "eos_token_id": 151645},
+    "qwen3": {
+        "architectures": ["Qwen3ForCausalLM"],
+        "max_position_embeddings": 40960,
+        "rope_theta": 1_000_000.0,
+        "rms_norm_eps": 1e-6,
+        "attention_bias": False,
+        "hidden_act": "silu",
+        "bos_token_id": 151643,
+        "eos_token_id": 151645,
+    },
+    "qwen2": {
+        "architectures": ["Qwen2ForCausalLM"],
+        "max_position_embeddings": 32768,
+        "rope_theta": 1_000_000.0,
+        "rms_norm_eps": 1e-6,
+        "hidden_act": "silu",
+        "use_sliding_window": False,
+        "sliding_window": 32768,
+        "bos_token_id": 151643,
+        "eos_token_id": 151645,
+    },
 }
 
 
@@ -89,10 +121,17 @@ def config_json(spec: ModelSpec) -> dict:
     """A ``config.json`` mapping with the model's real shape, for building it with random weights
     where no hub is reachable (``bench.gpu`` measures memory and speed, which weights do not change)."""
     return {
-        **_FAMILY_CONFIG[spec.model_type], "model_type": spec.model_type, "hidden_size": spec.hidden,
-        "intermediate_size": spec.intermediate, "num_hidden_layers": spec.layers, "num_attention_heads": spec.heads,
-        "num_key_value_heads": spec.kv_heads, "head_dim": spec.head_dim, "vocab_size": spec.vocab,
-        "tie_word_embeddings": spec.tied_embeddings, "torch_dtype": "bfloat16",
+        **_FAMILY_CONFIG[spec.model_type],
+        "model_type": spec.model_type,
+        "hidden_size": spec.hidden,
+        "intermediate_size": spec.intermediate,
+        "num_hidden_layers": spec.layers,
+        "num_attention_heads": spec.heads,
+        "num_key_value_heads": spec.kv_heads,
+        "head_dim": spec.head_dim,
+        "vocab_size": spec.vocab,
+        "tie_word_embeddings": spec.tied_embeddings,
+        "torch_dtype": "bfloat16",
     }
 
 
@@ -108,9 +147,12 @@ def spec_from_config(config: dict) -> ModelSpec:
     """A spec from a ``config.json`` mapping (any decoder with the usual Hugging Face key names)."""
     heads = config["num_attention_heads"]
     return ModelSpec(
-        layers=config["num_hidden_layers"], hidden=config["hidden_size"],
-        intermediate=config["intermediate_size"], heads=heads,
-        kv_heads=config.get("num_key_value_heads") or heads, vocab=config["vocab_size"],
+        layers=config["num_hidden_layers"],
+        hidden=config["hidden_size"],
+        intermediate=config["intermediate_size"],
+        heads=heads,
+        kv_heads=config.get("num_key_value_heads") or heads,
+        vocab=config["vocab_size"],
         head_dim=config.get("head_dim") or config["hidden_size"] // heads,
         tied_embeddings=bool(config.get("tie_word_embeddings", False)),
         model_type=config.get("model_type", "unknown"),

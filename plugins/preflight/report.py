@@ -41,6 +41,7 @@ class PreflightReport:
         lines += [f"ERROR    {m}" for m in self.errors]
         lines += [f"warning  {m}" for m in self.warnings]
         lines += [f"note     {m}" for m in self.notes]
-        lines.append(f"result: {'FAIL' if self.errors else 'ok'} ({len(self.errors)} errors, "
-                     f"{len(self.warnings)} warnings)")
+        lines.append(
+            f"result: {'FAIL' if self.errors else 'ok'} ({len(self.errors)} errors, {len(self.warnings)} warnings)"
+        )
         return "\n".join(lines)
