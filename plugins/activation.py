@@ -18,34 +18,11 @@ from typing import Any, Callable, Iterator
 
 from piifactory import lf_compat
 from piifactory.errors import PiiFactoryError
-from plugins.options import BLOCK_KEY, OptionsError, PiiFactoryOptions, parse_options
+from plugins.options import BLOCK_KEY, PiiFactoryOptions, flag_on, parse_options
 
 # transformers' PREFIX_CHECKPOINT_DIR (a test holds them equal), written out so that finding a
 # checkpoint (the experiment runner does, once per trial) does not import transformers and torch.
 CHECKPOINT_PREFIX = "checkpoint"
-_EXCLUSIVE_LOSSES = ("use_dft_loss", "use_eaft_loss", "use_asft_loss")
-
-
-def _enabled(value: Any) -> bool:
-    return value is True or str(value).lower() == "true"
-
-
-def check_combination(args: dict[str, Any], options: PiiFactoryOptions) -> None:
-    """Refuse what the plugins cannot honour, before the model loads."""
-    if args.get("stage", "sft") != "sft":
-        raise OptionsError(f"{BLOCK_KEY}: the plugins apply to `stage: sft`, not {args.get('stage')!r}")
-    if _enabled(args.get("use_ray")):
-        raise OptionsError(f"{BLOCK_KEY}: Ray workers are not covered by the plugins; drop `use_ray`")
-    if options.focal_loss is not None:
-        clashing = [key for key in _EXCLUSIVE_LOSSES if _enabled(args.get(key))]
-        if clashing:
-            raise OptionsError(f"{BLOCK_KEY}.focal_loss cannot be combined with {', '.join(clashing)}")
-    if options.entity_metrics is not None and options.entity_metrics.enabled and _enabled(args.get("predict_with_generate")):
-        raise OptionsError(
-            f"{BLOCK_KEY}.entity_metrics replaces `predict_with_generate` during training; set one of them"
-        )
-
-
 UNSLOTH_LOGITS_ENV = "UNSLOTH_RETURN_LOGITS"
 
 
@@ -56,7 +33,7 @@ def prepare_unsloth(args: dict[str, Any], options: PiiFactoryOptions) -> bool:
     return only its fused cross-entropy; the focal loss needs them, so the plugin asks for them
     (``UNSLOTH_RETURN_LOGITS=1``), and the loss refuses empty logits with a message if that is not
     honoured. Returns whether Unsloth is on."""
-    if not _enabled(args.get("use_unsloth")):
+    if not flag_on(args.get("use_unsloth")):
         return False
     if options.focal_loss is not None:
         os.environ[UNSLOTH_LOGITS_ENV] = "1"
@@ -99,7 +76,7 @@ def skip_incomplete_checkpoint(args: dict[str, Any], logger) -> dict[str, Any]:
     (or loses the best-metric bookkeeping). Name the last complete one instead, and say so.
     """
     output_dir = args.get("output_dir")
-    if (not _enabled(args.get("do_train")) or _enabled(args.get("overwrite_output_dir"))
+    if (not flag_on(args.get("do_train")) or flag_on(args.get("overwrite_output_dir"))
             or args.get("resume_from_checkpoint") is not None or not output_dir or not os.path.isdir(output_dir)):
         return args
     steps = _checkpoints(output_dir)
@@ -161,11 +138,11 @@ def plugin_trainer(options: PiiFactoryOptions) -> Iterator[None]:
 
 
 def split_options(args: Any) -> tuple[Any, PiiFactoryOptions | None]:
-    """(args without the block, validated options), or (args, None) when there is no block."""
+    """(args without the block, options validated against them), or (args, None) without a block."""
     if not isinstance(args, dict) or BLOCK_KEY not in args:
         return args, None
     rest = {key: value for key, value in args.items() if key != BLOCK_KEY}
-    return rest, parse_options(args[BLOCK_KEY])
+    return rest, parse_options(args[BLOCK_KEY], recipe=rest)
 
 
 def with_plugins(stock_run_exp: Callable[..., None]) -> Callable[..., None]:
@@ -180,7 +157,6 @@ def with_plugins(stock_run_exp: Callable[..., None]) -> Callable[..., None]:
         if options is None:
             return stock_run_exp(args, callbacks)
         lf_compat.check_version("the pii_factory plugins", f" or remove the `{BLOCK_KEY}:` block to train stock")
-        check_combination(args, options)
         prepare_unsloth(args, options)
         args = skip_incomplete_checkpoint(args, get_logger("llamafactory.pii_factory"))
         run_preflight(args, options)
