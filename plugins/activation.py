@@ -59,12 +59,18 @@ def run_preflight(args: dict[str, Any], options: PiiFactoryOptions) -> None:
     # ``args`` no longer carries the block: hand the validated one back, or the preflight would
     # judge the recipe as if the plugins were off (entity_f1 with no entity metrics, no focal loss)
     config = {**args, BLOCK_KEY: options.model_dump()}
-    report = preflight(config, gpu_mem_gb=options.preflight.gpu_mem_gb, recipe_path=_recipe_path(),
-                       num_gpus=int(os.environ.get("WORLD_SIZE", "1")))
+    report = preflight(
+        config,
+        gpu_mem_gb=options.preflight.gpu_mem_gb,
+        recipe_path=_recipe_path(),
+        num_gpus=int(os.environ.get("WORLD_SIZE", "1")),
+    )
     if os.environ.get("LOCAL_RANK", "0") == "0":
         print(report.render(), flush=True)
     if options.preflight.mode == "error" and not report.ok:
-        raise PreflightFailed(f"{BLOCK_KEY}.preflight.mode is error and the preflight found: " + "; ".join(report.errors))
+        raise PreflightFailed(
+            f"{BLOCK_KEY}.preflight.mode is error and the preflight found: " + "; ".join(report.errors)
+        )
 
 
 def skip_incomplete_checkpoint(args: dict[str, Any], logger) -> dict[str, Any]:
@@ -76,15 +82,22 @@ def skip_incomplete_checkpoint(args: dict[str, Any], logger) -> dict[str, Any]:
     (or loses the best-metric bookkeeping). Name the last complete one instead, and say so.
     """
     output_dir = args.get("output_dir")
-    if (not flag_on(args.get("do_train")) or flag_on(args.get("overwrite_output_dir"))
-            or args.get("resume_from_checkpoint") is not None or not output_dir or not os.path.isdir(output_dir)):
+    if (
+        not flag_on(args.get("do_train"))
+        or flag_on(args.get("overwrite_output_dir"))
+        or args.get("resume_from_checkpoint") is not None
+        or not output_dir
+        or not os.path.isdir(output_dir)
+    ):
         return args
     steps = _checkpoints(output_dir)
     chosen = last_complete_checkpoint(output_dir)
     if not steps or chosen is None or chosen == os.path.join(output_dir, steps[-1]):
         return args
-    logger.warning(f"{os.path.join(output_dir, steps[-1])} is incomplete (no trainer_state.json: interrupted "
-                   f"while saving); resuming from {chosen}")
+    logger.warning(
+        f"{os.path.join(output_dir, steps[-1])} is incomplete (no trainer_state.json: interrupted "
+        f"while saving); resuming from {chosen}"
+    )
     return {**args, "resume_from_checkpoint": chosen}
 
 
@@ -93,8 +106,10 @@ def _checkpoints(output_dir: str | os.PathLike[str]) -> list[str]:
     if not os.path.isdir(output_dir):
         return []
     steps = sorted(
-        (int(name.rsplit("-", 1)[1]), name) for name in os.listdir(output_dir)
-        if name.startswith(CHECKPOINT_PREFIX + "-") and name.rsplit("-", 1)[1].isdigit()
+        (int(name.rsplit("-", 1)[1]), name)
+        for name in os.listdir(output_dir)
+        if name.startswith(CHECKPOINT_PREFIX + "-")
+        and name.rsplit("-", 1)[1].isdigit()
         and os.path.isdir(os.path.join(output_dir, name))
     )
     return [name for _, name in steps]
@@ -102,7 +117,11 @@ def _checkpoints(output_dir: str | os.PathLike[str]) -> list[str]:
 
 def last_complete_checkpoint(output_dir: str | os.PathLike[str]) -> str | None:
     """The newest checkpoint that has its ``trainer_state.json`` (transformers writes it last), or None."""
-    complete = [name for name in _checkpoints(output_dir) if os.path.isfile(os.path.join(output_dir, name, "trainer_state.json"))]
+    complete = [
+        name
+        for name in _checkpoints(output_dir)
+        if os.path.isfile(os.path.join(output_dir, name, "trainer_state.json"))
+    ]
     return os.path.join(output_dir, complete[-1]) if complete else None
 
 
@@ -121,8 +140,10 @@ def redacted_data_examples() -> Iterator[None]:
 
     def print_data_example(example: dict[str, list[int]]) -> None:
         supervised = sum(1 for label in example.get("labels", ()) if label != IGNORE_INDEX)
-        print(f"{len(example.get('input_ids', ()))} input tokens, {supervised} supervised label tokens "
-              f"(text not logged by pii_factory; {LOG_EXAMPLES_ENV}=1 prints it)")
+        print(
+            f"{len(example.get('input_ids', ()))} input tokens, {supervised} supervised label tokens "
+            f"(text not logged by pii_factory; {LOG_EXAMPLES_ENV}=1 prints it)"
+        )
 
     with lf_compat.quiet_data_examples(print_data_example):
         yield

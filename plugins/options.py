@@ -55,11 +55,14 @@ class EntityMetricsOptions(_Strict):
     seed: int = Field(0, description="picks the subset; the same rows at every evaluation")
     batch_size: int = Field(16, ge=1, description="generation batch per process")
     max_new_tokens: int | None = Field(
-        None, ge=1, description="null: the longest gold answer in the subset + max(8, 25%) (+ room to close, with structure)"
+        None,
+        ge=1,
+        description="null: the longest gold answer in the subset + max(8, 25%) (+ room to close, with structure)",
     )
     values: Literal["copy", "free"] = Field(
-        "copy", description="copy: values constrained to text of the input, as `eval.predict --values` (docs/eval.md); "
-        "free: plain greedy"
+        "copy",
+        description="copy: values constrained to text of the input, as `eval.predict --values` (docs/eval.md); "
+        "free: plain greedy",
     )
     structure: bool = Field(
         True, description="with copy: the whole answer held to the format (eval.structure), as `eval.predict` does"
@@ -76,7 +79,9 @@ class PreflightOptions(_Strict):
     mode: Literal["off", "warn", "error"] = Field(
         "warn", description="warn prints the findings, error also stops the run on an error finding, off skips it"
     )
-    gpu_mem_gb: float | None = Field(None, gt=0.0, description="card memory in GiB for the memory check (null: not checked)")
+    gpu_mem_gb: float | None = Field(
+        None, gt=0.0, description="card memory in GiB for the memory check (null: not checked)"
+    )
 
 
 class PiiFactoryOptions(_Strict):
@@ -113,7 +118,11 @@ def combination_problem(recipe: dict[str, Any], options: PiiFactoryOptions) -> s
         clashing = [key for key in _EXCLUSIVE_LOSSES if flag_on(recipe.get(key))]
         if clashing:
             return f"{BLOCK_KEY}.focal_loss cannot be combined with {', '.join(clashing)}"
-    if options.entity_metrics is not None and options.entity_metrics.enabled and flag_on(recipe.get("predict_with_generate")):
+    if (
+        options.entity_metrics is not None
+        and options.entity_metrics.enabled
+        and flag_on(recipe.get("predict_with_generate"))
+    ):
         return f"{BLOCK_KEY}.entity_metrics replaces `predict_with_generate` during training; set one of them"
     return None
 
@@ -129,7 +138,9 @@ def parse_options(raw: Any, recipe: dict[str, Any] | None = None) -> PiiFactoryO
         raw = {}
     if not isinstance(raw, dict):
         raise OptionsError(f"{BLOCK_KEY}: expected a mapping, got {type(raw).__name__}")
-    filled = {key: ({} if value is None and key in PiiFactoryOptions.model_fields else value) for key, value in raw.items()}
+    filled = {
+        key: ({} if value is None and key in PiiFactoryOptions.model_fields else value) for key, value in raw.items()
+    }
     try:
         return PiiFactoryOptions.model_validate(filled, context={"recipe": recipe})
     except ValidationError as exc:

@@ -41,8 +41,12 @@ def _type(field: FieldInfo) -> str:
             names.append(" \\| ".join(map(str, typing.get_args(part))))
         else:
             names.append("null" if part is type(None) else part.__name__)
-    bounds = [f"{sign} {getattr(m, attr)}" for m in field.metadata
-              for attr, sign in (("gt", ">"), ("ge", ">=")) if getattr(m, attr, None) is not None]
+    bounds = [
+        f"{sign} {getattr(m, attr)}"
+        for m in field.metadata
+        for attr, sign in (("gt", ">"), ("ge", ">="))
+        if getattr(m, attr, None) is not None
+    ]
     return " or ".join(names) + (f", {', '.join(bounds)}" if bounds else "")
 
 
@@ -93,8 +97,10 @@ def main(argv: list[str] | None = None) -> int:
     current = with_table(doc)
     if ns.check:
         if current != doc:
-            print(f"{DOC}: the options table differs from plugins/options.py; run python -m plugins.options_doc --write",
-                  file=sys.stderr)
+            print(
+                f"{DOC}: the options table differs from plugins/options.py; run python -m plugins.options_doc --write",
+                file=sys.stderr,
+            )
             return 1
         return 0
     atomic_write_text(DOC, current)

@@ -11,14 +11,23 @@ from plugins import options_doc
 from plugins.options import OptionsError, PiiFactoryOptions, parse_options
 
 
-@pytest.mark.parametrize("recipe,block,expected", [
-    ({"stage": "pt"}, {}, "pii_factory: the plugins apply to `stage: sft`, not 'pt'"),
-    ({"use_ray": "true"}, {}, "pii_factory: Ray workers are not covered by the plugins; drop `use_ray`"),
-    ({"use_dft_loss": True, "use_asft_loss": True}, {"focal_loss": None},
-     "pii_factory.focal_loss cannot be combined with use_dft_loss, use_asft_loss"),
-    ({"predict_with_generate": True}, {"entity_metrics": {}},
-     "pii_factory.entity_metrics replaces `predict_with_generate` during training; set one of them"),
-])
+@pytest.mark.parametrize(
+    "recipe,block,expected",
+    [
+        ({"stage": "pt"}, {}, "pii_factory: the plugins apply to `stage: sft`, not 'pt'"),
+        ({"use_ray": "true"}, {}, "pii_factory: Ray workers are not covered by the plugins; drop `use_ray`"),
+        (
+            {"use_dft_loss": True, "use_asft_loss": True},
+            {"focal_loss": None},
+            "pii_factory.focal_loss cannot be combined with use_dft_loss, use_asft_loss",
+        ),
+        (
+            {"predict_with_generate": True},
+            {"entity_metrics": {}},
+            "pii_factory.entity_metrics replaces `predict_with_generate` during training; set one of them",
+        ),
+    ],
+)
 def test_rules_across_the_recipe_are_validators(recipe: dict, block: dict, expected: str) -> None:
     with pytest.raises(OptionsError) as info:
         parse_options(block, recipe={"stage": "sft", **recipe})
@@ -27,8 +36,10 @@ def test_rules_across_the_recipe_are_validators(recipe: dict, block: dict, expec
 
 
 def test_allowed_combinations_pass() -> None:
-    options = parse_options({"focal_loss": {}, "entity_metrics": {"enabled": False}},
-                            recipe={"stage": "sft", "use_dft_loss": False, "predict_with_generate": True})
+    options = parse_options(
+        {"focal_loss": {}, "entity_metrics": {"enabled": False}},
+        recipe={"stage": "sft", "use_dft_loss": False, "predict_with_generate": True},
+    )
     assert options.focal_loss.gamma == 2.0 and not options.entity_metrics.enabled
 
 
@@ -59,8 +70,10 @@ def test_the_docs_table_is_the_models() -> None:
     assert options_doc.main(["--check"]) == 0, "run python -m plugins.options_doc --write"
     assert "| `pii_factory.focal_loss.gamma` | float, >= 0.0 | 2.0 | focusing exponent" in doc
     assert "| `pii_factory.entity_metrics.values` | copy \\| free | copy |" in doc
-    drifted = doc.replace("| `pii_factory.preflight.mode` | off \\| warn \\| error | warn |",
-                          "| `pii_factory.preflight.mode` | off \\| warn \\| error | error |")
+    drifted = doc.replace(
+        "| `pii_factory.preflight.mode` | off \\| warn \\| error | warn |",
+        "| `pii_factory.preflight.mode` | off \\| warn \\| error | error |",
+    )
     assert drifted != doc and options_doc.with_table(drifted) == doc
 
 
