@@ -20,6 +20,7 @@ $(STAMP): pyproject.toml constraints.txt
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 # Everything but the browser test (make test-browser), slow tests included.
 test: lint llamacpp gotools
