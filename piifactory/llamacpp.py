@@ -59,6 +59,14 @@ CMAKE_OPTIONS = (
     "-DLLAMA_BUILD_SERVER=OFF",
     "-DLLAMA_CURL=OFF",
     "-DLLAMA_OPENSSL=OFF",
+    # A portable AVX2 build, not -march=native: on a Xeon that advertises AMX the native build's
+    # quantised kernels died with SIGILL (q8_0) where f16 ran, and a cache built on one machine may
+    # run on another of the same kind without AVX-512.
+    "-DGGML_NATIVE=OFF",
+    "-DGGML_AVX=ON",
+    "-DGGML_AVX2=ON",
+    "-DGGML_FMA=ON",
+    "-DGGML_F16C=ON",
 )
 
 
