@@ -27,13 +27,12 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
-import shutil
 import sys
-import tempfile
 from functools import lru_cache
 from pathlib import Path
 
 from piifactory.errors import PiiFactoryError, UsageError
+from piifactory.io import atomic_folder
 
 # Qwen2's pre-tokenizer split (the official tokenizer.json's Split regex): unlike GPT-4's pattern,
 # digits are split one per token.
@@ -210,22 +209,13 @@ def build(flavor: str = "qwen3", cache_dir: str | Path = ".cache", force: bool =
         split_special_tokens=False,
         model_max_length=_MODEL_MAX_LENGTH,
     )
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    staging.chmod(0o755)
-    try:
+    with atomic_folder(out) as staging:
         fast.save_pretrained(staging)
         config_path = staging / "tokenizer_config.json"
         config = json.loads(config_path.read_text(encoding="utf-8"))
         # Qwen's class name, so AutoTokenizer builds the same Qwen2Tokenizer as from the hub's files
         config.update(tokenizer_class="Qwen2Tokenizer", errors="replace", add_prefix_space=False, add_bos_token=False)
         config_path.write_text(json.dumps(config, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-        if out.exists():
-            shutil.rmtree(out)
-        staging.rename(out)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return out
 
 

@@ -19,15 +19,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
 from piifactory.answer import target_text
 from piifactory.errors import PiiFactoryError
+from piifactory.io import atomic_folder
 from piifactory.schema import DEFAULT_INSTRUCTION
 from piifactory.synth import generate
 
@@ -177,20 +176,11 @@ def build(
         pad_token_id=tokenizer.pad_token_id,
         do_sample=False,
     )
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    staging.chmod(0o755)
-    try:
+    with atomic_folder(out) as staging:
         tokenizer.save_pretrained(staging)
         model.save_pretrained(staging)
         facts = {**config.__dict__, "embedding_rows": rows, "tokenizer": qwen_vocab or "trained"}
         (staging / "pii_factory_tiny.json").write_text(json.dumps(facts, indent=2), encoding="utf-8")
-        if out.exists():
-            shutil.rmtree(out)
-        staging.rename(out)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return out
 
 

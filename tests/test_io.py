@@ -36,3 +36,22 @@ def test_iter_jsonl_accepts_bom_crlf_and_names_bad_lines(tmp_path) -> None:
     latin.write_bytes(b'{"a": "\xe9"}\n')
     with pytest.raises(InputError, match=r"l.jsonl:1: not UTF-8"):
         list(iter_jsonl(latin))
+
+
+def test_atomic_folder_replaces_the_whole_folder_or_nothing(tmp_path) -> None:
+    """A folder output (tokenizer, model) is the old one or the complete new one, never a mix."""
+    from piifactory.io import atomic_folder
+
+    target = tmp_path / "model"
+    target.mkdir()
+    (target / "old.txt").write_text("old")
+    with pytest.raises(RuntimeError):
+        with atomic_folder(target) as staging:
+            (staging / "half.txt").write_text("half")
+            raise RuntimeError("killed midway")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]  # no staging folder left
+    assert sorted(p.name for p in target.iterdir()) == ["old.txt"]
+    with atomic_folder(target) as staging:
+        (staging / "new.txt").write_text("new")
+    assert sorted(p.name for p in target.iterdir()) == ["new.txt"]
+    assert oct(target.stat().st_mode & 0o777) == "0o755"
