@@ -71,7 +71,7 @@ class TokenBytes:
             opener = _OPENER.match(data)
             if opener and opener.end() < len(data):
                 self.openers.setdefault(data[opener.end() :], []).append(token_id)
-            end = _unescaped_quote(data)
+            end = unescaped_quote(data)
             if end is None:
                 self.by_bytes.setdefault(data, []).append(token_id)
                 self._add_prefixes(data)
@@ -113,7 +113,7 @@ class TokenBytes:
         (or close it at once on a part of a character)."""
         blocked: list[int] = []
         for content, ids in self.openers.items():
-            quote = _unescaped_quote(content)
+            quote = unescaped_quote(content)
             value = content if quote is None else content[:quote]
             if not (_starts_in(source, value) and (quote is None or _can_close(value))):
                 blocked += ids
@@ -126,7 +126,7 @@ def token_bytes(tokenizer) -> TokenBytes:
     return TokenBytes(tokenizer)
 
 
-def _unescaped_quote(data: bytes) -> int | None:
+def unescaped_quote(data: bytes) -> int | None:
     """Index of the first '"' not escaped by a backslash, or None."""
     escaped = False
     for index, byte in enumerate(data):
@@ -173,7 +173,7 @@ def open_value(generated: bytes) -> bytes | None:
     if opening is None:
         return None
     content = generated[opening.end() :]
-    return None if _unescaped_quote(content) is not None else content
+    return None if unescaped_quote(content) is not None else content
 
 
 def escaped_source(text: str) -> bytes:

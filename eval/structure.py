@@ -41,7 +41,7 @@ from typing import Sequence
 import torch
 from transformers import LogitsProcessor
 
-from eval.copy_constraint import CopyConstraint, _unescaped_quote, escaped_source, token_bytes
+from eval.copy_constraint import CopyConstraint, escaped_source, token_bytes, unescaped_quote
 from piifactory.answer import target_text
 from piifactory.errors import UsageError
 from piifactory.schema import PII_TYPES, Entity
@@ -97,8 +97,8 @@ def _quote_at(data: bytes, escaped: bool) -> int | None:
     """Index of the '"' that ends a JSON string in ``data``, when ``data`` follows a string body
     that ends in an unfinished escape (``escaped``) or not."""
     if not escaped:
-        return _unescaped_quote(data)
-    found = _unescaped_quote(b"\\" + data)
+        return unescaped_quote(data)
+    found = unescaped_quote(b"\\" + data)
     return None if found is None else found - 1
 
 
@@ -121,7 +121,7 @@ def _closable(body: bytes) -> bool:
 def _starts_value(source: bytes, data: bytes) -> bool:
     """``data`` is a value's beginning copied from ``source``: it occurs there on a character start
     and holds no closing quote."""
-    if _unescaped_quote(data) is not None:
+    if unescaped_quote(data) is not None:
         return False
     start = source.find(data)
     while start != -1:

@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from eval.copy_constraint import CopyConstraint, _unescaped_quote, escaped_source, open_value, token_bytes
+from eval.copy_constraint import CopyConstraint, escaped_source, open_value, token_bytes, unescaped_quote
 from eval.generation import generate_answers
 
 
@@ -75,10 +75,10 @@ def _every_allowed_token_keeps_the_value_inside(index, text: str, data) -> None:
     begin = data.draw(st.integers(0, len(source)))
     end = data.draw(st.integers(begin, len(source)))
     prefix = source[begin:end]
-    assume(_unescaped_quote(prefix) is None)  # open_value never yields a closed string
+    assume(unescaped_quote(prefix) is None)  # open_value never yields a closed string
     for token_id in index.allowed(source, prefix):
         piece = index.raw[token_id]
-        quote = _unescaped_quote(prefix + piece)
+        quote = unescaped_quote(prefix + piece)
         written = (prefix + piece)[:quote] if quote is not None else prefix + piece
         assert written and written in source, (prefix, piece)
         if quote is not None:  # the value ends here: on a whole character
@@ -185,7 +185,7 @@ def test_qwen_vocabulary_drift_stays_inside_the_input(qwen_tok, text: str, kind:
             kept = torch.nonzero(scores[0] == 0).flatten().tolist()
             for content, opener_ids in constraint.tokens.openers.items():
                 if set(opener_ids) & set(kept):
-                    quote = _unescaped_quote(content)
+                    quote = unescaped_quote(content)
                     assert (content if quote is None else content[:quote]) in source, content
         last_scores = scores
     written, scores = b"", last_scores
@@ -193,10 +193,10 @@ def test_qwen_vocabulary_drift_stays_inside_the_input(qwen_tok, text: str, kind:
         token = int((scores[0] + torch.randn(151_936, generator=generator)).argmax())
         written += constraint.tokens.raw[token]
         ids = torch.cat([ids, torch.tensor([[token]])], dim=1)
-        if _unescaped_quote(written) is not None:
+        if unescaped_quote(written) is not None:
             break
         scores = constraint(ids, torch.zeros(1, 151_936))
-    end = _unescaped_quote(written)
+    end = unescaped_quote(written)
     content = written if end is None else written[:end]
     assert content and content in source, (written, text)
     if end is not None:
