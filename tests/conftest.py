@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -52,4 +54,21 @@ def run_cli(
     """Run a console script from the test's virtual environment; the output is kept for asserts."""
     full_env = {**os.environ, **(env or {})}
     exe = args[0] if os.path.isabs(args[0]) else str(VENV_BIN / args[0])
-    return subprocess.run([exe, *args[1:]], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout)
+    proc = subprocess.Popen(
+        [exe, *args[1:]],
+        cwd=cwd,
+        env=full_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    finally:
+        # The whole process group: a CLI that timed out (or was interrupted) leaves no trainer behind.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        if proc.returncode is None:
+            proc.communicate()
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
