@@ -22,6 +22,10 @@ from piifactory.testing import tiny_recipe, write_alpaca_splits
 
 pytestmark = pytest.mark.slow
 LONG_STEPS = 40
+# B must still be training when the runner is killed (once A has finished and B has a checkpoint):
+# on an idle machine the tiny model runs 40 steps in seconds, so B is ten times longer and saves
+# less often (its first checkpoint at step 20, well before its end).
+B_STEPS, B_EVERY = 400, 20
 
 
 def _experiment(root: Path, model: Path) -> Path:
@@ -46,7 +50,7 @@ def _experiment(root: Path, model: Path) -> Path:
         "recipe": "recipe.yaml",
         "variants": [
             {"name": "A"},
-            {"name": "B", "overrides": {"max_steps": LONG_STEPS}},
+            {"name": "B", "overrides": {"max_steps": B_STEPS, "eval_steps": B_EVERY, "save_steps": B_EVERY}},
             {"name": "hopeless", "overrides": {"learning_rate": 0.0, "max_steps": LONG_STEPS}},
             {"name": "broken", "overrides": {"no_such_key": 1}},
         ],
@@ -159,7 +163,7 @@ def test_unfinished_trial_continues_from_its_last_checkpoint(killed_then_rerun) 
     entries = _log(runs, "B")
     steps = [e["current_steps"] for e in entries]
     trained = [e["current_steps"] for e in entries if "loss" in e]  # a step's eval line repeats its step
-    assert steps == sorted(steps) and trained == sorted(set(trained)) and max(steps) == LONG_STEPS  # one history
+    assert steps == sorted(steps) and trained == sorted(set(trained)) and max(steps) == B_STEPS  # one history
     assert int(Path(resumed).name.split("-")[1]) in trained
     assert _outcome(runs, "B")["state"] == "finished"
 
