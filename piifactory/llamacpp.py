@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import importlib
 import os
 import shutil
@@ -68,6 +69,9 @@ CMAKE_OPTIONS = (
     "-DGGML_FMA=ON",
     "-DGGML_F16C=ON",
 )
+# In the native build's stamp: a cache built with other CMake options (the earlier -march=native
+# one) is rebuilt instead of reused.
+NATIVE_BUILD_ID = hashlib.sha256(" ".join(CMAKE_OPTIONS).encode()).hexdigest()[:12]
 
 
 class ToolchainError(PiiFactoryError):
@@ -112,7 +116,8 @@ class Toolchain:
         return self.tree / "convert_hf_to_gguf.py"
 
     def stamp(self, part: str) -> Path:
-        return self.root / f".{part}.done"
+        suffix = f"-{NATIVE_BUILD_ID}" if part == "native" else ""
+        return self.root / f".{part}{suffix}.done"
 
     def ready(self) -> bool:
         return all(self.stamp(part).exists() for part in ("source", "native", "convert"))

@@ -30,3 +30,18 @@ def test_modelfile_quant_must_be_exported(tmp_path: Path, capsys) -> None:
 def test_predict_llamacpp_needs_a_gguf(tmp_path: Path, capsys) -> None:
     code = predict.main([str(QA_RECIPE), "--backend", "llamacpp", "--out", str(tmp_path / "p.jsonl")])
     assert code == 2 and "--backend llamacpp needs --gguf" in capsys.readouterr().err
+
+
+def test_a_native_build_with_other_cmake_options_is_not_reused(tmp_path) -> None:
+    """The stamp of the llama.cpp build names its CMake options: the earlier -march=native cache
+    (whose q8_0 kernels died with SIGILL here) is rebuilt, not reused."""
+    from piifactory.llamacpp import NATIVE_BUILD_ID, Toolchain
+
+    tools = Toolchain(tmp_path)
+    (tmp_path / ".source.done").write_text("1")
+    (tmp_path / ".convert.done").write_text("1")
+    (tmp_path / ".native.done").write_text("1")  # a stamp written before the options were part of it
+    assert not tools.ready()
+    assert tools.stamp("native").name == f".native-{NATIVE_BUILD_ID}.done"
+    tools.stamp("native").write_text("1")
+    assert tools.ready()
