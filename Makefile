@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.pii-factory-installed
 
-.PHONY: demo test test-fast lint test-browser board bench gpu-check gpu-wheels vllm-env rules-peers conformance venv clean llamacpp gotools
+.PHONY: demo test test-fast lint test-browser board bench gpu-check gpu-wheels gpu-rehearsal vllm-env rules-peers conformance venv clean llamacpp gotools
 
 venv: $(STAMP)
 
@@ -61,6 +61,11 @@ gpu-check: $(STAMP)
 # sized against the 64 MiB a device call carries; bench/gpu_device.sh installs them there.
 gpu-wheels: $(STAMP)
 	$(PY) -m bench.gpu_wheels
+
+# The device call rehearsed on CPU: a stand-in for the machine's bare Python, the wheels, a fake
+# nvidia-smi, a copy of the tree nothing may write to, bench/gpu_device.sh with tiny shapes (docs/bench-gpu.md).
+gpu-rehearsal: $(STAMP)
+	bash bench/gpu_rehearsal.sh
 
 # vLLM's serving environment (.venv-vllm): vllm 0.11 pins torch 2.8 and transformers 4.x, so it is
 # never the training venv. CUDA machines (vLLM's wheels are CUDA builds).

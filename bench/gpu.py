@@ -38,6 +38,7 @@ from piifactory.tables import markdown_table, text_table
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = REPO / "llamafactory_configs"
+MIN_START_S = 90.0  # under a --budget, a recipe starts only with this much left (start-up, load, a few steps)
 
 
 @dataclass(frozen=True)
@@ -303,6 +304,10 @@ def _child(args: list[str], log: Path, env: dict[str, str], timeout: float) -> t
     return code, time.perf_counter() - start, smi.peak_gib
 
 
+def _ended(code: int, timeout: float) -> str:
+    return f"stopped at its {timeout:.0f} s limit" if code == 124 else f"exited {code}"
+
+
 def _skip_reason(run: Run, dry_run: bool) -> str | None:
     import importlib.util
 
@@ -328,17 +333,22 @@ def measure(
     dry_run: bool,
     gpu_mem_gb: float | None,
     timeout: float,
+    deadline: float = float("inf"),
 ) -> Result:
+    """One recipe: train (with the probe), then ``eval.predict``; each child stops after ``timeout``
+    seconds or at ``deadline`` (``time.monotonic()``), whichever comes first."""
     cfg_probe = yaml.safe_load((CONFIGS / f"{run.recipe}.yaml").read_text(encoding="utf-8"))
     result = Result(run.recipe, run.model, method_of(cfg_probe))
-    reason = _skip_reason(run, dry_run)
+    left = deadline - time.monotonic()
+    reason = _skip_reason(run, dry_run) or (f"{max(left, 0):.0f} s of the budget left" if left < MIN_START_S else None)
     if reason:
         result.status, result.note = "skipped", reason
         return result
     started = time.perf_counter()
     model = build_model(run, work, dry_run)
     cutoff = 256 if dry_run else int(cfg_probe.get("cutoff_len", 1024))
-    data = work / f"data-{model.name}-{cutoff}"
+    # rows depend only on the tokenizer: the Qwen3 sizes share one set
+    data = work / f"data-{model.name if dry_run else run.flavor}-{cutoff}"
     if not (data / "dataset_info.json").is_file():
         # the chat template's markers take about 20 tokens of the cutoff
         write_long_rows(data, {"train": 64 if dry_run else 160, "val": 2 * eval_samples}, model, cutoff - 32)
@@ -360,25 +370,28 @@ def measure(
     }
     if run.gpus > 1:  # LLaMA-Factory's launcher re-runs itself under torchrun: the probe stays in the parent
         env.update(FORCE_TORCHRUN="1", NPROC_PER_NODE=str(run.gpus))
+    limit = min(timeout, max(1.0, deadline - time.monotonic()))
     code, seconds, smi = _child(
         [sys.executable, "-m", "bench.gpu_probe", "train", str(recipe_path)],
         out / f"{run.recipe}.train.log",
         env,
-        timeout,
+        limit,
     )
     result.wall_s["train"], result.smi_peak_gib = seconds, smi
+    probe = json.loads(probe_path.read_text(encoding="utf-8")) if probe_path.is_file() else None
+    if probe and probe["step_seconds"]:  # also from a run stopped at its limit: the steps it finished
+        _read_probe(result, probe, cfg)
     if code != 0:
-        result.status, result.note = "failed", f"train exited {code}: see {run.recipe}.train.log"
+        result.status, result.note = "failed", f"train {_ended(code, limit)}: see {run.recipe}.train.log"
         return result
-    if probe_path.is_file():
-        _read_probe(result, json.loads(probe_path.read_text(encoding="utf-8")), cfg)
-    else:
+    if probe is None:
         result.note = "torchrun workers carry no probe: nvidia-smi (card 0) and wall time only"
     state = json.loads((run_dir / "adapter" / "trainer_state.json").read_text(encoding="utf-8"))
     f1 = [entry["eval_entity_f1"] for entry in state["log_history"] if "eval_entity_f1" in entry]
     result.entity_f1 = f1[-1] if f1 else None
     predict_out = run_dir / "preds.jsonl"
     predict_out.unlink(missing_ok=True)
+    limit = min(timeout, max(1.0, deadline - time.monotonic()))
     code, seconds, smi = _child(
         [
             sys.executable,
@@ -400,11 +413,11 @@ def measure(
         ],
         out / f"{run.recipe}.predict.log",
         env,
-        timeout,
+        limit,
     )
     result.wall_s["predict"], result.predict_smi_peak_gib = seconds, smi
     if code != 0:
-        result.status, result.note = "failed", f"eval.predict exited {code}: see {run.recipe}.predict.log"
+        result.status, result.note = "failed", f"eval.predict {_ended(code, limit)}: see {run.recipe}.predict.log"
         return result
     result.predict_samples_per_s = eval_samples / seconds
     return result
@@ -529,6 +542,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--eval-samples", type=int, default=16)
     parser.add_argument("--timeout", type=float, default=420.0, help="seconds per child process")
     parser.add_argument(
+        "--budget",
+        type=float,
+        help="seconds for the whole run (a device call's limit): children stop by then, and a recipe "
+        f"that would start with under {MIN_START_S:.0f} s left is skipped",
+    )
+    parser.add_argument(
         "--combine",
         nargs="+",
         type=Path,
@@ -558,6 +577,7 @@ def main(argv: list[str] | None = None) -> int:
     work = ns.work / ("dry-run" if ns.dry_run else "gpu")
     gpu_mem = None if ns.dry_run else torch.cuda.get_device_properties(0).total_memory / 1024**3
     device = device_line(ns.dry_run)
+    deadline = time.monotonic() + (ns.budget if ns.budget is not None else float("inf"))
     results: list[Result] = []
     for run in runs:
         print(f"[bench.gpu] {run.recipe} ...", file=sys.stderr, flush=True)
@@ -571,6 +591,7 @@ def main(argv: list[str] | None = None) -> int:
                 dry_run=ns.dry_run,
                 gpu_mem_gb=gpu_mem,
                 timeout=ns.timeout,
+                deadline=deadline,
             )
         )
         write_report(results, out, device, steps=ns.steps)  # after each run: a timeout keeps what is done

@@ -77,7 +77,7 @@ def pins(constraints: Path = REPO / "constraints.txt") -> list[str]:
     return [f"{p}=={found[_norm(p)]}" for p in PACKAGES]
 
 
-def download(dest: Path, requirements: list[str]) -> None:
+def download(dest: Path, requirements: list[str], python_version: str = "3.12") -> None:
     args = [
         sys.executable,
         "-m",
@@ -87,7 +87,7 @@ def download(dest: Path, requirements: list[str]) -> None:
         "--no-deps",
         "--only-binary=:all:",
         "--python-version",
-        "3.12",
+        python_version,
         "--implementation",
         "cp",
         "-d",
@@ -138,10 +138,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.gpu_wheels", description=__doc__.split("\n\n")[0])
     parser.add_argument("--dest", type=Path, default=REPO / ".whl")
     parser.add_argument("--check-only", action="store_true", help="size the existing .whl/ against the limit")
+    parser.add_argument(
+        "--python-version",
+        default="3.12",
+        help="the machine's Python (3.12); the CPU rehearsal (bench/gpu_rehearsal.sh) asks for its own",
+    )
     ns = parser.parse_args(argv)
     ns.dest.mkdir(parents=True, exist_ok=True)
     if not ns.check_only:
-        download(ns.dest, pins())
+        download(ns.dest, pins(), ns.python_version)
         for wheel in ns.dest.glob("bitsandbytes-*.whl"):
             slim_bitsandbytes(wheel)
     wheels = sorted(ns.dest.glob("*.whl"))
