@@ -57,9 +57,13 @@ def plugin_trainer_class(base: type, options: PiiFactoryOptions) -> type:
                 metric_key_prefix=metric_key_prefix,
             )
             if self.entity_evaluator is not None and metric_key_prefix.startswith("eval"):
-                metrics, records = self.entity_evaluator.evaluate(
-                    self.model, metric_key_prefix, dataloader.dataset, sharded=_sharded_parameters(self)
-                )
+                # under the run's mixed precision, as the Trainer's own forwards: accelerate wraps
+                # only the outer (PEFT) model's forward, and generate reaches the inner one, where
+                # upcast_layernorm's fp32 norms would feed the 16-bit lm_head fp32 hidden states
+                with self.accelerator.autocast():
+                    metrics, records = self.entity_evaluator.evaluate(
+                        self.model, metric_key_prefix, dataloader.dataset, sharded=_sharded_parameters(self)
+                    )
                 output.metrics.update({f"{metric_key_prefix}_{name}": value for name, value in metrics.items()})
                 # every rank scores the same gathered answers; each says what it got (numbers only)
                 _logger().info(
