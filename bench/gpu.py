@@ -74,6 +74,8 @@ class Result:
     tokens_per_row: float | None = None
     train_peak_gib: float | None = None  # allocator, reserved
     eval_peak_gib: float | None = None  # allocator, reserved: eval loss + entity-metric generation
+    train_live_gib: float | None = None  # allocator, allocated: the live tensors the preflight estimates
+    eval_live_gib: float | None = None  # allocator, allocated: eval loss + entity-metric generation
     smi_peak_gib: float | None = None  # nvidia-smi, whole training process (CUDA context included)
     est_train_gib: float | None = None
     est_eval_gib: float | None = None  # max(eval step, generation)
@@ -82,10 +84,11 @@ class Result:
     predict_smi_peak_gib: float | None = None
     entity_f1: float | None = None
     wall_s: dict[str, float] = field(default_factory=dict)
+    config: dict = field(default_factory=dict)  # the LLaMA-Factory config that ran: what the estimate reads
 
     def ratio(self, measured: float | None, estimated: float | None) -> float | None:
-        """Allocator peak over the estimate without its fixed CUDA-context term (the allocator
-        does not see the context)."""
+        """Allocator peak over the estimate without its CUDA-context term (the allocator does not
+        see the context)."""
         if measured is None or not estimated:
             return None
         return measured / (estimated - self.est_overhead_gib)
@@ -355,6 +358,7 @@ def measure(
     result.wall_s["prepare"] = time.perf_counter() - started
     run_dir = work / "runs" / run.recipe
     cfg = bench_recipe(run, model, data, run_dir / "adapter", steps=steps, eval_samples=eval_samples, dry_run=dry_run)
+    result.config = cfg
     result.est_train_gib, result.est_eval_gib, result.est_overhead_gib = preflight_estimates(cfg, gpu_mem_gb)
     run_dir.mkdir(parents=True, exist_ok=True)
     recipe_path = run_dir / "recipe.yaml"
@@ -437,7 +441,9 @@ def _read_probe(result: Result, probe: dict, cfg: dict) -> None:
         result.tokens_per_row = tokens[-1] / rows
     if probe.get("device"):
         result.train_peak_gib = probe["train_peak_reserved_gib"]
-        result.eval_peak_gib = probe["eval_peak_reserved_gib"]
+        result.eval_peak_gib = probe["eval_peak_reserved_gib"] or None  # 0: no evaluation finished
+        result.train_live_gib = probe["train_peak_allocated_gib"]
+        result.eval_live_gib = probe["eval_peak_allocated_gib"] or None  # 0: no evaluation finished
 
 
 # --- report ------------------------------------------------------------------------------------
@@ -455,12 +461,14 @@ def table_rows(results: list[Result]) -> list[list[str]]:
                 r.recipe,
                 r.method,
                 r.status + (f" ({r.note})" if r.note else ""),
+                _fmt(r.train_live_gib),
                 _fmt(r.train_peak_gib),
                 _fmt(r.est_train_gib),
-                _fmt(r.ratio(r.train_peak_gib, r.est_train_gib)),
+                _fmt(r.ratio(r.train_live_gib, r.est_train_gib)),
+                _fmt(r.eval_live_gib),
                 _fmt(r.eval_peak_gib),
                 _fmt(r.est_eval_gib),
-                _fmt(r.ratio(r.eval_peak_gib, r.est_eval_gib)),
+                _fmt(r.ratio(r.eval_live_gib, r.est_eval_gib)),
                 _fmt(r.smi_peak_gib),
                 _fmt(r.seconds_per_step),
                 _fmt(r.tokens_per_s, 0),
@@ -474,12 +482,14 @@ HEADER = [
     "recipe",
     "method",
     "status",
-    "train peak GiB",
+    "train live GiB",
+    "reserved",
     "preflight",
-    "ratio",
-    "eval+gen peak GiB",
+    "live/est.",
+    "eval+gen live GiB",
+    "reserved",
     "preflight",
-    "ratio",
+    "live/est.",
     "nvidia-smi peak GiB",
     "s/step",
     "tokens/s",
@@ -508,8 +518,10 @@ def write_report(results: list[Result], out: Path, device: str, *, steps: int) -
         "",
         f"Device: {device}. Each recipe as shipped, {steps} optimiser steps "
         "and one evaluation (entity metrics on) through the stock `llamafactory-cli train`, random weights of the "
-        "real shape, rows about `cutoff_len` long. Peaks are the allocator's reserved bytes per phase; the ratio "
-        "divides them by the preflight's estimate without its fixed CUDA-context term. `nvidia-smi` is the whole "
+        "real shape, rows about `cutoff_len` long. Peaks per phase: live (the allocator's allocated bytes, what "
+        "the preflight estimates) and reserved (what its cache held; on a large card it keeps freed blocks it "
+        "would release under pressure). The preflight column is the current formula's estimate, context "
+        "included; live/est. divides the live peak by it without the CUDA-context term. `nvidia-smi` is the whole "
         "training process. s/step is the median optimiser step after the first (accumulation included).",
         "",
         markdown_table(HEADER, table_rows(results)),
@@ -525,10 +537,31 @@ def write_report(results: list[Result], out: Path, device: str, *, steps: int) -
 
 
 def combine(parts: list[Path], out: Path) -> Path:
-    """One report from the JSON of several device calls (each call brings back its own part)."""
+    """One report from the JSON of several device calls (each call brings back its own part).
+
+    Where a call's ``logs.tar.gz`` is unpacked next to its JSON (``gpu/runs/RECIPE/``), each run's
+    probe fills the live peaks and its recipe is kept; every run's config is estimated again with
+    the current preflight, so the report compares the measurements with the formula as it is now."""
     loaded = [json.loads(path.read_text(encoding="utf-8")) for path in parts]
     devices = sorted({part["device"] for part in loaded})
-    results = [Result(**r) for part in loaded for r in part["results"]]
+    results = []
+    for path, part in zip(parts, loaded):
+        for row in part["results"]:
+            result = Result(**row)
+            result.eval_peak_gib = result.eval_peak_gib or None  # parts written before this read 0 as none
+            run_dir = path.parent / "gpu" / "runs" / result.recipe
+            if (run_dir / "probe.json").is_file() and result.train_live_gib is None:
+                probe = json.loads((run_dir / "probe.json").read_text(encoding="utf-8"))
+                if probe.get("device"):
+                    result.train_live_gib = probe["train_peak_allocated_gib"]
+                    result.eval_live_gib = probe["eval_peak_allocated_gib"] or None
+            if not result.config and (run_dir / "recipe.yaml").is_file():
+                result.config = yaml.safe_load((run_dir / "recipe.yaml").read_text(encoding="utf-8"))
+            if result.config:
+                result.est_train_gib, result.est_eval_gib, result.est_overhead_gib = preflight_estimates(
+                    result.config, None
+                )
+            results.append(result)
     return write_report(results, out, " / ".join(devices), steps=loaded[0]["steps"])
 
 

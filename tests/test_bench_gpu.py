@@ -138,13 +138,15 @@ def test_bitsandbytes_is_slimmed_to_the_machines_cuda(tmp_path: Path) -> None:
 def test_combine_merges_the_device_calls(tmp_path: Path) -> None:
     parts = []
     for index, recipe in enumerate(("qwen3_0.6b_lora", "qwen3_1.7b_lora")):
-        result = gpu.Result(recipe, "m", "bf16 LoRA", train_peak_gib=3.0, est_train_gib=4.8, est_overhead_gib=0.8)
+        result = gpu.Result(
+            recipe, "m", "bf16 LoRA", train_live_gib=3.0, train_peak_gib=6.0, est_train_gib=4.8, est_overhead_gib=0.8
+        )
         path = tmp_path / f"p{index}.json"
         path.write_text(json.dumps({"device": "NVIDIA H200, 140 GiB", "steps": 4, "results": [result.__dict__]}))
         parts.append(path)
     text = gpu.combine(parts, tmp_path).read_text(encoding="utf-8")
     assert "qwen3_0.6b_lora" in text and "qwen3_1.7b_lora" in text and "NVIDIA H200" in text
-    assert "| 3.00 | 4.80 | 0.75 |" in text  # 3.0 / (4.8 - 0.8)
+    assert "| 3.00 | 6.00 | 4.80 | 0.75 |" in text  # live 3.0 / (4.8 - 0.8); reserved 6.0 shown beside
 
 
 def test_without_cuda_the_real_check_refuses_and_names_the_dry_run() -> None:

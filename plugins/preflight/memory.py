@@ -1,9 +1,18 @@
 """Peak GPU memory of a training step, an evaluation step and the entity-F1 generation pass.
 
-The formula (docs/recipes.md explains each term) counts what is alive at the peak; the logits
-term (batch x length x vocabulary, upcast to fp32 by the stock loss) dominates for Qwen's 152k
-vocabulary and is what made the users' evaluation batch of 12 run out of memory. The focal loss
-upcasts bounded chunks instead, so a focal-loss recipe needs less, not more.
+The formula (docs/recipes.md explains each term) counts what is alive at the peak: the live
+tensors, which the allocator's ``max_memory_allocated`` measures, plus the CUDA context. It was
+calibrated on an H200 (bench/gpu_results.md): every measured configuration's live peak is within
+15% of its estimate (tests/test_preflight_calibration.py). The logits term (batch x length x
+vocabulary) dominates for Qwen's 152k vocabulary and is what made the users' evaluation batch of
+12 run out of memory. Under bf16 mixed precision accelerate hands the loss the logits already
+converted to fp32, so the focal loss's bounded chunks do not make its peak smaller than the stock
+loss's (see FOCAL_TRAIN_LOGIT_BYTES).
+
+The allocator's reserved peak on a large card is higher (2.0-2.7x the live peak measured): it
+keeps the freed logits-sized blocks of earlier, shorter batches cached. PyTorch releases that
+cache and retries before it raises out-of-memory, so the reserved figure is not what a card must
+hold and is not estimated here.
 """
 
 from __future__ import annotations
@@ -14,15 +23,21 @@ from plugins.options import FOCAL_CHUNK_BYTES
 from plugins.preflight.models import ModelSpec
 
 GIB = 1024**3
-CUDA_OVERHEAD_GIB = 0.8  # CUDA context, cuBLAS workspace and allocator slack on one card
+# CUDA context, kernel images and library handles outside the allocator: nvidia-smi minus the
+# allocator's reserved peak, 1.36-1.43 GiB on the H200 (CUDA 13, bitsandbytes loaded); cards with
+# fewer SMs need less, so this errs on the safe side there.
+CUDA_OVERHEAD_GIB = 1.4
 # Per logit (batch x length x vocabulary). The stock loss upcasts all of them at once:
-TRAIN_LOGIT_BYTES = 12  # bf16 logits + fp32 upcast + fp32 log-softmax, then its gradient
+TRAIN_LOGIT_BYTES = 12  # fp32 log-softmax kept for backward + the fp32 gradient of the NLL + its log-softmax gradient
 EVAL_LOGIT_BYTES = 10  # bf16 logits + fp32 upcast + fp32 log-softmax, no gradient
-# The focal loss keeps no full fp32 copy: it upcasts checkpointed chunks of FOCAL_CHUNK_BYTES.
-FOCAL_TRAIN_LOGIT_BYTES = 4  # bf16 logits + their bf16 gradient
-FOCAL_EVAL_LOGIT_BYTES = 2  # bf16 logits
-FOCAL_TRAIN_CHUNKS = 3  # fp32 upcast, log-softmax and its gradient of the chunk being recomputed
-FOCAL_EVAL_CHUNKS = 2  # fp32 upcast and log-softmax of one chunk
+# The focal loss (plugins.focal_loss) recomputes its fp32 work in checkpointed chunks of at most
+# FOCAL_CHUNK_BYTES, but accelerate's bf16 autocast returns the logits converted to fp32, and the
+# chunks' saved slices keep that copy alive through backward, where each slice's gradient comes
+# back full-size (zeros outside the slice) and is summed into the full fp32 gradient:
+FOCAL_TRAIN_LOGIT_BYTES = 12  # fp32 logits + the fp32 gradient being summed + one slice's full-size gradient
+FOCAL_TRAIN_CHUNKS = 1  # the recomputed chunk whose gradient is being summed
+FOCAL_EVAL_LOGIT_BYTES = 6  # bf16 logits + their fp32 copy while accelerate converts the outputs
+FOCAL_EVAL_CHUNKS = 2  # then the fp32 logits with one chunk's fp32 copy and log-softmax
 
 
 @dataclass(frozen=True)
@@ -97,15 +112,15 @@ def _trainable_bytes(spec: ModelSpec, s: Setup, with_grads: bool) -> float:
 
 
 def logit_bytes(spec: ModelSpec, s: Setup, tokens: int, train: bool) -> float:
-    """What the loss holds at its peak: the stock loss in fp32 over all logits, the focal loss
-    (plugins.focal_loss) the 16-bit logits plus a few fp32 chunks of at most FOCAL_CHUNK_BYTES."""
+    """What the loss holds at its peak: the stock loss in fp32 over all logits; the focal loss
+    (plugins.focal_loss) the fp32 logits accelerate returns plus its gradients and chunks."""
     logits = tokens * spec.vocab
     if not s.focal_loss:
         return logits * (TRAIN_LOGIT_BYTES if train else EVAL_LOGIT_BYTES)
     chunk = min(FOCAL_CHUNK_BYTES, logits * 4)
     if train:
         return logits * FOCAL_TRAIN_LOGIT_BYTES + FOCAL_TRAIN_CHUNKS * chunk
-    return logits * FOCAL_EVAL_LOGIT_BYTES + FOCAL_EVAL_CHUNKS * chunk
+    return max(logits * FOCAL_EVAL_LOGIT_BYTES, logits * 4 + FOCAL_EVAL_CHUNKS * chunk)
 
 
 def train_step(spec: ModelSpec, s: Setup) -> Estimate:
