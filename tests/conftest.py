@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 
@@ -46,6 +47,26 @@ def qwen_vocab_model(qwen_tokenizer_dir: Path) -> Path:
     return build(
         qwen_tokenizer_dir.parent / "tiny-qwen3-vocab", qwen_vocab="qwen3", cache_dir=qwen_tokenizer_dir.parent
     )
+
+
+class QuickDemo(NamedTuple):
+    """A finished ``python -m piifactory.demo --quick`` workspace and the run's output."""
+
+    root: Path
+    result: subprocess.CompletedProcess[str]
+
+    @property
+    def model(self) -> Path:
+        return self.root / "outputs/tiny_cpu_demo"
+
+
+@pytest.fixture(scope="session")
+def quick_demo(tmp_path_factory: pytest.TempPathFactory) -> QuickDemo:
+    """The quick demo, run once per session: tests/test_demo.py checks the run, tests/test_export_gguf.py
+    exports its trained model (training it twice would cost CI the demo's minutes again)."""
+    root = tmp_path_factory.mktemp("quick-demo")
+    args = [sys.executable, "-m", "piifactory.demo", "--quick", "--root", str(root)]
+    return QuickDemo(root, run_cli(args, cwd=REPO, timeout=1500))
 
 
 def run_cli(

@@ -2,24 +2,21 @@
 workspace, and the outputs a user is pointed at exist and agree with each other."""
 
 import json
-import sys
 
 import pytest
 
 from piifactory.demo import HEADLINE, Plan, headline_rows, write_summary
 from piifactory.machine import cpu_model
 from piifactory.synth import VARIED_GENRES
-from tests.conftest import REPO, run_cli
+from tests.conftest import QuickDemo
 
 
 @pytest.mark.slow
-def test_quick_demo_runs_the_whole_pipeline(tmp_path) -> None:
-    result = run_cli(
-        [sys.executable, "-m", "piifactory.demo", "--quick", "--root", str(tmp_path)], cwd=REPO, timeout=1500
-    )
+def test_quick_demo_runs_the_whole_pipeline(quick_demo: QuickDemo) -> None:
+    result = quick_demo.result
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    out = tmp_path / "outputs/tiny_cpu_demo"
-    registry = json.loads((tmp_path / "dataset_info.json").read_text(encoding="utf-8"))
+    out = quick_demo.model
+    registry = json.loads((quick_demo.root / "dataset_info.json").read_text(encoding="utf-8"))
     assert {"pii_synth_train", "pii_synth_val", "pii_synth_test"} <= set(registry)
     for stage in (
         "synthetic data",
