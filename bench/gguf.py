@@ -1,9 +1,12 @@
 """llama.cpp on CPU against HF for the same trained model: decoding speed, file size and entity F1
 of the f16, q8_0 and q4_k_m GGUFs, measured side by side in one run.
 
-The model is `make demo`'s tiny Qwen3 (outputs/tiny_cpu_demo) on its test split: an untrained model
-would make the F1 column meaningless. Both sides decode one prompt at a time (a single ollama user),
-greedy, copy-constrained values, through ``eval.predict`` (:func:`piifactory.export.verify.measure`).
+The model is `make demo`'s tiny Qwen3 (``outputs/tiny_cpu_demo`` and ``data/pii_synth_test.json`` in
+the working directory, as ``make bench`` runs it from the repository; another demo workspace works
+from its own folder) on its test split: an untrained model would make the F1 column meaningless.
+Both sides decode one prompt at a time (a single ollama user), greedy, copy-constrained values,
+through ``eval.predict`` (:func:`piifactory.export.verify.measure`); tokens/s is over the whole
+predict run, model load and prompt rendering included, on all cores for both.
 The tiny model's tokenizer is exported with ``--pre-tokenizer qwen2`` (llama.cpp is fed the training
 ids, so this does not change what is measured).
 """
@@ -11,6 +14,7 @@ ids, so this does not change what is measured).
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -18,30 +22,35 @@ from pathlib import Path
 from bench.common import Row, scaled
 
 REPO = Path(__file__).resolve().parents[1]
-DEMO_MODEL = REPO / "outputs/tiny_cpu_demo"
+DEMO_MODEL = Path("outputs/tiny_cpu_demo")
+TEST_SPLIT = Path("data/pii_synth_test.json")
 FULL_SAMPLES = 64
 NOTES: list[str] = []
 
 
 def run(scale: float) -> list[Row]:
+    import torch
+
     from eval.recipe import load_recipe
     from piifactory.export.gguf import QUANTS, ExportPlan, export_ggufs
     from piifactory.export.verify import measure
     from piifactory.llamacpp import ensure
 
-    if not (DEMO_MODEL / "model.safetensors").exists() or not (REPO / "data/pii_synth_test.json").exists():
-        NOTES.append(f"no trained demo model in {DEMO_MODEL} (or no data/pii_synth_test.json): run `make demo` first")
+    NOTES.clear()
+    if not (DEMO_MODEL / "model.safetensors").exists() or not TEST_SPLIT.exists():
+        NOTES.append(f"no trained demo model in {DEMO_MODEL} (or no {TEST_SPLIT}): run `make demo` first")
         return []
     n = scaled(FULL_SAMPLES, scale, 8)
+    model = DEMO_MODEL.resolve()
     recipe = load_recipe(
-        REPO / "llamafactory_configs/tiny_cpu_demo.yaml", [f"model_name_or_path={DEMO_MODEL}", f"dataset_dir={REPO}"]
+        REPO / "llamafactory_configs/tiny_cpu_demo.yaml", [f"model_name_or_path={model}", f"dataset_dir={Path.cwd()}"]
     )
     with tempfile.TemporaryDirectory(prefix="bench-gguf-") as tmp, contextlib.redirect_stdout(sys.stderr):
         plan = ExportPlan(recipe, Path(tmp), QUANTS, pre_tokenizer="qwen2")
         export_ggufs(plan, ensure())
         rows = measure(
             recipe,
-            DEMO_MODEL,
+            model,
             {q: plan.gguf(q) for q in QUANTS},
             Path(tmp) / "verify",
             dataset="pii_synth_test",
@@ -49,7 +58,10 @@ def run(scale: float) -> list[Row]:
             batch_size=1,
         )
     hf = rows[0]
-    note = f"{n} test prompts of the demo model, one at a time, greedy, CPU"
+    note = (
+        f"{n} test prompts of the demo model, one at a time, greedy, CPU (HF {torch.get_num_threads()} threads, "
+        f"llama.cpp {os.cpu_count()}); whole predict run, model load included"
+    )
     out: list[Row] = []
     for row in rows:
         name = "HF (transformers)" if row.label == "hf" else f"llama.cpp {row.label}"

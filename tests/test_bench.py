@@ -67,3 +67,13 @@ def test_recall_dial_benchmark_times_every_mechanism(tmp_path: Path, monkeypatch
         assert f"| {mechanism}: time |" in text, mechanism
     assert "| plain greedy (free values): time | 1.00 |" in text
     assert "quality rows need `make demo` first" in text
+
+
+def test_gguf_benchmark_without_a_demo_model_says_so(tmp_path: Path, monkeypatch) -> None:
+    """It measures the demo's trained model from the working directory (tests/test_export_gguf.py runs it
+    on the quick demo's); without one it writes no rows and a note, and builds nothing."""
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "results.md"
+    assert runner.main(["--only", "gguf", "--out", str(out)]) == 0
+    text = out.read_text(encoding="utf-8")
+    assert "- gguf: no trained demo model in outputs/tiny_cpu_demo" in text and "| gguf |" not in text

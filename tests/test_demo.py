@@ -1,5 +1,6 @@
-"""`make demo` shortened (`--quick`): every stage runs through the real commands into a temporary
-workspace, and the outputs a user is pointed at exist and agree with each other."""
+"""`make demo` shortened (`--quick` at conftest.QUICK_DEMO_SIZE, run once per session and shared with the
+GGUF export tests): every stage runs through the real commands into a temporary workspace, and the
+outputs a user is pointed at exist and agree with each other."""
 
 import json
 

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from bench import runner
 from piifactory.answer import extract
 from tests.conftest import REPO, QuickDemo, run_cli
 
@@ -72,9 +73,9 @@ def test_f16_gives_the_same_greedy_answers_as_hf(demo_export: Path) -> None:
     hf, f16 = answers(demo_export, "hf"), answers(demo_export, "f16")
     assert len(hf) == len(f16) == SAMPLES
     # identical answers prove something only if the model answers: about two thirds of the test
-    # samples hold entities (a third are negatives), and HF's answers name them in at least a third
+    # samples hold entities (a third are negatives); HF's answers name some in at least half
     with_entities = sum(bool(extract(answer).entities) for answer in hf.values())
-    assert with_entities >= SAMPLES // 3, hf
+    assert with_entities >= SAMPLES // 2, hf
     different = {key: (hf[key], f16[key]) for key in hf if hf[key] != f16[key]}
     assert not different, different
 
@@ -107,3 +108,19 @@ def test_modelfile_and_card_point_at_the_files(demo_export: Path) -> None:
     for label in ("hf", "f16", "q8_0", "q4_k_m"):
         assert f"| {label} |" in card and f"{rows[label]['f1']:.3f}" in card
     assert "ollama create pii-tiny -f Modelfile" in card and "`qwen3`" in card and "pre-tokenizer" in card
+
+
+def test_benchmark_measures_hf_and_every_gguf_on_the_demo_model(
+    quick_demo: QuickDemo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`make bench`'s gguf rows, run from the quick demo's workspace at the smallest size (8 prompts)."""
+    monkeypatch.chdir(quick_demo.root)
+    out = tmp_path / "results.md"
+    assert runner.main(["--only", "gguf", "--scale", "0.001", "--out", str(out)]) == 0
+    text = out.read_text(encoding="utf-8")
+    assert "Not measured" not in text
+    assert "| gguf | HF (transformers) decoding |" in text and "8 test prompts of the demo model" in text
+    for label in ("f16", "q8_0", "q4_k_m"):
+        for figure in ("decoding", "size", "entity F1"):
+            assert f"| gguf | llama.cpp {label} {figure} |" in text, (label, figure)
+        assert f"| gguf | llama.cpp {label} / HF |" in text
