@@ -12,7 +12,6 @@ on a batch of one, so both backends constrain with one implementation.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
@@ -43,14 +42,24 @@ class TokenizerCheck:
 
 
 def load(gguf: Path, n_ctx: int):
-    """A ``llama_cpp.Llama`` on all CPU cores, quiet."""
+    """A ``llama_cpp.Llama`` on as many threads as torch uses (``OMP_NUM_THREADS`` or the cores), quiet.
+
+    Not always every core: llama.cpp's threads meet at a barrier on every layer, so on a shared
+    machine one descheduled thread stalls the rest. With two training processes on the 2-core
+    machine, 2 threads decoded the tiny model 4-10x slower than 1 (a whole --verify took 402 s for
+    f16 where q4_k_m took 1 s); and HF and llama.cpp are compared on equal threads."""
     from piifactory.llamacpp import bindings
 
     if not Path(gguf).is_file():
         raise FileNotFoundError(f"{gguf}: no such GGUF file")
     llama_cpp = bindings()
     return llama_cpp.Llama(
-        model_path=str(gguf), n_ctx=n_ctx, n_batch=min(n_ctx, 512), n_threads=os.cpu_count(), seed=0, verbose=False
+        model_path=str(gguf),
+        n_ctx=n_ctx,
+        n_batch=min(n_ctx, 512),
+        n_threads=torch.get_num_threads(),
+        seed=0,
+        verbose=False,
     )
 
 
