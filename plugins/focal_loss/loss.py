@@ -4,7 +4,10 @@ transformers does not divide a custom ``compute_loss_func`` by the accumulation 
 is a sum over supervised tokens divided by ``num_items_in_batch`` (the supervised-token count of
 the whole accumulated batch). The full-vocabulary fp32 work is done in checkpointed chunks of rows,
 so no more than one chunk of fp32 log-probabilities lives at a time (the stock loss keeps a full
-``batch x length x vocab`` fp32 copy plus its log-softmax).
+``batch x length x vocab`` fp32 copy plus its log-softmax). That bound holds for the loss itself:
+under bf16 mixed precision accelerate already hands it the logits converted to fp32, and each
+chunk's gradient comes back full-size from its slice, so a training step's peak is about the stock
+loss's (measured on an H200; plugins/preflight/memory.py counts it).
 """
 
 from __future__ import annotations
