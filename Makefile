@@ -5,17 +5,23 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.pii-factory-installed
+RUNTIME_STAMP := $(VENV)/.pii-factory-runtime
 
 .PHONY: demo test test-fast lint test-browser board bench gpu-check gpu-wheels gpu-rehearsal vllm-env rules-peers conformance venv clean llamacpp gotools
 
 venv: $(STAMP)
 
-$(STAMP): pyproject.toml constraints.txt
+# The demo and the board need the runtime only; tests, lint and benchmarks add the [dev] extra.
+$(RUNTIME_STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade "pip>=24"
-	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev]'
+	$(PY) -m pip install --quiet -c constraints.txt -e .
 	$(PY) -c "import llamafactory, torch, torchaudio; print('llamafactory', llamafactory.__version__, 'torch', torch.__version__)"
 	$(PY) -c "import sys; assert 'pii_factory_startup' in sys.modules and 'plugins' not in sys.modules, 'pii_factory_hook.pth was not installed (plugins/_build.py)'"
+	@touch $(RUNTIME_STAMP)
+
+$(STAMP): $(RUNTIME_STAMP)
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev]'
 	@touch $(STAMP)
 
 lint: $(STAMP)
@@ -94,10 +100,10 @@ rules-peers: $(STAMP)
 conformance: $(STAMP)
 	$(PY) -m converters conformance $(REAL_DATA)
 
-board: $(STAMP)
+board: $(RUNTIME_STAMP)
 	$(PY) -m piifactory.board
 
-demo: $(STAMP)
+demo: $(RUNTIME_STAMP)
 	$(PY) -m piifactory.demo
 
 clean:

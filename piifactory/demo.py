@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -41,6 +42,7 @@ class Plan:
     eval_steps: int = 400
     test_limit: int | None = None
     genre_samples: int = 400  # the held-out genres' evaluation set (never trained on)
+    free_limit: int = 200  # test samples decoded freely too (the model's raw answers, for comparison)
     min_f1: float = 0.90
     root: Path = REPO  # where data/, .cache/, outputs/ and dataset_info.json live
     overrides: list[str] = field(default_factory=list)
@@ -53,10 +55,11 @@ class Plan:
 # Negatives (no entity) are a third of the synthetic samples; keeping one per ten positives in train
 # (val and test keep theirs) spends the tiny model's minutes on copying values.
 NEG_RATIO = 0.1
+GLOBAL_BATCH = 16  # samples per optimiser step, whatever the number of training processes
 QUICK = dict(samples=800, epochs=3.0, eval_steps=40, test_limit=24, genre_samples=24, min_f1=0.0)
 # A short instruction: the tiny model reads every prompt token at every step, and the default
 # instruction (the type list, for real models) would double the sequence length.
-INSTRUCTION = "找出文本中的个人敏感信息，按出现顺序输出 JSON。"
+INSTRUCTION = "找出个人信息，输出 JSON。"
 
 
 class Stages:
@@ -65,22 +68,98 @@ class Stages:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.times: list[tuple[str, float]] = []
+        self.started = time.perf_counter()
 
-    def run(self, name: str, args: list[str], stdout: Path | None = None) -> None:
+    def wall(self) -> float:
+        """Seconds since the first stage began (stages run at once overlap in ``times``)."""
+        return time.perf_counter() - self.started
+
+    def run(self, name: str, args: list[str], stdout: Path | None = None, env: dict[str, str] | None = None) -> None:
         print(f"\n[demo] === {name} ===", flush=True)
         started = time.perf_counter()
-        exe = args[0] if args[0] == sys.executable else str(BIN / args[0])
-        env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", "PYTHONUNBUFFERED": "1"}
         result = subprocess.run(
-            [exe, *args[1:]], cwd=self.root, env=env, stdout=subprocess.PIPE if stdout else None, text=True
+            _command(args), cwd=self.root, env=_env(env), stdout=subprocess.PIPE if stdout else None, text=True
         )
         if stdout and result.returncode == 0:
             atomic_write_text(stdout, result.stdout)
+        self._finish(name, args, result.returncode, started)
+
+    def run_together(self, commands: list[tuple[str, list[str]]], logs: Path) -> None:
+        """Independent commands at once, one thread each, their output in ``logs/<n>.log``.
+
+        The predictions share the machine's cores this way (a one-thread process per core) instead of
+        taking turns with two threads each, which the tiny model's small matrices cannot use well.
+        """
+        logs.mkdir(parents=True, exist_ok=True)
+        print(f"\n[demo] === {', '.join(name for name, _ in commands)} (at once; logs in {logs}) ===", flush=True)
+        started = time.perf_counter()
+        running = []
+        for number, (name, args) in enumerate(commands, 1):
+            with (logs / f"{number}.log").open("w", encoding="utf-8") as log:
+                env = _env({"OMP_NUM_THREADS": "1"})
+                process = subprocess.Popen(_command(args), cwd=self.root, env=env, stdout=log, stderr=subprocess.STDOUT)
+            running.append((name, args, process))
+        failed: SystemExit | None = None
+        while running:
+            time.sleep(0.2)
+            for item in [item for item in running if item[2].poll() is not None]:
+                running.remove(item)
+                try:
+                    self._finish(item[0], item[1], item[2].returncode, started)
+                except SystemExit as error:
+                    failed = failed or error
+        if failed:
+            raise failed
+
+    def _finish(self, name: str, args: list[str], code: int, started: float) -> None:
         elapsed = time.perf_counter() - started
         self.times.append((name, elapsed))
         print(f"[demo] {name}: {elapsed:.1f}s", flush=True)
-        if result.returncode != 0:
-            raise SystemExit(f"[demo] stage {name!r} failed (exit {result.returncode}): {' '.join(args)}")
+        if code != 0:
+            raise SystemExit(f"[demo] stage {name!r} failed (exit {code}): {' '.join(args)}")
+
+
+def _command(args: list[str]) -> list[str]:
+    """A console script (``llamafactory-cli``) resolved beside this interpreter."""
+    return args if args[0] == sys.executable else [str(BIN / args[0]), *args[1:]]
+
+
+def _env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    return {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "TOKENIZERS_PARALLELISM": "false",
+        "PYTHONUNBUFFERED": "1",
+        "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",  # torchrun beside this interpreter
+        **(extra or {}),
+    }
+
+
+def training_processes(cores: int | None = None) -> tuple[int, dict[str, str]]:
+    """(processes, environment) for the training stage.
+
+    On two or more cores the demo trains as two DDP processes (gloo) of one thread each rather than
+    one process of two threads: the tiny model's matrices are too small to split well across
+    threads, and a thread that loses its core to any other process stalls every parallel region
+    (OpenMP waits for it), which made a one-process step up to ten times slower on a busy machine.
+    The global batch stays the recipe's 16.
+    """
+    cores = cores or os.cpu_count() or 1
+    if cores < 2:
+        return 1, {}
+    return 2, {
+        "FORCE_TORCHRUN": "1",
+        "NPROC_PER_NODE": "2",
+        "OMP_NUM_THREADS": str(max(1, cores // 2)),
+        "MASTER_PORT": str(_free_port()),
+    }
+
+
+def _free_port() -> int:
+    """A free local port for torchrun's rendezvous (two demos at once must not collide)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def python(module: str, *args: str) -> list[str]:
@@ -92,31 +171,24 @@ def run_demo(plan: Plan) -> dict:
     stages = Stages(plan.root)
     out = plan.out
     report_dir = out / "report"
-    predictions = out / "test_predictions.jsonl"
-    free_predictions = out / "test_predictions_free_values.jsonl"
     relative_out = os.path.relpath(out, plan.root)
     stages.run(
         "synthetic data",
         python("piifactory.synth", "--n", str(plan.samples), "--seed", "0", "--out", "data/pii_synth.jsonl"),
     )
+    stages.run("convert + split", convert("pii_synth", "--neg-ratio", str(NEG_RATIO)))
+    # The held-out genres: a separate evaluation set (seed 1) of the generator's other genres.
     stages.run(
-        "convert + split",
+        "held-out genres: data",
         python(
-            "converters",
-            "convert",
-            "data/pii_synth.jsonl",
-            "--name",
-            "pii_synth",
-            "--out-dir",
-            "data",
-            "--overwrite",
-            "--instruction",
-            INSTRUCTION,
-            "--neg-ratio",
-            str(NEG_RATIO),
+            "piifactory.synth",
+            *("--n", str(plan.genre_samples), "--seed", "1", "--genres", "varied"),
+            *("--out", "data/pii_synth_genres.jsonl"),
         ),
     )
+    stages.run("held-out genres: convert", convert("pii_synth_genres", "--split", "1,0,0", "--no-progress"))
     stages.run("tiny model", python("piifactory.tiny_model", "--out", ".cache/tiny-qwen3"))
+    processes, train_env = training_processes()
     stages.run(
         "train (llamafactory-cli)",
         [
@@ -127,31 +199,34 @@ def run_demo(plan: Plan) -> dict:
             f"num_train_epochs={plan.epochs}",
             f"eval_steps={plan.eval_steps}",
             f"save_steps={plan.eval_steps}",
+            f"per_device_train_batch_size={GLOBAL_BATCH // processes}",
+            f"per_device_eval_batch_size={GLOBAL_BATCH // processes}",
+            *(["ddp_backend=gloo"] if processes > 1 else []),
             *plan.overrides,
         ],
+        env=train_env,
     )
-    limit = ["--limit", str(plan.test_limit)] if plan.test_limit else []
-    for values, path in (("copy", predictions), ("free", free_predictions)):
+    predictions = out / "test_predictions.jsonl"
+    free_predictions = out / "test_predictions_free_values.jsonl"
+    genre_predictions = out / "genres_predictions.jsonl"
+    test_limit = ["--limit", str(plan.test_limit)] if plan.test_limit else []
+    free_limit = ["--limit", str(min(plan.test_limit or plan.free_limit, plan.free_limit))]
+    for path in (predictions, free_predictions, genre_predictions):
         path.unlink(missing_ok=True)  # predict resumes by id: a fresh demo starts clean
-        stages.run(
-            f"predict test split ({values} values)",
-            python(
-                "eval.predict",
-                RECIPE,
-                f"model_name_or_path={relative_out}",
-                "--dataset",
-                "pii_synth_test",
-                "--out",
-                str(path),
-                "--values",
-                values,
-                "--batch-size",
-                "32",
-                "--max-new-tokens",
-                "256",
-                *limit,
+    stages.run_together(
+        [
+            ("predict test split (copy values)", predict(relative_out, "pii_synth_test", predictions, *test_limit)),
+            (
+                "predict test split (free values)",
+                predict(relative_out, "pii_synth_test", free_predictions, "--values", "free", *free_limit),
             ),
-        )
+            (
+                "held-out genres: predict",
+                predict(relative_out, "pii_synth_genres", genre_predictions, "--max-new-tokens", "512"),
+            ),
+        ],
+        logs=out / "predict_logs",
+    )
     score_json, free_json = report_dir / "score.json", report_dir / "score_free_values.json"
     stages.run(
         "score",
@@ -160,95 +235,43 @@ def run_demo(plan: Plan) -> dict:
     )
     stages.run("score (free values)", python("eval.score", str(free_predictions), "--json"), stdout=free_json)
     stages.run("training curves", python("eval.curves", str(out), "--out", str(report_dir / "training_curves.png")))
-    stages.run(
-        "rules vs model vs hybrid",
-        python(
-            "piifactory.rules_vs_model",
-            "--predictions",
-            str(predictions),
-            "--out",
-            str(report_dir / "rules_vs_model.md"),
-            "--json",
-            str(report_dir / "rules_vs_model.json"),
-        ),
-    )
-    genres = evaluate_held_out_genres(stages, plan, relative_out, report_dir)
+    stages.run("rules vs model vs hybrid", rules_vs_model(predictions, report_dir / "rules_vs_model"))
+    stages.run("held-out genres: score", rules_vs_model(genre_predictions, report_dir / "rules_vs_model_genres"))
+    genres = json.loads((report_dir / "rules_vs_model_genres.json").read_text(encoding="utf-8"))
     result = json.loads(score_json.read_text(encoding="utf-8"))
     free = json.loads(free_json.read_text(encoding="utf-8"))
     test = json.loads((report_dir / "rules_vs_model.json").read_text(encoding="utf-8"))
     headline = headline_rows(plan, test, genres)
-    write_summary(report_dir / "README.md", result, free, headline, stages.times, plan)
-    print_summary(result, free, headline, stages.times, report_dir, plan)
+    free_n = min(plan.test_limit or plan.free_limit, plan.free_limit)
+    write_summary(report_dir / "README.md", result, free, free_n, headline, stages, plan)
+    print_summary(result, free, free_n, headline, stages, report_dir, plan)
     return result
 
 
-def evaluate_held_out_genres(stages: Stages, plan: Plan, relative_out: str, report_dir: Path) -> dict:
-    """The trained model on the generator's other genres (a separate evaluation set, seed 1):
-    model alone, rules alone and ``--rules both``, by ``rules_vs_model``."""
-    predictions = plan.out / "genres_predictions.jsonl"
-    stages.run(
-        "held-out genres: data",
-        python(
-            "piifactory.synth",
-            "--n",
-            str(plan.genre_samples),
-            "--seed",
-            "1",
-            "--genres",
-            "varied",
-            "--out",
-            "data/pii_synth_genres.jsonl",
-        ),
+def convert(name: str, *args: str) -> list[str]:
+    """``converters convert`` of ``data/<name>.jsonl`` with the demo's short instruction."""
+    return python(
+        "converters",
+        *("convert", f"data/{name}.jsonl", "--name", name, "--out-dir", "data", "--overwrite"),
+        *("--instruction", INSTRUCTION, *args),
     )
-    stages.run(
-        "held-out genres: convert",
-        python(
-            "converters",
-            "convert",
-            "data/pii_synth_genres.jsonl",
-            "--name",
-            "pii_synth_genres",
-            "--out-dir",
-            "data",
-            "--overwrite",
-            "--instruction",
-            INSTRUCTION,
-            "--split",
-            "1,0,0",
-            "--no-progress",
-        ),
+
+
+def predict(model: str, dataset: str, out: Path, *args: str) -> list[str]:
+    """``eval.predict`` of ``dataset`` by the trained model (copy-constrained values unless ``args`` say)."""
+    return python(
+        "eval.predict",
+        *(RECIPE, f"model_name_or_path={model}", "--dataset", dataset, "--out", str(out)),
+        *("--batch-size", "32", "--max-new-tokens", "256", *args),
     )
-    predictions.unlink(missing_ok=True)
-    stages.run(
-        "held-out genres: predict",
-        python(
-            "eval.predict",
-            RECIPE,
-            f"model_name_or_path={relative_out}",
-            "--dataset",
-            "pii_synth_genres",
-            "--out",
-            str(predictions),
-            "--batch-size",
-            "32",
-            "--max-new-tokens",
-            "512",
-        ),
+
+
+def rules_vs_model(predictions: Path, stem: Path) -> list[str]:
+    """Model alone, rules alone and ``--rules both`` on the same predictions (Markdown + JSON)."""
+    return python(
+        "piifactory.rules_vs_model",
+        *("--predictions", str(predictions), "--out", f"{stem}.md", "--json", f"{stem}.json"),
     )
-    scores = report_dir / "rules_vs_model_genres.json"
-    stages.run(
-        "held-out genres: score",
-        python(
-            "piifactory.rules_vs_model",
-            "--predictions",
-            str(predictions),
-            "--out",
-            str(report_dir / "rules_vs_model_genres.md"),
-            "--json",
-            str(scores),
-        ),
-    )
-    return json.loads(scores.read_text(encoding="utf-8"))
 
 
 # rules_vs_model's systems in the headline table, with the column each gets.
@@ -287,7 +310,7 @@ def _prf(micro: dict) -> str:
 
 
 def write_summary(
-    path: Path, result: dict, free: dict, headline: list[list[str]], times: list[tuple[str, float]], plan: Plan
+    path: Path, result: dict, free: dict, free_n: int, headline: list[list[str]], stages: Stages, plan: Plan
 ) -> None:
     micro = result["micro"]
     lines = [
@@ -303,7 +326,8 @@ def write_summary(
         f"**entity micro P/R/F1: {_prf(micro)}** with copy-constrained values (`eval.predict --values copy`, the "
         f"default; F2 {micro['f2']:.3f}; parse failures {result['failures'].get('parse_failure_rate', 0):.1%})",
         "",
-        f"The same model with free greedy decoding (`--values free`, its raw answers): {_prf(free['micro'])}.",
+        f"The same model with free greedy decoding (`--values free`, its raw answers) on the first {free_n} test "
+        f"samples: {_prf(free['micro'])}.",
         "",
         "![training curves](training_curves.png)",
         "",
@@ -321,28 +345,27 @@ def write_summary(
         "modes: [rules_vs_model.md](rules_vs_model.md); on the held-out genres: "
         "[rules_vs_model_genres.md](rules_vs_model_genres.md).",
         "",
-        f"Stage times, on {cpu_line()}:",
+        f"Stage times, on {cpu_line()} (the three predictions run at once):",
         "",
     ]
-    lines.append(
-        markdown_table(["stage", "seconds"], [[name, f"{seconds:.1f}"] for name, seconds in times], align="lr")
-    )
+    rows = [[name, f"{seconds:.1f}"] for name, seconds in stages.times] + [["total (wall)", f"{stages.wall():.1f}"]]
+    lines.append(markdown_table(["stage", "seconds"], rows, align="lr"))
     atomic_write_text(path, "\n".join(lines) + "\n")
 
 
 def print_summary(
-    result: dict, free: dict, headline: list[list[str]], times: list[tuple[str, float]], report_dir: Path, plan: Plan
+    result: dict, free: dict, free_n: int, headline: list[list[str]], stages: Stages, report_dir: Path, plan: Plan
 ) -> None:
     micro = result["micro"]
-    print(f"\n[demo] stage times on {cpu_line()}:")
-    for name, seconds in times:
+    print(f"\n[demo] stage times on {cpu_line()} (the three predictions run at once):")
+    for name, seconds in stages.times:
         print(f"  {name:<34} {seconds:7.1f}s")
-    print(f"  {'total':<34} {sum(s for _, s in times):7.1f}s")
+    print(f"  {'total (wall)':<34} {stages.wall():7.1f}s")
     print(
         f"\n[demo] test split: precision {micro['precision']:.3f}  recall {micro['recall']:.3f}  "
         f"F1 {micro['f1']:.3f}  (goal F1 >= {plan.min_f1:.2f}; copy-constrained values)"
     )
-    print(f"[demo] free decoding (the model's raw answers): F1 {free['micro']['f1']:.3f}")
+    print(f"[demo] free decoding (the model's raw answers, first {free_n} test samples): F1 {free['micro']['f1']:.3f}")
     print("\n" + markdown_table(["entity micro F1 on", *(name for _, name in HEADLINE)], headline, align="lrrr"))
     print(
         "[demo] a from-scratch ~0.8M-parameter model: it learns the generator's language, not Chinese; real "

@@ -3,10 +3,11 @@ GGUF export tests): every stage runs through the real commands into a temporary 
 outputs a user is pointed at exist and agree with each other."""
 
 import json
+import sys
 
 import pytest
 
-from piifactory.demo import HEADLINE, Plan, headline_rows, write_summary
+from piifactory.demo import HEADLINE, Plan, Stages, headline_rows, training_processes, write_summary
 from piifactory.machine import cpu_model
 from piifactory.synth import VARIED_GENRES
 from tests.conftest import QuickDemo
@@ -86,9 +87,32 @@ def test_report_says_what_the_model_is_and_scores_held_out_genres_and_rules_both
         [f"held-out genres (400 samples of {len(VARIED_GENRES)} genres it never saw)", "0.042", "0.618", "0.655"],
     ]
     path = tmp_path / "README.md"
-    write_summary(path, _score(0.961), _score(0.887), rows, [("train (llamafactory-cli)", 386.0)], Plan())
+    stages = Stages(tmp_path)
+    stages.times.append(("train (llamafactory-cli)", 386.0))
+    write_summary(path, _score(0.961), _score(0.887), 200, rows, stages, Plan())
     summary = path.read_text(encoding="utf-8")
     assert "0.8M parameters" in summary and "not Chinese" in summary and "Qwen models the recipes fine-tune" in summary
     header = "| entity micro F1 on | " + " | ".join(name for _, name in HEADLINE) + " |"
     assert header in summary and "| 0.042 | 0.618 | 0.655 |" in summary
     assert f"Stage times, on {cpu_model()}, " in summary and "| train (llamafactory-cli) | 386.0 |" in summary
+    assert "| total (wall) |" in summary and "on the first 200 test samples: 0.887 / 0.887 / 0.887" in summary
+
+
+def test_training_runs_as_two_one_thread_processes_on_two_cores() -> None:
+    assert training_processes(cores=1) == (1, {})
+    processes, env = training_processes(cores=2)
+    assert processes == 2 and env["FORCE_TORCHRUN"] == "1" and env["NPROC_PER_NODE"] == "2"
+    assert env["OMP_NUM_THREADS"] == "1" and int(env["MASTER_PORT"]) > 0
+    assert training_processes(cores=8)[1]["OMP_NUM_THREADS"] == "4"
+
+
+def test_stages_run_together_time_each_and_report_a_failure(tmp_path) -> None:
+    stages = Stages(tmp_path)
+    sleep = [sys.executable, "-c", "import time, os; time.sleep(1); print(os.environ['OMP_NUM_THREADS'])"]
+    fail = [sys.executable, "-c", "raise SystemExit(3)"]
+    with pytest.raises(SystemExit, match="stage 'fails' failed \\(exit 3\\)"):
+        stages.run_together([("sleeps", sleep), ("fails", fail)], logs=tmp_path / "logs")
+    times = dict(stages.times)
+    assert set(times) == {"sleeps", "fails"} and times["fails"] < times["sleeps"]  # each its own end
+    assert (tmp_path / "logs/1.log").read_text().strip() == "1"  # one thread per process
+    assert stages.wall() >= times["sleeps"]
