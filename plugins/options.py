@@ -124,6 +124,13 @@ def combination_problem(recipe: dict[str, Any], options: PiiFactoryOptions) -> s
         and flag_on(recipe.get("predict_with_generate"))
     ):
         return f"{BLOCK_KEY}.entity_metrics replaces `predict_with_generate` during training; set one of them"
+    packed = [key for key in ("packing", "neat_packing") if flag_on(recipe.get(key))]
+    if options.entity_metrics is not None and options.entity_metrics.enabled and packed:
+        # LLaMA-Factory packs the evaluation rows too: a row would hold several samples' answers.
+        return (
+            f"{BLOCK_KEY}.entity_metrics scores one sample per evaluation row, and `{packed[0]}` joins rows; "
+            "turn packing off or set entity_metrics.enabled: false"
+        )
     return None
 
 

@@ -26,6 +26,12 @@ from plugins.options import OptionsError, PiiFactoryOptions, parse_options
             {"entity_metrics": {}},
             "pii_factory.entity_metrics replaces `predict_with_generate` during training; set one of them",
         ),
+        (
+            {"neat_packing": "true"},
+            {"entity_metrics": {}},
+            "pii_factory.entity_metrics scores one sample per evaluation row, and `neat_packing` joins rows; "
+            "turn packing off or set entity_metrics.enabled: false",
+        ),
     ],
 )
 def test_rules_across_the_recipe_are_validators(recipe: dict, block: dict, expected: str) -> None:
