@@ -45,6 +45,11 @@ class FocalLossOptions(_Strict):
     entity_token_weight: float = Field(
         1.0, gt=0.0, description="extra weight on the tokens that spell entity values (not keys, types or quotes)"
     )
+    skip_prompt_logits: bool = Field(
+        True,
+        description="compute logits only from the first position a label needs (`logits_to_keep`): same loss, "
+        "less memory and time; off for a model whose forward ignores it",
+    )
 
 
 class EntityMetricsOptions(_Strict):

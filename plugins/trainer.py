@@ -10,6 +10,7 @@ one dict.
 
 from __future__ import annotations
 
+import inspect
 import json
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from transformers import TrainerCallback
 
 from piifactory import lf_compat
 from plugins.entity_metrics.evaluator import EntityEvaluator, write_predictions
-from plugins.focal_loss import ValueTokenWeigher, make_loss_func
+from plugins.focal_loss import ValueTokenWeigher, answer_window, make_loss_func
 from plugins.options import METRIC_NAMES, PiiFactoryOptions
 
 
@@ -39,12 +40,26 @@ def plugin_trainer_class(base: type, options: PiiFactoryOptions) -> type:
                     else None
                 )
                 self.compute_loss_func = make_loss_func(focal.gamma, focal.alpha, weigher)
+            self.skips_prompt_logits = (
+                focal is not None and focal.skip_prompt_logits and _accepts_logits_to_keep(self.model)
+            )
             metrics = options.entity_metrics
             self.entity_evaluator: EntityEvaluator | None = None
             if metrics is not None and metrics.enabled:
                 stop_ids = lf_compat.stop_token_ids(kwargs)
                 self.entity_evaluator = EntityEvaluator(metrics, tokenizer, stop_ids)
                 _log_entity_metrics_before(self, LogCallback)
+
+        def compute_loss(self, model, inputs, *args: Any, **kwargs: Any):
+            """The focal loss reads no logit of a position that is prompt in every row: the forward
+            skips them (``logits_to_keep``), and the labels are cut to match."""
+            return_outputs = kwargs.get("return_outputs", bool(args and args[0]))
+            if self.skips_prompt_logits and not return_outputs and "labels" in inputs:
+                labels = inputs["labels"]
+                start = answer_window(labels)
+                if start:
+                    inputs = {**inputs, "labels": labels[:, start:], "logits_to_keep": labels.size(1) - start}
+            return super().compute_loss(model, inputs, *args, **kwargs)
 
         def evaluation_loop(
             self, dataloader, description, prediction_loss_only=None, ignore_keys=None, metric_key_prefix="eval"
@@ -79,6 +94,12 @@ def plugin_trainer_class(base: type, options: PiiFactoryOptions) -> type:
             return output
 
     return PiiFactoryTrainer
+
+
+def _accepts_logits_to_keep(model) -> bool:
+    """Whether the causal LM under any PEFT wrapper takes ``logits_to_keep`` (transformers' own do)."""
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    return "logits_to_keep" in inspect.signature(base.forward).parameters
 
 
 def _logger():

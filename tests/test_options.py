@@ -67,7 +67,7 @@ def _fields(model: type[BaseModel], prefix: str = "pii_factory"):
 
 def test_every_option_has_a_description() -> None:
     fields = dict(_fields(PiiFactoryOptions))
-    assert len(fields) == 3 + 3 + 9 + 2
+    assert len(fields) == 3 + 4 + 9 + 2
     assert [key for key, field in fields.items() if not (field.description or "").strip()] == []
 
 

@@ -76,6 +76,17 @@ def focal_loss(
     return alpha * total / denominator
 
 
+def answer_window(labels: torch.Tensor) -> int:
+    """The first position whose logits the loss reads: logits at ``p`` predict the label at ``p + 1``.
+
+    Every earlier position is prompt in every row of the batch, so the forward can skip its logits
+    (``logits_to_keep``), the largest tensors of a step with Qwen's 152k vocabulary; the loss on the
+    rest, with ``labels[:, start:]``, is the same to the last bit.
+    """
+    supervised = (labels != IGNORE_INDEX).any(dim=0).nonzero()
+    return max(int(supervised[0]) - 1, 0) if supervised.numel() else 0
+
+
 def make_loss_func(
     gamma: float, alpha: float, weigher: Callable[[torch.Tensor], torch.Tensor] | None = None
 ) -> Callable[..., torch.Tensor]:
