@@ -51,6 +51,11 @@ class Plan:
     def out(self) -> Path:
         return self.root / "outputs/tiny_cpu_demo"
 
+    @property
+    def free_samples(self) -> int:
+        """Test samples decoded freely: ``free_limit``, or fewer when the test split is limited."""
+        return min(self.test_limit or self.free_limit, self.free_limit)
+
 
 # Negatives (no entity) are a third of the synthetic samples; keeping one per ten positives in train
 # (val and test keep theirs) spends the tiny model's minutes on copying values.
@@ -210,7 +215,6 @@ def run_demo(plan: Plan) -> dict:
     free_predictions = out / "test_predictions_free_values.jsonl"
     genre_predictions = out / "genres_predictions.jsonl"
     test_limit = ["--limit", str(plan.test_limit)] if plan.test_limit else []
-    free_limit = ["--limit", str(min(plan.test_limit or plan.free_limit, plan.free_limit))]
     for path in (predictions, free_predictions, genre_predictions):
         path.unlink(missing_ok=True)  # predict resumes by id: a fresh demo starts clean
     stages.run_together(
@@ -218,7 +222,10 @@ def run_demo(plan: Plan) -> dict:
             ("predict test split (copy values)", predict(relative_out, "pii_synth_test", predictions, *test_limit)),
             (
                 "predict test split (free values)",
-                predict(relative_out, "pii_synth_test", free_predictions, "--values", "free", *free_limit),
+                predict(
+                    relative_out,
+                    *("pii_synth_test", free_predictions, "--values", "free", "--limit", str(plan.free_samples)),
+                ),
             ),
             (
                 "held-out genres: predict",
@@ -242,9 +249,8 @@ def run_demo(plan: Plan) -> dict:
     free = json.loads(free_json.read_text(encoding="utf-8"))
     test = json.loads((report_dir / "rules_vs_model.json").read_text(encoding="utf-8"))
     headline = headline_rows(plan, test, genres)
-    free_n = min(plan.test_limit or plan.free_limit, plan.free_limit)
-    write_summary(report_dir / "README.md", result, free, free_n, headline, stages, plan)
-    print_summary(result, free, free_n, headline, stages, report_dir, plan)
+    write_summary(report_dir / "README.md", result, free, headline, stages, plan)
+    print_summary(result, free, headline, stages, report_dir, plan)
     return result
 
 
@@ -309,9 +315,7 @@ def _prf(micro: dict) -> str:
     return f"{micro['precision']:.3f} / {micro['recall']:.3f} / {micro['f1']:.3f}"
 
 
-def write_summary(
-    path: Path, result: dict, free: dict, free_n: int, headline: list[list[str]], stages: Stages, plan: Plan
-) -> None:
+def write_summary(path: Path, result: dict, free: dict, headline: list[list[str]], stages: Stages, plan: Plan) -> None:
     micro = result["micro"]
     lines = [
         "# PII Factory demo report",
@@ -326,7 +330,7 @@ def write_summary(
         f"**entity micro P/R/F1: {_prf(micro)}** with copy-constrained values (`eval.predict --values copy`, the "
         f"default; F2 {micro['f2']:.3f}; parse failures {result['failures'].get('parse_failure_rate', 0):.1%})",
         "",
-        f"The same model with free greedy decoding (`--values free`, its raw answers) on the first {free_n} test "
+        f"The same model with free greedy decoding (`--values free`, its raw answers) on the first {plan.free_samples} test "
         f"samples: {_prf(free['micro'])}.",
         "",
         "![training curves](training_curves.png)",
@@ -354,7 +358,7 @@ def write_summary(
 
 
 def print_summary(
-    result: dict, free: dict, free_n: int, headline: list[list[str]], stages: Stages, report_dir: Path, plan: Plan
+    result: dict, free: dict, headline: list[list[str]], stages: Stages, report_dir: Path, plan: Plan
 ) -> None:
     micro = result["micro"]
     print(f"\n[demo] stage times on {cpu_line()} (the three predictions run at once):")
@@ -365,7 +369,9 @@ def print_summary(
         f"\n[demo] test split: precision {micro['precision']:.3f}  recall {micro['recall']:.3f}  "
         f"F1 {micro['f1']:.3f}  (goal F1 >= {plan.min_f1:.2f}; copy-constrained values)"
     )
-    print(f"[demo] free decoding (the model's raw answers, first {free_n} test samples): F1 {free['micro']['f1']:.3f}")
+    print(
+        f"[demo] free decoding (the model's raw answers, first {plan.free_samples} test samples): F1 {free['micro']['f1']:.3f}"
+    )
     print("\n" + markdown_table(["entity micro F1 on", *(name for _, name in HEADLINE)], headline, align="lrrr"))
     print(
         "[demo] a from-scratch ~0.8M-parameter model: it learns the generator's language, not Chinese; real "

@@ -89,7 +89,7 @@ def test_report_says_what_the_model_is_and_scores_held_out_genres_and_rules_both
     path = tmp_path / "README.md"
     stages = Stages(tmp_path)
     stages.times.append(("train (llamafactory-cli)", 386.0))
-    write_summary(path, _score(0.961), _score(0.887), 200, rows, stages, Plan())
+    write_summary(path, _score(0.961), _score(0.887), rows, stages, Plan())
     summary = path.read_text(encoding="utf-8")
     assert "0.8M parameters" in summary and "not Chinese" in summary and "Qwen models the recipes fine-tune" in summary
     header = "| entity micro F1 on | " + " | ".join(name for _, name in HEADLINE) + " |"

@@ -81,7 +81,7 @@ def answer_window(labels: torch.Tensor) -> int:
 
     Every earlier position is prompt in every row of the batch, so the forward can skip its logits
     (``logits_to_keep``), the largest tensors of a step with Qwen's 152k vocabulary; the loss on the
-    rest, with ``labels[:, start:]``, is the same to the last bit.
+    rest, with ``labels[:, start:]``, is the same loss (equal to rounding: tests/test_prompt_logits.py).
     """
     supervised = (labels != IGNORE_INDEX).any(dim=0).nonzero()
     return max(int(supervised[0]) - 1, 0) if supervised.numel() else 0
