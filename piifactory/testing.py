@@ -47,3 +47,24 @@ def tiny_recipe(model: Path, data: Path, out: Path, **overrides: Any) -> dict[st
         "logging_steps": 1,
     }
     return {**base, **overrides}
+
+
+def shrunk_for_cpu(config: dict[str, Any], model: Path, data: Path, out: Path, steps: int, **overrides: Any) -> dict:
+    """A shipped GPU recipe cut to a few CPU steps on the tiny model (bf16 off, one evaluation and
+    one save at the last step), the rest of it as shipped; ``overrides`` name the datasets and sizes."""
+    return {
+        **config,
+        "model_name_or_path": str(model),
+        "dataset_dir": str(data),
+        "output_dir": str(out),
+        "use_cpu": True,
+        "bf16": False,
+        "max_steps": steps,
+        "save_steps": steps,
+        "eval_steps": steps,
+        "logging_steps": 1,
+        "gradient_accumulation_steps": 1,
+        "preprocessing_num_workers": 1,
+        "load_best_model_at_end": False,
+        **overrides,
+    }

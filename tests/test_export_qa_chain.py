@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from piifactory.testing import shrunk_for_cpu
 from plugins.preflight import load_llamafactory_config
 from tests.conftest import REPO, run_cli
 
@@ -52,23 +53,15 @@ def test_domain_qa_qlora_chain_ends_in_a_gguf_that_answers(tiny_model: Path, tmp
     )
     assert result.returncode == 0, result.stderr[-3000:]
 
-    train = load_llamafactory_config(REPO / "llamafactory_configs/qwen2.5_3b_qlora_qa.yaml")
-    train.update(
-        model_name_or_path=str(tiny_model),
-        dataset_dir=str(data),
+    train = shrunk_for_cpu(
+        load_llamafactory_config(REPO / "llamafactory_configs/qwen2.5_3b_qlora_qa.yaml"),
+        tiny_model,
+        data,
+        tmp_path / "adapter",
+        steps=4,
         dataset="domain_qa_train",
         eval_dataset="domain_qa_val",
-        output_dir=str(tmp_path / "adapter"),
-        use_cpu=True,
-        bf16=False,
-        max_steps=4,
-        save_steps=4,
-        eval_steps=4,
-        logging_steps=1,
         per_device_train_batch_size=2,
-        gradient_accumulation_steps=1,
-        preprocessing_num_workers=1,
-        load_best_model_at_end=False,
     )
     train.pop("val_size")
     recipe = tmp_path / "train.yaml"

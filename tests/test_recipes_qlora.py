@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from piifactory.testing import write_alpaca_splits
+from piifactory.testing import shrunk_for_cpu, write_alpaca_splits
 from plugins.preflight import load_llamafactory_config
 from tests.conftest import REPO, run_cli
 
@@ -26,23 +26,16 @@ def test_qlora_recipe_trains_and_merges_on_cpu(tiny_model: Path, tmp_path: Path)
         for k, v in load_llamafactory_config(REPO / "llamafactory_configs/qwen4b_lora.yaml").items()
         if k not in PLUGIN_ONLY
     }
-    train.update(
-        model_name_or_path=str(tiny_model),
-        dataset_dir=str(data),
+    train = shrunk_for_cpu(
+        train,
+        tiny_model,
+        data,
+        tmp_path / "adapter",
+        steps=2,
         dataset="pii_synth_train",
         eval_dataset="pii_synth_val",
-        output_dir=str(tmp_path / "adapter"),
-        use_cpu=True,
-        bf16=False,
-        max_steps=2,
-        save_steps=2,
-        eval_steps=2,
-        logging_steps=1,
         max_samples=4,
         per_device_train_batch_size=1,
-        gradient_accumulation_steps=1,
-        preprocessing_num_workers=1,
-        load_best_model_at_end=False,
     )
     (tmp_path / "train.yaml").write_text(yaml.safe_dump(train), encoding="utf-8")
     result = run_cli(["llamafactory-cli", "train", str(tmp_path / "train.yaml")])
