@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from bench.convert import write_input
-from piifactory.testing import write_alpaca_splits
+from piifactory.testing import tiny_recipe, write_alpaca_splits
 from tests.conftest import REPO
 
 TARGETS = ("info.json", "out/kd_train.json", "out/kd_val.json", "out/kd_test.json", "out/kd_rejects.jsonl")
@@ -99,16 +99,7 @@ def test_kill_9_during_conversion_leaves_no_partial_output_and_rerun_is_identica
 @pytest.mark.slow
 def test_kill_9_during_prediction_resumes_without_duplicates(tiny_model: Path, tmp_path: Path) -> None:
     write_alpaca_splits(tmp_path, {"train": 2, "val": 24})
-    recipe = {
-        "model_name_or_path": str(tiny_model),
-        "stage": "sft",
-        "finetuning_type": "lora",
-        "template": "qwen3",
-        "enable_thinking": False,
-        "cutoff_len": 384,
-        "dataset_dir": str(tmp_path),
-        "eval_dataset": "pii_synth_val",
-    }
+    recipe = tiny_recipe(tiny_model, tmp_path, tmp_path / "out", finetuning_type="lora", cutoff_len=384)
     (tmp_path / "recipe.yaml").write_text(yaml.safe_dump(recipe), encoding="utf-8")
     argv = lambda out: [
         sys.executable,

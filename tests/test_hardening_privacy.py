@@ -16,7 +16,7 @@ from converters import cli
 from eval import score
 from piifactory.answer import target_text
 from piifactory.synth import generate
-from piifactory.testing import write_alpaca_splits
+from piifactory.testing import tiny_recipe, write_alpaca_splits
 from tests.conftest import REPO
 from tests.test_hardening_fuzz import call
 
@@ -122,16 +122,7 @@ def test_score_table_and_report_mask_values_unless_asked(tmp_path: Path) -> None
 @pytest.mark.slow
 def test_predict_logs_show_no_values(tiny_model: Path, tmp_path: Path) -> None:
     write_alpaca_splits(tmp_path, {"train": 2, "val": 6})
-    recipe = {
-        "model_name_or_path": str(tiny_model),
-        "stage": "sft",
-        "finetuning_type": "lora",
-        "template": "qwen3",
-        "enable_thinking": False,
-        "cutoff_len": 384,
-        "dataset_dir": str(tmp_path),
-        "eval_dataset": "pii_synth_val",
-    }
+    recipe = tiny_recipe(tiny_model, tmp_path, tmp_path / "out", finetuning_type="lora", cutoff_len=384)
     (tmp_path / "recipe.yaml").write_text(yaml.safe_dump(recipe), encoding="utf-8")
     out = tmp_path / "preds.jsonl"
     done = subprocess.run(
