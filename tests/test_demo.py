@@ -3,11 +3,21 @@ GGUF export tests): every stage runs through the real commands into a temporary 
 outputs a user is pointed at exist and agree with each other."""
 
 import json
+import math
 import sys
 
 import pytest
 
-from piifactory.demo import HEADLINE, Plan, Stages, headline_rows, training_processes, write_summary
+from piifactory.demo import (
+    GLOBAL_BATCH,
+    HEADLINE,
+    Plan,
+    Stages,
+    evaluation_interval,
+    headline_rows,
+    training_processes,
+    write_summary,
+)
 from piifactory.machine import cpu_model
 from piifactory.synth import VARIED_GENRES
 from tests.conftest import QuickDemo
@@ -95,7 +105,18 @@ def test_report_says_what_the_model_is_and_scores_held_out_genres_and_rules_both
     header = "| entity micro F1 on | " + " | ".join(name for _, name in HEADLINE) + " |"
     assert header in summary and "| 0.042 | 0.618 | 0.655 |" in summary
     assert f"Stage times, on {cpu_model()}, " in summary and "| train (llamafactory-cli) | 386.0 |" in summary
-    assert "| total (wall) |" in summary and "on the first 200 test samples: 0.887 / 0.887 / 0.887" in summary
+    assert "| total (wall) |" in summary and "on the first 100 test samples: 0.887 / 0.887 / 0.887" in summary
+
+
+@pytest.mark.parametrize("rows", [1, 7, 556, 13_905, 13_906])
+def test_the_demo_evaluates_as_often_as_planned_and_at_the_last_step(rows: int) -> None:
+    """The trainer evaluates at every multiple of eval_steps and at the final step; a late interval
+    would leave the final model unevaluated, an early one cost a third evaluation."""
+    plan = Plan()
+    steps = math.ceil(rows * plan.epochs / GLOBAL_BATCH)
+    interval = evaluation_interval(plan, rows)
+    evaluated = {step for step in range(1, steps + 1) if step % interval == 0} | {steps}
+    assert len(evaluated) == min(plan.evaluations, steps)
 
 
 def test_training_runs_as_two_one_thread_processes_on_two_cores() -> None:
