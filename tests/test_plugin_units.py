@@ -132,6 +132,46 @@ def test_value_tokens_cover_exactly_the_entity_values(tiny_model) -> None:
     assert tokenizer.decode(heavy) == "李娜13812345678wang@example.com"  # values only: no keys, types, quotes
 
 
+def _prefix_ends(tokenizer, ids: tuple[int, ...]) -> list[int]:
+    """The definition token_ends must equal: decode every prefix, drop a trailing partial character."""
+    return [len(tokenizer.decode(ids[: i + 1], skip_special_tokens=False).rstrip("\ufffd")) for i in range(len(ids))]
+
+
+@pytest.mark.parametrize("which", ["tiny", "qwen"])
+def test_value_token_ends_equal_the_prefix_by_prefix_decode(which, request) -> None:
+    """Group-at-a-time decoding gives every token the end the quadratic prefix decode gives, on
+    targets whose characters the tiny vocabulary splits into bytes and on Qwen's real vocabulary."""
+    from piifactory.synth import generate
+
+    folder = request.getfixturevalue("tiny_model" if which == "tiny" else "qwen_tokenizer_dir")
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    weigher = ValueTokenWeigher(tokenizer, 2.0)
+    rare = [Entity("PERSON", "䶮龘𠀀"), Entity("ADDRESS", "😀李娜")]  # characters both vocabularies split
+    split_characters = 0
+    for entities in [rare, *(sample.entities for sample in generate(40, seed=7))]:
+        ids = tuple(tokenizer(target_text(entities) + "<|im_end|>\n")["input_ids"])
+        ends, text = weigher.token_ends(ids)
+        assert ends == _prefix_ends(tokenizer, ids) and text == tokenizer.decode(ids)
+        split_characters += sum(a == b for a, b in zip(ends, ends[1:]))
+    assert split_characters > 0  # the case the grouping exists for was exercised
+
+
+def test_value_token_ends_fall_back_where_decode_is_not_a_concatenation(tiny_model) -> None:
+    """A tokenizer that joins pieces with spaces: groups do not concatenate to the text, so the
+    prefix decode decides."""
+
+    class Spaced:
+        def __init__(self, inner) -> None:
+            self.inner = inner
+
+        def decode(self, ids, skip_special_tokens: bool = False) -> str:
+            return " ".join(self.inner.decode([i]) for i in ids)
+
+    spaced = Spaced(AutoTokenizer.from_pretrained(tiny_model))
+    ids = tuple(spaced.inner.encode('{"entities": [{"type": "PERSON", "value": "wang"}]}'))
+    assert ValueTokenWeigher(spaced, 2.0).token_ends(ids) == (_prefix_ends(spaced, ids), spaced.decode(ids))
+
+
 def test_entity_metric_checks_values_against_the_input_not_the_instruction(tiny_model) -> None:
     tokenizer = AutoTokenizer.from_pretrained(tiny_model)
     text, answer = "李娜的电话是13812345678。", target_text([Entity("PERSON", "李娜")])
