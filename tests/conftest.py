@@ -60,8 +60,8 @@ class QuickDemo(NamedTuple):
         return self.root / "outputs/tiny_cpu_demo"
 
 
-QUICK_DEMO_SIZE = ("--samples", "20000", "--epochs", "1")
-"""The full demo's training (one epoch of 20000 samples' train split, about 3500 steps) with the quick
+QUICK_DEMO_SIZE = ("--samples", "20000", "--epochs", "1.1")
+"""The full demo's training (1.1 epochs of 20000 samples' train split, about 3800 steps) with the quick
 plan's short predictions: the quick plan's own 800 samples leave a model whose GGUF comparisons would
 be between near-empty answers, and a half-trained one (test F1 about 0.56) flipped near-tie choices
 under q8_0 (F1 0.531 against HF's 0.5625 on 24 prompts: one entity); a fully trained model answers

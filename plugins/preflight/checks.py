@@ -130,9 +130,7 @@ def check_consistency(ctx: Context, report: PreflightReport) -> None:
             )
 
 
-def check_datasets(
-    ctx: Context, report: PreflightReport, counter: Callable[[], tuple[Callable[[str], int], str]]
-) -> None:
+def check_datasets(ctx: Context, report: PreflightReport, counter: Callable[[], tuple[ds.Counter, str]]) -> None:
     """Names registered, files present, answers not cut by cutoff_len; remembers train rows.
     ``counter`` is called once, when the first local file is found (loading a tokenizer is slow)."""
     names = {"dataset": ds.split_names(ctx.get("dataset")), "eval_dataset": ds.split_names(ctx.get("eval_dataset"))}
@@ -146,7 +144,7 @@ def check_datasets(
     cutoff = int(ctx.get("cutoff_len", 2048))
     max_samples = ctx.get("max_samples")
     train_rows = 0
-    count: Callable[[str], int] | None = None
+    count: ds.Counter | None = None
     method = ""
     for key, dataset_names in names.items():
         for name in dataset_names:
