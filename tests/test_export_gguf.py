@@ -25,7 +25,11 @@ from piifactory.answer import extract
 from tests.conftest import REPO, QuickDemo, run_cli
 
 pytestmark = pytest.mark.slow
-SAMPLES = 24
+SAMPLES = 100
+"""Test prompts for the comparisons: at 24 (about 50 entities) one entity decided differently moves F1
+by more than 0.01, so "within 0.01" meant "no entity differs"; a trained model's q8_0 export failed
+that on one entity (0.931 against 0.941), and at 100 prompts the same export differs on one answer:
+0.979 against 0.982."""
 
 
 @pytest.fixture(scope="module")
