@@ -26,6 +26,7 @@ from pathlib import Path
 
 from piifactory.io import atomic_write_text
 from piifactory.machine import cpu_line
+from piifactory.recipe_file import read_recipe
 from piifactory.synth import VARIED_GENRES
 from piifactory.tables import markdown_table
 
@@ -39,7 +40,7 @@ class Plan:
     """Sizes of one demo run; ``--quick`` is the shortened run the tests use."""
 
     samples: int = 20000
-    epochs: float = 1.1  # fresh samples teach more than repeated ones; the tenth seen twice is F1 margin (docs/demo.md)
+    epochs: float = field(default_factory=lambda: float(read_recipe(RECIPE)["num_train_epochs"]))  # the recipe's
     evaluations: int = 2  # entity-F1 evaluations during training (halfway and at the end)
     test_limit: int | None = None
     genre_samples: int = 400  # the held-out genres' evaluation set (never trained on)

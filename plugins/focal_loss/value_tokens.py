@@ -1,11 +1,11 @@
 """Which supervised tokens spell entity values, found in the target text itself.
 
 The target is ``{"entities": [{"type": ..., "value": "..."}]}``. Each row's supervised tokens are
-decoded prefix by prefix to get every token's character span, the JSON ``"value": "..."`` strings
-are located with a regex, and a token whose span overlaps a value's characters is a value token.
-Byte-level pieces that split a character are handled. Tokens are decoded a group at a time (a group
-ends where a character completes), which is linear in the target's length; where a tokenizer's decode
-is not the concatenation of its groups' decodes, the prefix-by-prefix decode (quadratic) is used.
+decoded to get every token's character span, the JSON ``"value": "..."`` strings are located with a
+regex, and a token whose span overlaps a value's characters is a value token. Byte-level pieces that
+split a character are handled. Tokens are decoded a group at a time (a group ends where a character
+completes), which is linear in the target's length; where a tokenizer's decode is not the
+concatenation of its groups' decodes, the prefix-by-prefix decode (quadratic) is used.
 """
 
 from __future__ import annotations

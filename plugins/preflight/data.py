@@ -11,6 +11,7 @@ import json
 import math
 import re
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -116,7 +117,8 @@ def measure(
     """Count rows whose answer LLaMA-Factory would cut at ``cutoff_len``."""
     overhead = PROMPT_OVERHEAD.get(template or "", DEFAULT_PROMPT_OVERHEAD)
     rows = truncated = longest = 0
-    for chunk in _chunks(pairs(entry, dataset_dir), COUNT_CHUNK):
+    rows_left = pairs(entry, dataset_dir)
+    while chunk := list(islice(rows_left, COUNT_CHUNK)):
         prompts, answers = zip(*chunk)
         for source, target in zip(count(list(prompts)), count(list(answers))):
             source, target = source + overhead, target + ANSWER_OVERHEAD
@@ -125,17 +127,6 @@ def measure(
             if infer_seqlen(source, target, cutoff_len)[1] < target:
                 truncated += 1
     return LengthStats(rows, truncated, longest, method)
-
-
-def _chunks(items: Iterator[tuple[str, str]], size: int) -> Iterator[list[tuple[str, str]]]:
-    chunk: list[tuple[str, str]] = []
-    for item in items:
-        chunk.append(item)
-        if len(chunk) == size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
 
 
 def token_counter(model_name_or_path: str) -> tuple[Counter, str]:
