@@ -18,13 +18,13 @@ import os
 from array import array
 from collections import Counter
 from dataclasses import dataclass, field
-from itertools import islice
 from typing import Iterable, Iterator
 
 import numpy as np
 
 from converters.records import Record
 from converters.writers import iter_rows
+from piifactory.iterate import batched
 from piifactory.schema import normalize_value
 
 SPLITS = ("train", "val", "test")
@@ -146,8 +146,7 @@ def find_leaks(split_keys: dict[str, Iterable[tuple[int, str]]]) -> list[tuple[s
 
 
 def _chunks(pairs: Iterable[tuple[int, str]]) -> Iterator[tuple[np.ndarray, list[str]]]:
-    items = iter(pairs)
-    while chunk := list(islice(items, _LEAK_CHUNK)):
+    for chunk in batched(pairs, _LEAK_CHUNK):
         yield np.array([key for key, _ in chunk], dtype=np.uint64), [label for _, label in chunk]
 
 

@@ -7,7 +7,7 @@ KV cache on, the template's stop tokens as EOS, prompts sorted by length so batc
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterator, Sequence
+from typing import Sequence
 
 import torch
 from tqdm.auto import tqdm
@@ -15,6 +15,7 @@ from transformers import LogitsProcessor, LogitsProcessorList
 
 from eval.copy_constraint import CopyConstraint
 from eval.structure import EntityScore, StructureConstraint
+from piifactory.iterate import batched
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,11 +25,6 @@ class Answer:
 
     text: str
     scores: tuple[EntityScore, ...] | None = None
-
-
-def _batches(order: list[int], size: int) -> Iterator[list[int]]:
-    for begin in range(0, len(order), size):
-        yield order[begin : begin + size]
 
 
 @torch.inference_mode()
@@ -69,7 +65,7 @@ def generate_answers(
     outputs: list[Answer] = [Answer("")] * len(prompts)
     bar = tqdm(total=len(prompts), desc="generate", unit="sample", disable=not progress, leave=False)
     try:
-        for batch in _batches(order, batch_size):
+        for batch in batched(order, batch_size):
             width = max(len(prompts[i]) for i in batch)
             ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
             mask = torch.zeros((len(batch), width), dtype=torch.long)

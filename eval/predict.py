@@ -16,7 +16,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Callable, Iterator, Sequence
+from typing import Callable, Sequence
 
 from tqdm.auto import tqdm
 
@@ -30,6 +30,7 @@ from piifactory.answer import target_text
 from piifactory.errors import PiiFactoryError, UsageError
 from piifactory.hybrid import canonical_policy, merge_answer, to_prediction
 from piifactory.io import InputError, iter_jsonl
+from piifactory.iterate import batched
 from piifactory.schema import input_text
 
 
@@ -107,11 +108,6 @@ def done_ids(path: Path) -> set[str]:
     return {str(row["id"]) for _, row in iter_jsonl(path) if isinstance(row, dict) and "id" in row}
 
 
-def _chunks(items: Sequence[Prompt], size: int) -> Iterator[Sequence[Prompt]]:
-    for begin in range(0, len(items), size):
-        yield items[begin : begin + size]
-
-
 def run(
     recipe: dict,
     out: Path,
@@ -177,7 +173,7 @@ def run(
         open(out, "a", encoding="utf-8") as handle,
         tqdm(total=len(todo), desc="predict", unit="sample", disable=not progress) as bar,
     ):
-        for chunk in _chunks(todo, batch_size * 4):
+        for chunk in batched(todo, batch_size * 4):
             sources = [p.text for p in chunk] if values == "copy" else None
             answers = generate([p.input_ids for p in chunk], max_new_tokens, batch_size, sources)
             added = [0] * len(chunk)

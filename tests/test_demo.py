@@ -11,6 +11,7 @@ import pytest
 from piifactory.demo import (
     GLOBAL_BATCH,
     HEADLINE,
+    RECIPE,
     Plan,
     Stages,
     evaluation_interval,
@@ -19,6 +20,7 @@ from piifactory.demo import (
     write_summary,
 )
 from piifactory.machine import cpu_model
+from piifactory.recipe_file import read_recipe
 from piifactory.synth import VARIED_GENRES
 from tests.conftest import QuickDemo
 
@@ -120,6 +122,13 @@ def test_the_demo_evaluates_as_often_as_planned_and_at_the_last_step(rows: int, 
     interval = evaluation_interval(plan, rows)
     evaluated = {step for step in range(1, steps + 1) if step % interval == 0} | {steps}
     assert len(evaluated) == min(plan.evaluations, steps)
+
+
+def test_the_recipes_batch_is_the_demos_global_batch() -> None:
+    """The demo splits the recipe's batch over its processes; accumulation would multiply it."""
+    recipe = read_recipe(RECIPE)
+    assert recipe.get("gradient_accumulation_steps", 1) == 1
+    assert GLOBAL_BATCH == recipe["per_device_train_batch_size"] and GLOBAL_BATCH % 2 == 0
 
 
 def test_training_runs_as_two_one_thread_processes_on_two_cores() -> None:

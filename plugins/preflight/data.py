@@ -11,11 +11,11 @@ import json
 import math
 import re
 from dataclasses import dataclass
-from itertools import islice
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from piifactory.io import iter_jsonl
+from piifactory.iterate import batched
 
 # Tokens the chat template adds around a sample (qwen3 with the empty think block, qwen with
 # Qwen's default system prompt); the answer side gets <|im_end|> and a newline.
@@ -117,8 +117,7 @@ def measure(
     """Count rows whose answer LLaMA-Factory would cut at ``cutoff_len``."""
     overhead = PROMPT_OVERHEAD.get(template or "", DEFAULT_PROMPT_OVERHEAD)
     rows = truncated = longest = 0
-    rows_left = pairs(entry, dataset_dir)
-    while chunk := list(islice(rows_left, COUNT_CHUNK)):
+    for chunk in batched(pairs(entry, dataset_dir), COUNT_CHUNK):
         prompts, answers = zip(*chunk)
         for source, target in zip(count(list(prompts)), count(list(answers))):
             source, target = source + overhead, target + ANSWER_OVERHEAD
