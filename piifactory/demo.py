@@ -17,12 +17,15 @@ import argparse
 import json
 import math
 import os
+import signal
 import socket
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO, Iterator
 
 from piifactory.io import atomic_write_text
 from piifactory.machine import cpu_line
@@ -90,12 +93,12 @@ class Stages:
     def run(self, name: str, args: list[str], stdout: Path | None = None, env: dict[str, str] | None = None) -> None:
         print(f"\n[demo] === {name} ===", flush=True)
         started = time.perf_counter()
-        result = subprocess.run(
-            _command(args), cwd=self.root, env=_env(env), stdout=subprocess.PIPE if stdout else None, text=True
-        )
-        if stdout and result.returncode == 0:
-            atomic_write_text(stdout, result.stdout)
-        self._finish(name, args, result.returncode, started)
+        process = self._start(args, _env(env), subprocess.PIPE if stdout else None)
+        with _stopped_on_exit([process]):
+            output, _ = process.communicate()
+        if stdout and process.returncode == 0:
+            atomic_write_text(stdout, output)
+        self._finish(name, args, process.returncode, started)
 
     def run_together(self, commands: list[tuple[str, list[str]]], logs: Path) -> None:
         """Independent commands at once, one thread each, their output in ``logs/<n>.log``.
@@ -107,22 +110,36 @@ class Stages:
         print(f"\n[demo] === {', '.join(name for name, _ in commands)} (at once; logs in {logs}) ===", flush=True)
         started = time.perf_counter()
         running = []
-        for number, (name, args) in enumerate(commands, 1):
-            with (logs / f"{number}.log").open("w", encoding="utf-8") as log:
-                env = _env({"OMP_NUM_THREADS": "1"})
-                process = subprocess.Popen(_command(args), cwd=self.root, env=env, stdout=log, stderr=subprocess.STDOUT)
-            running.append((name, args, process))
         failed: SystemExit | None = None
-        while running:
-            time.sleep(0.2)
-            for item in [item for item in running if item[2].poll() is not None]:
-                running.remove(item)
-                try:
-                    self._finish(item[0], item[1], item[2].returncode, started)
-                except SystemExit as error:
-                    failed = failed or error
+        started_processes: list[subprocess.Popen[str]] = []
+        with _stopped_on_exit(started_processes):
+            for number, (name, args) in enumerate(commands, 1):
+                with (logs / f"{number}.log").open("w", encoding="utf-8") as log:
+                    process = self._start(args, _env({"OMP_NUM_THREADS": "1"}), log)
+                started_processes.append(process)
+                running.append((name, args, process))
+            while running:
+                time.sleep(0.2)
+                for item in [item for item in running if item[2].poll() is not None]:
+                    running.remove(item)
+                    try:
+                        self._finish(item[0], item[1], item[2].returncode, started)
+                    except SystemExit as error:
+                        failed = failed or error
         if failed:
             raise failed
+
+    def _start(self, args: list[str], env: dict[str, str], stdout: IO[str] | int | None) -> subprocess.Popen[str]:
+        """One stage's command in a session of its own (see ``_stopped_on_exit``)."""
+        return subprocess.Popen(
+            _command(args),
+            cwd=self.root,
+            env=env,
+            stdout=stdout,
+            stderr=subprocess.STDOUT if stdout not in (None, subprocess.PIPE) else None,
+            text=True,
+            start_new_session=True,
+        )
 
     def _finish(self, name: str, args: list[str], code: int, started: float) -> None:
         elapsed = time.perf_counter() - started
@@ -130,6 +147,53 @@ class Stages:
         print(f"[demo] {name}: {elapsed:.1f}s", flush=True)
         if code != 0:
             raise SystemExit(f"[demo] stage {name!r} failed (exit {code}): {' '.join(args)}")
+
+
+STOP_GRACE = 10.0  # seconds a stopped stage gets to end its workers before SIGKILL
+
+
+@contextmanager
+def _stopped_on_exit(processes: list[subprocess.Popen[str]]) -> Iterator[None]:
+    """Stop ``processes`` (and everything they started) if the demo is leaving early.
+
+    Each stage runs in a session of its own, so Ctrl-C or SIGTERM reaches only the demo; without
+    this, llamafactory-cli's torchrun and its two workers trained on with nobody waiting for them.
+    SIGTERM goes to each stage's process group (torchrun passes it on to its workers' sessions), then
+    SIGKILL to whatever is left after ``STOP_GRACE`` seconds."""
+    try:
+        yield
+    except BaseException:
+        if any(process.poll() is None for process in processes):
+            print(
+                "\n[demo] stopping: ending the running stage and the processes it started", file=sys.stderr, flush=True
+            )
+        _stop(processes)
+        raise
+
+
+def _stop(processes: list[subprocess.Popen[str]]) -> None:
+    for process in processes:
+        _signal_group(process, signal.SIGTERM)
+    deadline = time.monotonic() + STOP_GRACE
+    for process in processes:
+        try:
+            process.wait(max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            pass
+        _signal_group(process, signal.SIGKILL)  # stragglers of the group, even if its leader ended
+        process.wait()
+
+
+def _signal_group(process: subprocess.Popen[str], signum: int) -> None:
+    try:
+        os.killpg(process.pid, signum)
+    except ProcessLookupError:
+        pass  # the whole group has ended
+
+
+def stop_on_terminate() -> None:
+    """Make SIGTERM (``kill``, a CI timeout) leave like Ctrl-C does, through ``_stopped_on_exit``."""
+    signal.signal(signal.SIGTERM, lambda signum, _frame: sys.exit(128 + signum))
 
 
 def _command(args: list[str]) -> list[str]:
@@ -419,6 +483,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("overrides", nargs="*", help="extra key=value overrides for llamafactory-cli train")
     ns = parser.parse_args(argv)
+    stop_on_terminate()
     plan = Plan(**QUICK) if ns.quick else Plan()
     plan.samples = ns.samples or plan.samples
     plan.epochs = ns.epochs or plan.epochs

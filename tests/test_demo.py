@@ -4,7 +4,12 @@ outputs a user is pointed at exist and agree with each other."""
 
 import json
 import math
+import os
+import signal
+import subprocess
 import sys
+import time
+from pathlib import Path
 
 import pytest
 
@@ -22,7 +27,7 @@ from piifactory.demo import (
 from piifactory.machine import cpu_model
 from piifactory.recipe_file import read_recipe
 from piifactory.synth import VARIED_GENRES
-from tests.conftest import QuickDemo
+from tests.conftest import REPO, QuickDemo
 
 
 @pytest.mark.slow
@@ -149,3 +154,59 @@ def test_stages_run_together_time_each_and_report_a_failure(tmp_path) -> None:
     assert set(times) == {"sleeps", "fails"} and times["fails"] < times["sleeps"]  # each its own end
     assert (tmp_path / "logs/1.log").read_text().strip() == "1"  # one thread per process
     assert stages.wall() >= times["sleeps"]
+
+
+# A stage that starts a grandchild in its own process group (as llamafactory-cli starts torchrun),
+# writes both pids and waits: what a stopped demo must not leave behind.
+_TREE = """
+import os, subprocess, sys, time
+child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+with open(sys.argv[1], "w") as handle:
+    handle.write(f"{os.getpid()} {child.pid}")
+time.sleep(120)
+"""
+_DRIVER = """
+import sys
+from pathlib import Path
+from piifactory.demo import Stages, stop_on_terminate
+stop_on_terminate()
+stages, tree = Stages(Path(sys.argv[1])), [sys.executable, "-c", sys.argv[2], sys.argv[3]]
+if sys.argv[4] == "together":
+    stages.run_together([("tree", tree), ("idle", [sys.executable, "-c", "import time; time.sleep(120)"])], Path(sys.argv[1]) / "logs")
+else:
+    stages.run("tree", tree)
+"""
+
+
+def _alive(pid: int) -> bool:
+    """Running and not a zombie (a container's init may never reap an orphan)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.parametrize("how", ["one", "together"])
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_stopped_demo_stops_the_stages_it_started(tmp_path, how: str, signum: int) -> None:
+    """Ctrl-C or kill during training used to leave torchrun's workers training with no one waiting."""
+    pids = tmp_path / "pids"
+    driver = subprocess.Popen(
+        [sys.executable, "-c", _DRIVER, str(tmp_path), _TREE, str(pids), how],
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    deadline = time.monotonic() + 60
+    while not (pids.exists() and len(pids.read_text().split()) == 2):
+        assert time.monotonic() < deadline and driver.poll() is None, "the stage never started"
+        time.sleep(0.1)
+    stage, grandchild = map(int, pids.read_text().split())
+    driver.send_signal(signum)
+    code = driver.wait(timeout=30)
+    # SIGTERM: stop_on_terminate's exit 143; SIGINT: Python ends an uncaught KeyboardInterrupt by SIGINT
+    assert code == (128 + signum if signum == signal.SIGTERM else -signum)
+    deadline = time.monotonic() + 10
+    while _alive(stage) or _alive(grandchild):
+        assert time.monotonic() < deadline, "a stage's process outlived the demo"
+        time.sleep(0.1)
