@@ -59,6 +59,8 @@ def test_fold_width_keeps_length_and_maps_full_width_forms():
         ("客户139 1234 5678已确认", "139 1234 5678"),
         ("号码１３８－１２３４－５６７８。", "１３８－１２３４－５６７８"),
         ("张三15012345678李四", "15012345678"),
+        ("手机86-13812345678", "86-13812345678"),  # the country code without its plus
+        ("手机：86 138 1234 5678", "86 138 1234 5678"),
     ],
 )
 def test_mobile_valid(text, expected):
@@ -73,6 +75,7 @@ def test_mobile_valid(text, expected):
         "流水号DD13812345678",  # glued to letters: an order code
         "卡号6222 13812345678 9",  # inside a grouped number
         "金额13812345.67元",
+        "编号8613812345678",  # a bare 86 needs a separator after it to read as a country code
     ],
 )
 def test_mobile_look_alikes(text):
@@ -128,6 +131,8 @@ def test_landline_recognizer_bare_digits_need_context():
         (f"张三{ID}李四", ID),  # glued to CJK on both sides
         (f"身份证 {ID[:6]} {ID[6:14]} {ID[14:]}", f"{ID[:6]} {ID[6:14]} {ID[14:]}"),
         (f"身份证{ID.translate(FULL)}", ID.translate(FULL)),
+        (f"身份证 {ID[:6]} {ID[6:10]} {ID[10:14]} {ID[14:]}", f"{ID[:6]} {ID[6:10]} {ID[10:14]} {ID[14:]}"),  # 6-4-4-4
+        (f"身份证{ID[:6]}-{ID[6:10]}-{ID[10:14]}-{ID[14:]}", f"{ID[:6]}-{ID[6:10]}-{ID[10:14]}-{ID[14:]}"),
     ],
 )
 def test_id_card_valid(text, expected):
@@ -146,6 +151,7 @@ def _with_check(first17: str) -> str:
         f"身份证号{_with_check('99010519491231002')}",  # 99 is not a province
         f"身份证号{ID}5",  # 19 digits
         f"编号A{ID}",  # glued to a letter
+        f"身份证 {ID[:6]} {ID[6:10]}-{ID[10:14]} {ID[14:]}",  # separators mixed: not one written number
     ],
 )
 def test_id_card_invalid(text):

@@ -8,7 +8,7 @@ import json
 from piifactory.answer import target_text
 from piifactory.recognizers import analyze
 from piifactory.rules_vs_model import main as compare_main
-from piifactory.synth import NEGATIVE_TEMPLATES, SyntheticPII, generate
+from piifactory.synth import NEGATIVE_TEMPLATES, VARIED_GENRES, SyntheticPII, generate
 from tests.conftest import run_cli
 
 CHECKED = ("ID_CARD", "BANK_CARD", "USCC", "PHONE", "EMAIL")
@@ -24,6 +24,21 @@ def test_rules_recall_on_500_synthetic_samples():
                 found += (entity.type, entity.start, entity.end) in hits
     assert total > 300
     assert found / total >= 0.95
+
+
+def test_rules_find_every_checked_value_the_varied_genres_write():
+    """The generator's other genres write values as people do (``86-138...``, IDs as 6-4-4-4, grouped
+    and full-width digits): rules found 93 % of their IDs and 95 % of their phones before those two
+    formats had patterns; every one now, and nothing the generator did not mean."""
+    missed, extra, total = [], [], 0
+    for sample in generate(600, seed=11, genres=dict.fromkeys(VARIED_GENRES, 1.0)):
+        gold = {(e.type, e.start, e.end) for e in sample.entities if e.type in CHECKED}
+        hits = {(h.type, h.start, h.end) for h in analyze(sample.text)}
+        total += len(gold)
+        missed += [sample.text[start:end] for _, start, end in gold - hits]
+        extra += [sample.text[start:end] for kind, start, end in hits - gold if kind in CHECKED]
+    assert total > 600
+    assert missed == [] and extra == []
 
 
 def test_rules_flag_no_hard_negative():

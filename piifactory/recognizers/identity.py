@@ -31,8 +31,9 @@ def is_known_county(code: str) -> bool:
 
 class IdCardRecognizer(PatternRecognizer):
     """18-character resident ID (GB 11643): province code, birth date, MOD 11-2 check character.
-    Written whole, as 6-8-4 with a separator after the area code and after the birth date, or in
-    groups of four (4-4-4-4-2) split by one separator throughout (a hyphen, one or two spaces)."""
+    Written whole, as 6-8-4 with a separator after the area code and after the birth date, as
+    6-4-4-4 (area, year, month and day, sequence) or in groups of four (4-4-4-4-2), the last two
+    split by one separator throughout (a hyphen, one or two spaces)."""
 
     entity_type = "ID_CARD"
     patterns = (
@@ -40,6 +41,13 @@ class IdCardRecognizer(PatternRecognizer):
             "resident-id",
             NOT_AFTER
             + rf"[1-8][0-9]{{5}}{GROUP_SEP}?(?:18|19|20)[0-9]{{2}}[01][0-9][0-3][0-9]{GROUP_SEP}?[0-9]{{3}}[0-9Xx]"
+            + NOT_BEFORE,
+            0.5,
+        ),
+        Pattern(
+            "resident-id-6444",
+            NOT_AFTER
+            + r"[1-8][0-9]{5}(?P<sep>-| {1,2})(?:18|19|20)[0-9]{2}(?P=sep)[01][0-9][0-3][0-9](?P=sep)[0-9]{3}[0-9Xx]"
             + NOT_BEFORE,
             0.5,
         ),

@@ -10,14 +10,15 @@ from piifactory.recognizers.base import NOT_AFTER, NOT_BEFORE, Pattern, PatternR
 
 
 class MobileRecognizer(PatternRecognizer):
-    """11-digit mobile number 1[3-9]xxxxxxxxx, optional +86/0086/(+86), spaces or hyphens
-    between the 3-4-4 groups."""
+    """11-digit mobile number 1[3-9]xxxxxxxxx, optional +86/0086/(+86) or a bare 86 with a space or
+    hyphen after it (``86-138...``, as people write it without the plus), spaces or hyphens between
+    the 3-4-4 groups."""
 
     entity_type = "PHONE"
     patterns = (
         Pattern(
             "mobile",
-            NOT_AFTER + r"(?:(?:\+|00)86[ -]?|\(\+?86\)[ -]?)?1[3-9][0-9](?:[ -]?[0-9]{4}){2}" + NOT_BEFORE,
+            NOT_AFTER + r"(?:(?:\+|00)86[ -]?|86[ -]|\(\+?86\)[ -]?)?1[3-9][0-9](?:[ -]?[0-9]{4}){2}" + NOT_BEFORE,
             0.6,
         ),
     )
