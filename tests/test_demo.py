@@ -144,6 +144,19 @@ def test_training_runs_as_two_one_thread_processes_on_two_cores() -> None:
     assert training_processes(cores=8)[1]["OMP_NUM_THREADS"] == "4"
 
 
+def test_a_background_stage_is_timed_to_its_own_end(tmp_path) -> None:
+    """The tiny model is built beside the data stages: its time is its own, not the time until the
+    demo next looks, and a failure in it still stops the demo."""
+    stages = Stages(tmp_path)
+    quick = stages.start("quick", [sys.executable, "-c", "import time; time.sleep(0.5)"], tmp_path / "quick.log")
+    fails = stages.start("fails", [sys.executable, "-c", "raise SystemExit(4)"], tmp_path / "fails.log")
+    stages.run("slow", [sys.executable, "-c", "import time; time.sleep(3)"])
+    with pytest.raises(SystemExit, match="stage 'fails' failed \\(exit 4\\)"):
+        stages.finish([quick, fails])
+    times = dict(stages.times)
+    assert times["quick"] < 2.5 < times["slow"] and stages.live == []
+
+
 def test_stages_run_together_time_each_and_report_a_failure(tmp_path) -> None:
     stages = Stages(tmp_path)
     sleep = [sys.executable, "-c", "import time, os; time.sleep(1); print(os.environ['OMP_NUM_THREADS'])"]
@@ -171,10 +184,15 @@ from pathlib import Path
 from piifactory.demo import Stages, stop_on_terminate
 stop_on_terminate()
 stages, tree = Stages(Path(sys.argv[1])), [sys.executable, "-c", sys.argv[2], sys.argv[3]]
-if sys.argv[4] == "together":
-    stages.run_together([("tree", tree), ("idle", [sys.executable, "-c", "import time; time.sleep(120)"])], Path(sys.argv[1]) / "logs")
-else:
-    stages.run("tree", tree)
+idle = [sys.executable, "-c", "import time; time.sleep(120)"]
+with stages.stopping():
+    if sys.argv[4] == "together":
+        stages.run_together([("tree", tree), ("idle", idle)], Path(sys.argv[1]) / "logs")
+    elif sys.argv[4] == "background":
+        stages.start("tree", tree, Path(sys.argv[1]) / "tree.log")
+        stages.run("idle", idle)
+    else:
+        stages.run("tree", tree)
 """
 
 
@@ -187,7 +205,7 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
-@pytest.mark.parametrize("how", ["one", "together"])
+@pytest.mark.parametrize("how", ["one", "together", "background"])
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_a_stopped_demo_stops_the_stages_it_started(tmp_path, how: str, signum: int) -> None:
     """Ctrl-C or kill during training used to leave torchrun's workers training with no one waiting."""
