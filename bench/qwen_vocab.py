@@ -60,8 +60,9 @@ def run(scale: float) -> list[Row]:
             on_host, _ = _replay_constraint(tokenizer, prompts, "meta")
             constraint_cpu, constraint_host = min(constraint_cpu, on_cpu), min(constraint_host, on_host)
         model_step = model_run / (MAX_NEW_TOKENS * -(-n // BATCH))  # the random model never stops early
-        medians = train_loss.time_steps(model_dir, steps, batch=LOSS_BATCH)
-        memory = {v: train_loss.peak_added(model_dir, v, 2, batch=LOSS_BATCH) for v in ("default", "focal")}
+        medians = train_loss.time_steps(model_dir, steps, batch=LOSS_BATCH, variants=train_loss.VARIANTS)
+        memory = {v: train_loss.peak_added(model_dir, v, 2, batch=LOSS_BATCH) for v in train_loss.VARIANTS}
+        prompt_share = _prompt_share(model_dir)
     vocab = f"Qwen3 tokenizer, 151,936 logits, tiny layers, CPU {torch.get_num_threads()} threads"
     rows = [
         Row(
@@ -122,5 +123,29 @@ def run(scale: float) -> list[Row]:
             f"{what}; RSS high-water added by the steps, one subprocess per variant "
             f"({memory['default']['added_mb']:.0f} vs {memory['focal']['added_mb']:.0f} MB); goal <= 1.05",
         ),
+        Row(
+            "qwen-vocab",
+            "focal, answer logits only / all logits: step time",
+            medians["focal-answer"] / medians["focal"],
+            "ratio",
+            f"{what}; focal_loss.skip_prompt_logits (logits_to_keep), {prompt_share:.0%} of positions skipped; "
+            f"median of {steps} interleaved steps ({medians['focal']:.2f} vs {medians['focal-answer']:.2f} s)",
+        ),
+        Row(
+            "qwen-vocab",
+            "focal, answer logits only / all logits: peak memory",
+            memory["focal-answer"]["added_mb"] / memory["focal"]["added_mb"],
+            "ratio",
+            f"{what}; RSS high-water added by the steps ({memory['focal']['added_mb']:.0f} vs "
+            f"{memory['focal-answer']['added_mb']:.0f} MB)",
+        ),
     ]
     return rows
+
+
+def _prompt_share(model_dir: Path) -> float:
+    """Share of the bench batch's positions whose logits ``skip_prompt_logits`` skips."""
+    from plugins.focal_loss import answer_window
+
+    _, labels = train_loss.make_batch(model_dir, LOSS_BATCH)
+    return answer_window(labels) / labels.size(1)

@@ -75,19 +75,29 @@ def load(model_dir: Path):
     return model
 
 
+# "default": the model's own loss (LLaMA-Factory's); "focal": the plugin's loss on every position's
+# logits; "focal-answer": the same loss with the forward skipping the logits of positions that are
+# prompt in every row (``focal_loss.skip_prompt_logits``, what the plugin's trainer does).
+VARIANTS = ("default", "focal", "focal-answer")
+
+
 def step_fn(model, inputs, labels, variant: str):
     """One zero_grad + forward + loss + backward with the variant's loss."""
-    from plugins.focal_loss import make_loss_func
+    from plugins.focal_loss import answer_window, make_loss_func
 
     focal = make_loss_func(GAMMA, 1.0)
     items = int((labels[:, 1:] != -100).sum())
+    start = answer_window(labels)
 
     def step() -> float:
         model.zero_grad(set_to_none=True)
-        outputs = model(**inputs)
-        if variant == "focal":
-            loss = focal(outputs, labels, num_items_in_batch=items)
+        if variant == "focal-answer":
+            outputs = model(**inputs, logits_to_keep=labels.size(1) - start)
+            loss = focal(outputs, labels[:, start:], num_items_in_batch=items)
+        elif variant == "focal":
+            loss = focal(model(**inputs), labels, num_items_in_batch=items)
         else:
+            outputs = model(**inputs)
             loss = model.loss_function(
                 outputs.logits, labels, vocab_size=model.config.vocab_size, num_items_in_batch=items
             )
@@ -97,17 +107,19 @@ def step_fn(model, inputs, labels, variant: str):
     return step
 
 
-def time_steps(model_dir: Path, steps: int, batch: int = BATCH) -> dict[str, float]:
-    """Median seconds per step of each variant, interleaved."""
+def time_steps(
+    model_dir: Path, steps: int, batch: int = BATCH, variants: tuple[str, ...] = ("default", "focal")
+) -> dict[str, float]:
+    """Median seconds per step of each variant, interleaved (the order reverses every round)."""
     model = load(model_dir)
     inputs, labels = make_batch(model_dir, batch)
-    fns = {v: step_fn(model, inputs, labels, v) for v in ("default", "focal")}
+    fns = {v: step_fn(model, inputs, labels, v) for v in variants}
     for _ in range(WARMUP):
         for fn in fns.values():
             fn()
     times: dict[str, list[float]] = {v: [] for v in fns}
     for round_ in range(steps):
-        for variant in ("default", "focal") if round_ % 2 == 0 else ("focal", "default"):
+        for variant in variants if round_ % 2 == 0 else variants[::-1]:
             start = time.perf_counter()
             fns[variant]()
             times[variant].append(time.perf_counter() - start)

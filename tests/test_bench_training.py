@@ -27,6 +27,17 @@ def test_focal_loss_bench(tiny_model: Path) -> None:
 
 
 @pytest.mark.slow
+def test_the_answer_logits_variant_trains_on_the_same_loss(tiny_model: Path) -> None:
+    """``focal-answer`` (skip_prompt_logits) skips prompt logits, not loss: the bench compares like with like."""
+    model = train_loss.load(tiny_model)
+    inputs, labels = train_loss.make_batch(tiny_model, 4)
+    losses = {v: train_loss.step_fn(model, inputs, labels, v)() for v in train_loss.VARIANTS}
+    assert losses["focal-answer"] == pytest.approx(losses["focal"], rel=1e-5), losses
+    medians = train_loss.time_steps(tiny_model, 2, batch=4, variants=train_loss.VARIANTS)
+    assert set(medians) == set(train_loss.VARIANTS) and min(medians.values()) > 0, medians
+
+
+@pytest.mark.slow
 def test_entity_eval_bench(tiny_model: Path, tmp_path: Path) -> None:
     """The pieces of ``run`` on 4 rows and 8 new tokens (run itself: `make bench`)."""
     from piifactory.testing import write_alpaca_splits
