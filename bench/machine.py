@@ -7,7 +7,7 @@ import os
 import platform
 from importlib import metadata
 
-from piifactory.machine import cpu_model
+from piifactory.machine import cpu_model, vector_isa
 
 
 def _ram_gib() -> str:
@@ -37,6 +37,7 @@ def details() -> dict[str, str]:
     return {
         "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "cpu": cpu_model(),
+        "vector extensions": vector_isa() or "unknown",
         "cores": str(os.cpu_count()),
         "ram": _ram_gib(),
         "gpu": _gpu(),

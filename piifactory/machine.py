@@ -19,10 +19,28 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+def vector_isa(cpuinfo: str = "/proc/cpuinfo") -> str | None:
+    """The widest x86 vector extension the CPU advertises (``AVX-512``, ``AVX2``, ``AVX``), or None
+    where ``/proc/cpuinfo`` has no flags: machines of one model name differ in it, and a 2-core
+    machine without AVX-512 trains the demo markedly slower (docs/demo.md)."""
+    try:
+        with open(cpuinfo, encoding="utf-8") as handle:
+            flags = next((line.split(":", 1)[1].split() for line in handle if line.startswith("flags")), None)
+    except OSError:
+        return None
+    if flags is None:
+        return None
+    return next((name for flag, name in _ISA_FLAGS if flag in flags), None)
+
+
+_ISA_FLAGS = (("avx512f", "AVX-512"), ("avx2", "AVX2"), ("avx", "AVX"))
+
+
 def cpu_line() -> str:
-    """``AMD EPYC ... , 2 cores, load 3.1`` (load: the 1-minute load average, where known)."""
+    """``AMD EPYC ..., 2 cores, AVX2, load 3.1`` (load: the 1-minute load average, where known)."""
+    isa = vector_isa()
     try:
         load = f", load {os.getloadavg()[0]:.1f}"
     except OSError:
         load = ""
-    return f"{cpu_model()}, {os.cpu_count()} cores{load}"
+    return f"{cpu_model()}, {os.cpu_count()} cores{f', {isa}' if isa else ''}{load}"
