@@ -17,25 +17,19 @@ import argparse
 import json
 import math
 import os
-import signal
 import socket
-import subprocess
 import sys
-import threading
-import time
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Iterator
 
 from piifactory.io import atomic_write_text
 from piifactory.machine import cpu_line
 from piifactory.recipe_file import read_recipe
+from piifactory.stages import Stages, stop_on_terminate
 from piifactory.synth import VARIED_GENRES
 from piifactory.tables import markdown_table
 
 REPO = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
 RECIPE = str(REPO / "llamafactory_configs/tiny_cpu_demo.yaml")
 RECIPE_ARGS = read_recipe(RECIPE)  # epochs and batch come from the recipe: one source for both
 
@@ -77,165 +71,8 @@ QUICK = dict(samples=800, epochs=3.0, test_limit=24, genre_samples=24, min_f1=0.
 # A short instruction: the tiny model reads every prompt token at every step, and the default
 # instruction (the type list, for real models) would double the sequence length.
 INSTRUCTION = "找出个人信息，输出 JSON。"
-
-
-@dataclass
-class Started:
-    """A stage running in the background; ``elapsed`` is set when its process ends."""
-
-    name: str
-    args: list[str]
-    process: subprocess.Popen[str]
-    began: float
-    elapsed: float | None = None
-
-
-class Stages:
-    """Runs commands in the repo root and remembers how long each stage took."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.times: list[tuple[str, float]] = []
-        self.started = time.perf_counter()
-        self.live: list[subprocess.Popen[str]] = []  # started, not yet waited for: what ``stopping`` ends
-
-    def wall(self) -> float:
-        """Seconds since the first stage began (stages run at once overlap in ``times``)."""
-        return time.perf_counter() - self.started
-
-    @contextmanager
-    def stopping(self) -> Iterator[None]:
-        """Stop every live stage (and everything it started) if the demo is leaving early.
-
-        Each stage runs in a session of its own, so Ctrl-C or SIGTERM reaches only the demo; without
-        this, llamafactory-cli's torchrun and its two workers trained on with nobody waiting for them.
-        SIGTERM goes to each stage's process group (torchrun passes it on to its workers' sessions),
-        then SIGKILL to whatever is left after ``STOP_GRACE`` seconds."""
-        try:
-            yield
-        except BaseException:
-            if any(process.poll() is None for process in self.live):
-                print(
-                    "\n[demo] stopping: ending the running stages and the processes they started",
-                    file=sys.stderr,
-                    flush=True,
-                )
-            _stop(self.live)
-            raise
-
-    def run(self, name: str, args: list[str], stdout: Path | None = None, env: dict[str, str] | None = None) -> None:
-        print(f"\n[demo] === {name} ===", flush=True)
-        began = time.perf_counter()
-        process = self._spawn(args, _env(env), subprocess.PIPE if stdout else None)
-        output, _ = process.communicate()
-        self.live.remove(process)
-        if stdout and process.returncode == 0:
-            atomic_write_text(stdout, output)
-        self._record(name, args, process.returncode, time.perf_counter() - began)
-
-    def start(self, name: str, args: list[str], log: Path) -> Started:
-        """``args`` in the background with one thread, output in ``log``; ``finish`` waits for it."""
-        log.parent.mkdir(parents=True, exist_ok=True)
-        print(f"\n[demo] === {name} (in the background; log in {log}) ===", flush=True)
-        with log.open("w", encoding="utf-8") as handle:
-            process = self._spawn(args, _env({"OMP_NUM_THREADS": "1"}), handle)
-        started = Started(name, args, process, time.perf_counter())
-        threading.Thread(target=_time_to_exit, args=(started,), daemon=True).start()
-        return started
-
-    def finish(self, stages: list[Started]) -> None:
-        """Wait for background stages, each timed to its own end; once all have ended, the first
-        failure ends the demo."""
-        failed: SystemExit | None = None
-        pending = list(stages)
-        while pending:
-            time.sleep(0.1)
-            for stage in [stage for stage in pending if stage.elapsed is not None]:
-                pending.remove(stage)
-                self.live.remove(stage.process)
-                try:
-                    self._record(stage.name, stage.args, stage.process.returncode, stage.elapsed)
-                except SystemExit as error:
-                    failed = failed or error
-        if failed:
-            raise failed
-
-    def run_together(self, commands: list[tuple[str, list[str]]], logs: Path) -> None:
-        """Independent commands at once, one thread each, their output in ``logs/<n>.log``.
-
-        The predictions share the machine's cores this way (a one-thread process per core) instead of
-        taking turns with two threads each, which the tiny model's small matrices cannot use well.
-        """
-        self.finish([self.start(name, args, logs / f"{number}.log") for number, (name, args) in enumerate(commands, 1)])
-
-    def _spawn(self, args: list[str], env: dict[str, str], stdout: IO[str] | int | None) -> subprocess.Popen[str]:
-        """One stage's command in a session of its own (see ``stopping``)."""
-        process = subprocess.Popen(
-            _command(args),
-            cwd=self.root,
-            env=env,
-            stdout=stdout,
-            stderr=subprocess.STDOUT if stdout not in (None, subprocess.PIPE) else None,
-            text=True,
-            start_new_session=True,
-        )
-        self.live.append(process)
-        return process
-
-    def _record(self, name: str, args: list[str], code: int, elapsed: float) -> None:
-        self.times.append((name, elapsed))
-        print(f"[demo] {name}: {elapsed:.1f}s", flush=True)
-        if code != 0:
-            raise SystemExit(f"[demo] stage {name!r} failed (exit {code}): {' '.join(args)}")
-
-
-def _time_to_exit(stage: Started) -> None:
-    stage.process.wait()
-    stage.elapsed = time.perf_counter() - stage.began
-
-
-STOP_GRACE = 10.0  # seconds a stopped stage gets to end its workers before SIGKILL
-
-
-def _stop(processes: list[subprocess.Popen[str]]) -> None:
-    for process in processes:
-        _signal_group(process, signal.SIGTERM)
-    deadline = time.monotonic() + STOP_GRACE
-    for process in processes:
-        try:
-            process.wait(max(0.0, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            pass
-        _signal_group(process, signal.SIGKILL)  # stragglers of the group, even if its leader ended
-        process.wait()
-
-
-def _signal_group(process: subprocess.Popen[str], signum: int) -> None:
-    try:
-        os.killpg(process.pid, signum)
-    except ProcessLookupError:
-        pass  # the whole group has ended
-
-
-def stop_on_terminate() -> None:
-    """Make SIGTERM (``kill``, a CI timeout) leave like Ctrl-C does, through ``Stages.stopping``."""
-    signal.signal(signal.SIGTERM, lambda signum, _frame: sys.exit(128 + signum))
-
-
-def _command(args: list[str]) -> list[str]:
-    """A console script (``llamafactory-cli``) resolved beside this interpreter."""
-    return args if args[0] == sys.executable else [str(BIN / args[0]), *args[1:]]
-
-
-def _env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    return {
-        **os.environ,
-        "HF_HUB_OFFLINE": "1",
-        "TOKENIZERS_PARALLELISM": "false",
-        "PYTHONUNBUFFERED": "1",
-        "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",  # torchrun beside this interpreter
-        **(extra or {}),
-    }
+# Which stage times overlap (the wall total is less than their sum).
+OVERLAPS = "the tiny model is built beside the data stages; the three predictions run at once"
 
 
 def training_processes(cores: int | None = None) -> tuple[int, dict[str, str]]:
@@ -471,7 +308,7 @@ def write_summary(path: Path, result: dict, free: dict, headline: list[list[str]
         "modes: [rules_vs_model.md](rules_vs_model.md); on the held-out genres: "
         "[rules_vs_model_genres.md](rules_vs_model_genres.md).",
         "",
-        f"Stage times, on {cpu_line()} (the tiny model is built beside the data stages; the three predictions run at once):",
+        f"Stage times, on {cpu_line()} ({OVERLAPS}):",
         "",
     ]
     rows = [[name, f"{seconds:.1f}"] for name, seconds in stages.times] + [["total (wall)", f"{stages.wall():.1f}"]]
@@ -483,9 +320,7 @@ def print_summary(
     result: dict, free: dict, headline: list[list[str]], stages: Stages, report_dir: Path, plan: Plan
 ) -> None:
     micro = result["micro"]
-    print(
-        f"\n[demo] stage times on {cpu_line()} (the tiny model is built beside the data stages; the three predictions run at once):"
-    )
+    print(f"\n[demo] stage times on {cpu_line()} ({OVERLAPS}):")
     for name, seconds in stages.times:
         print(f"  {name:<34} {seconds:7.1f}s")
     print(f"  {'total (wall)':<34} {stages.wall():7.1f}s")
