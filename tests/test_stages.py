@@ -51,8 +51,10 @@ time.sleep(120)
 _DRIVER = """
 import sys
 from pathlib import Path
+import signal
 from piifactory.stages import Stages, stop_on_terminate
 stop_on_terminate()
+signal.signal(signal.SIGINT, signal.default_int_handler)  # a background CI shell starts us with SIGINT ignored
 stages, tree = Stages(Path(sys.argv[1])), [sys.executable, "-c", sys.argv[2], sys.argv[3]]
 idle = [sys.executable, "-c", "import time; time.sleep(120)"]
 with stages.stopping():
