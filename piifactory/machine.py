@@ -6,30 +6,28 @@ from __future__ import annotations
 import os
 import platform
 
+CPUINFO = "/proc/cpuinfo"
+
+
+def _cpuinfo_field(name: str, cpuinfo: str = CPUINFO) -> str | None:
+    """The first ``name : value`` of ``/proc/cpuinfo`` (None without the file or the field)."""
+    try:
+        with open(cpuinfo, encoding="utf-8") as handle:
+            return next((line.split(":", 1)[1].strip() for line in handle if line.startswith(name)), None)
+    except OSError:
+        return None
+
 
 def cpu_model() -> str:
     """The CPU's model name (``/proc/cpuinfo``; the platform's name where there is none)."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as handle:
-            for line in handle:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
+    return _cpuinfo_field("model name") or platform.processor() or platform.machine()
 
 
-def vector_isa(cpuinfo: str = "/proc/cpuinfo") -> str | None:
+def vector_isa(cpuinfo: str = CPUINFO) -> str | None:
     """The widest x86 vector extension the CPU advertises (``AVX-512``, ``AVX2``, ``AVX``), or None
     where ``/proc/cpuinfo`` has no flags: machines of one model name differ in it, and a 2-core
     machine without AVX-512 trains the demo markedly slower (docs/demo.md)."""
-    try:
-        with open(cpuinfo, encoding="utf-8") as handle:
-            flags = next((line.split(":", 1)[1].split() for line in handle if line.startswith("flags")), None)
-    except OSError:
-        return None
-    if flags is None:
-        return None
+    flags = (_cpuinfo_field("flags", cpuinfo) or "").split()
     return next((name for flag, name in _ISA_FLAGS if flag in flags), None)
 
 
