@@ -40,10 +40,10 @@ test-fast: lint gotools
 	$(PY) -m pytest -m 'not slow and not browser'
 
 # llama.cpp's converter, quantizer and Python bindings, built once from the registry's
-# llama-cpp-python source package into .cache/llama.cpp-<version>/ (piifactory/llamacpp.py; the
-# build time is in the README). The first `python -m piifactory.export gguf` builds it otherwise.
+# llama-cpp-python source package into .cache/llama.cpp-<version>/ (piifactory/models/llamacpp.py; the
+# build time is in the README). The first `python -m workflows.export gguf` builds it otherwise.
 llamacpp: $(STAMP)
-	$(PY) -m piifactory.export build
+	$(PY) -m workflows.export build
 
 # Go's text/template, the engine ollama renders a Modelfile TEMPLATE with (tests/tools/ollama_render.go).
 gotools:
@@ -86,7 +86,7 @@ $(VLLM_VENV)/.installed: requirements-vllm.txt pyproject.toml
 	$(VLLM_VENV)/bin/python -m pip install --quiet --upgrade "pip>=24"
 	$(VLLM_VENV)/bin/python -m pip install --quiet -r requirements-vllm.txt
 	$(VLLM_VENV)/bin/python -m pip install --quiet --no-deps -e .
-	$(VLLM_VENV)/bin/python -c "from eval.vllm_backend import require_vllm; print('vllm', require_vllm())"
+	$(VLLM_VENV)/bin/python -c "from eval.decoding.vllm_backend import require_vllm; print('vllm', require_vllm())"
 	@touch $@
 
 # The outside real-data folder (beside the clone in CI); `make conformance REAL_DATA=...` elsewhere.
@@ -95,7 +95,7 @@ REAL_DATA ?= ../shared/real-data
 # The rule recognizers against other projects' test suites in $(REAL_DATA) (cn-identifiers,
 # cn-intext-cases): agreement per type; fails on a disagreement that is not a listed decision.
 rules-peers: $(STAMP)
-	$(PY) -m piifactory.recognizers.peers $(REAL_DATA)
+	$(PY) -m bench.rules_peers $(REAL_DATA)
 
 # Every corpus of the outside real-data folder (../shared/real-data, beside the clone in CI)
 # converted with its label preset into one table; fails on a corrupted row or a rejection the
@@ -104,10 +104,10 @@ conformance: $(STAMP)
 	$(PY) -m converters conformance $(REAL_DATA)
 
 board: $(RUNTIME_STAMP)
-	$(PY) -m piifactory.board
+	$(PY) -m workflows.board
 
 demo: $(RUNTIME_STAMP)
-	$(PY) -m piifactory.demo
+	$(PY) -m workflows.demo
 
 clean:
 	rm -rf $(VENV) $(VLLM_VENV) outputs .cache data

@@ -4,6 +4,6 @@ import sys
 # quiet LLaMA-Factory in the benchmark process only (set before it is first imported)
 os.environ.setdefault("LLAMAFACTORY_VERBOSITY", "WARN")
 
-from bench.runner import main
+from bench.suite import main
 
 sys.exit(main())

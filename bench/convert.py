@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import tempfile
 from itertools import cycle, islice
 from pathlib import Path
 
+import bench.convert_child
 from bench.common import Row, scaled
+from piifactory.child import python_m
 from piifactory.synth import generate
 
 USERS_SIZE = 56_000
@@ -38,7 +39,7 @@ def measure(n: int, workdir: Path) -> dict[str, float]:
     write_input(src, n)
     out = workdir / f"out_{n}"
     proc = subprocess.run(
-        [sys.executable, "-m", "bench.convert_child", str(src), str(out)],
+        [*python_m(bench.convert_child), str(src), str(out)],
         capture_output=True,
         text=True,
         check=False,

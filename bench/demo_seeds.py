@@ -3,7 +3,7 @@
     python -m bench.demo_seeds                 # seeds 42 (the recipe's), 1 and 2, in .cache/demo_seeds/
     python -m bench.demo_seeds --seeds 7 8 --quick
 
-Each seed runs the whole ``python -m piifactory.demo`` in a workspace of its own (``--root``) with
+Each seed runs the whole ``python -m workflows.demo`` in a workspace of its own (``--root``) with
 ``seed=N`` passed on to ``llamafactory-cli train`` (model initialisation and data order; the data
 are the same for every seed), then one table prints the test-split F1, the F1 on held-out genres
 and the training time of each, with the CPU they ran on. Not part of ``make bench``: three full
@@ -16,9 +16,10 @@ import argparse
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
+import workflows.demo
+from piifactory.child import python_m
 from piifactory.machine import cpu_line
 from piifactory.tables import markdown_table
 
@@ -29,9 +30,7 @@ def run_seed(seed: int, root: Path, quick: bool) -> list[str]:
     """One demo run; its table row (seed, test F1, held-out-genre F1, train seconds, exit code)."""
     root.mkdir(parents=True, exist_ok=True)
     command = [
-        sys.executable,
-        "-m",
-        "piifactory.demo",
+        *python_m(workflows.demo),
         "--root",
         str(root),
         *(["--quick"] if quick else []),

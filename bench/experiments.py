@@ -2,7 +2,7 @@
 tiny-model trials one after another by hand, and the runner's (the Ray driver's) peak memory.
 
 By hand: ``llamafactory-cli train RECIPE key=value ...`` for each trial in turn. Runner:
-``python -m piifactory.experiments run`` with the same trials as variants on a local Ray with one
+``python -m workflows.experiments run`` with the same trials as variants on a local Ray with one
 CPU and one CPU per trial, so they also run one after another and only the overhead differs
 (start-up, the Tune actor per trial, log streaming, the report; no test-split comparison). Ray's
 start-up alone is ``ray.init()`` + ``ray.shutdown()`` in a fresh interpreter. The driver's memory
@@ -19,7 +19,9 @@ from pathlib import Path
 
 import yaml
 
+import workflows.experiments
 from bench.common import Row, scaled
+from piifactory.child import python_m
 
 TRIALS = 3
 RAY_START = "import time, ray; t = time.perf_counter(); ray.init(num_cpus=1, include_dashboard=False); ray.shutdown(); print(time.perf_counter() - t)"
@@ -27,8 +29,8 @@ RAY_START = "import time, ray; t = time.perf_counter(); ray.init(num_cpus=1, inc
 
 def prepare(root: Path, steps: int) -> list[str]:
     """Tiny model, data, a recipe and the experiment file; returns each trial's overrides."""
-    from piifactory.testing import tiny_recipe, write_alpaca_splits
-    from piifactory.tiny_model import build
+    from bench.fixtures import tiny_recipe, write_alpaca_splits
+    from piifactory.models.tiny_model import build
 
     model = build(root / "model")
     write_alpaca_splits(root / "data", {"train": 32, "val": 4})
@@ -75,9 +77,7 @@ def with_runner(root: Path) -> tuple[float, float]:
     import psutil
 
     command = [
-        sys.executable,
-        "-m",
-        "piifactory.experiments",
+        *python_m(workflows.experiments),
         "run",
         "experiment.yaml",
         "--num-cpus",

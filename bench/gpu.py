@@ -1,7 +1,7 @@
 """``python -m bench.gpu`` (``make gpu-check``): every shipped training recipe, a few real steps on a GPU.
 
 No hub: each model is built with its real shape (``plugins.preflight.models.config_json``) and
-random bf16 weights, with Qwen's real tokenizer built offline (``piifactory.qwen_tokenizer``);
+random bf16 weights, with Qwen's real tokenizer built offline (``piifactory.models.qwen_tokenizer``);
 memory and speed do not depend on the weights. Each recipe runs through the stock
 ``llamafactory-cli train`` (``bench.gpu_probe``: the same entry point plus a timing callback) with
 its plugin block on (QLoRA nf4 or bf16 LoRA, focal loss, one evaluation with entity metrics), on
@@ -32,9 +32,13 @@ from pathlib import Path
 
 import yaml
 
+import bench.gpu_probe
+import eval.predict
 from bench.gpu_probe import PROBE_ENV
+from piifactory.child import python_m
 from piifactory.io import atomic_write_text
 from piifactory.tables import markdown_table, text_table
+from plugins.options import BLOCK_KEY
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = REPO / "llamafactory_configs"
@@ -47,7 +51,7 @@ class Run:
 
     recipe: str
     model: str  # key of plugins.preflight.models.QWEN_SPECS
-    flavor: str  # piifactory.qwen_tokenizer flavour
+    flavor: str  # piifactory.models.qwen_tokenizer flavour
     needs: str = ""  # a module that must import (unsloth); skipped with a note otherwise
     gpus: int = 1
 
@@ -103,13 +107,13 @@ def build_model(run: Run, work: Path, dry_run: bool) -> Path:
     if (out / "config.json").is_file():
         return out
     if dry_run:
-        from piifactory.tiny_model import build
+        from piifactory.models.tiny_model import build
 
         return build(out)
     import torch
     from transformers import AutoConfig, AutoModelForCausalLM
 
-    from piifactory.qwen_tokenizer import build as build_tokenizer
+    from piifactory.models.qwen_tokenizer import build as build_tokenizer
     from plugins.preflight.models import QWEN_SPECS, config_json
 
     config = AutoConfig.for_model(**config_json(QWEN_SPECS[run.model]))
@@ -205,7 +209,7 @@ def bench_recipe(run: Run, model: Path, data: Path, out: Path, *, steps: int, ev
     )
     cfg.pop("val_size", None)
     cfg.pop("early_stopping_steps", None)
-    block = cfg.get("pii_factory")
+    block = cfg.get(BLOCK_KEY)
     if block is not None:
         block["entity_metrics"] = {**block.get("entity_metrics", {}), "eval_samples": eval_samples}
         block["preflight"] = {**block.get("preflight", {}), "mode": "warn"}
@@ -230,8 +234,8 @@ def method_of(cfg: dict) -> str:
         name
         for name, on in (
             ("unsloth", cfg.get("use_unsloth")),
-            ("focal", (cfg.get("pii_factory") or {}).get("focal_loss")),
-            ("entity F1", (cfg.get("pii_factory") or {}).get("entity_metrics")),
+            ("focal", (cfg.get(BLOCK_KEY) or {}).get("focal_loss")),
+            ("entity F1", (cfg.get(BLOCK_KEY) or {}).get("entity_metrics")),
         )
         if on
     ]
@@ -376,7 +380,7 @@ def measure(
         env.update(FORCE_TORCHRUN="1", NPROC_PER_NODE=str(run.gpus))
     limit = min(timeout, max(1.0, deadline - time.monotonic()))
     code, seconds, smi = _child(
-        [sys.executable, "-m", "bench.gpu_probe", "train", str(recipe_path)],
+        [*python_m(bench.gpu_probe), "train", str(recipe_path)],
         out / f"{run.recipe}.train.log",
         env,
         limit,
@@ -398,9 +402,7 @@ def measure(
     limit = min(timeout, max(1.0, deadline - time.monotonic()))
     code, seconds, smi = _child(
         [
-            sys.executable,
-            "-m",
-            "eval.predict",
+            *python_m(eval.predict),
             str(recipe_path),
             f"adapter_name_or_path={run_dir / 'adapter'}",
             "--dataset",

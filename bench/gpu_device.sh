@@ -68,7 +68,7 @@ assert getattr(tuner.run_exp, "pii_factory_wrapped", False), "run_exp is not wra
 assert plugins.__file__.startswith(os.getcwd()), plugins.__file__
 import bitsandbytes, datasets, faker, peft, phonenumbers, stdnum, torch, transformers, trl  # noqa: E401,F401
 import bench.gpu, bench.gpu_probe, eval.predict, piifactory.synth  # noqa: E401,F401
-from piifactory.qwen_tokenizer import tiktoken_path
+from piifactory.models.qwen_tokenizer import tiktoken_path
 
 print("Qwen's BPE ranks:", tiktoken_path())  # dashscope's files, never imported (its client needs more)
 

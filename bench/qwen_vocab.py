@@ -2,7 +2,7 @@
 share of a decoding step, and the focal loss against the default loss (step time, peak memory).
 
 The model is the tiny Qwen3 with Qwen3's tokenizer and 151,936 logits
-(``piifactory.tiny_model --qwen-vocab``), so the vocabulary-sized work is the users' and the
+(``piifactory.models.tiny_model --qwen-vocab``), so the vocabulary-sized work is the users' and the
 layers are small. Everything is measured side by side in one process (memory: one subprocess per
 variant, as ``bench.train_loss`` does), alternating rounds and keeping each side's best.
 
@@ -25,8 +25,8 @@ import tempfile
 from pathlib import Path
 
 from bench import train_loss
+from bench.batched_generation import BATCH, _recipe, _replay_constraint
 from bench.common import Row, scaled, timed
-from bench.predict import BATCH, _recipe, _replay_constraint
 
 # Qwen's published Transformers BF16 decoding speed on an H20 (see the module docstring), tokens/s
 GPU_TOKENS_PER_S = {"Qwen3-0.6B": 58.57, "Qwen3-4B": 45.94}
@@ -41,8 +41,8 @@ def run(scale: float) -> list[Row]:
     import torch
 
     from eval import predict
-    from eval.copy_constraint import token_bytes
-    from piifactory.tiny_model import build
+    from eval.decoding.copy_constraint import token_bytes
+    from piifactory.models.tiny_model import build
 
     n = scaled(FULL_SAMPLES, scale, 2 * BATCH)
     steps = scaled(12, scale, 4)

@@ -19,7 +19,7 @@ import tempfile
 from pathlib import Path
 
 from bench.common import Row, scaled, timed
-from piifactory.testing import write_alpaca_splits
+from bench.fixtures import tiny_inference_recipe, write_alpaca_splits
 
 DEMO_MODEL = Path("outputs/tiny_cpu_demo")
 RECIPE = Path("llamafactory_configs/tiny_cpu_demo.yaml")
@@ -38,8 +38,8 @@ def _trained() -> bool:
 
 def run(scale: float) -> list[Row]:
     from eval import predict
-    from eval.recipe import load_recipe
-    from piifactory.tiny_model import build
+    from eval.inference_args import load_recipe
+    from piifactory.models.tiny_model import build
 
     n = scaled(FULL_SAMPLES, scale, 8)
     trained = _trained()
@@ -50,15 +50,7 @@ def run(scale: float) -> list[Row]:
             model_note = f"demo model ({DEMO_MODEL}), {n} val + {n} test samples"
         else:
             data = write_alpaca_splits(Path(tmp), {"val": n, "test": n})
-            recipe = {
-                "model_name_or_path": str(build(Path(tmp) / "tiny-qwen3")),
-                "stage": "sft",
-                "finetuning_type": "full",
-                "template": "qwen3",
-                "enable_thinking": False,
-                "cutoff_len": 512,
-                "dataset_dir": str(data),
-            }
+            recipe = tiny_inference_recipe(build(Path(tmp) / "tiny-qwen3"), data, cutoff_len=512)
             model_note = f"untrained tiny Qwen3 (no demo model: time only), {n} samples"
             NOTES.append(
                 "quality rows need `make demo` first (outputs/tiny_cpu_demo); this run timed an untrained model"
@@ -70,8 +62,8 @@ def run(scale: float) -> list[Row]:
 
 def _measure(predict, val, test, tokenizer, template, args, trained: bool, note: str) -> list[Row]:
     from eval.calibrate import choose, read_candidates, recall_at_precision
-    from eval.dial import OperatingPoint
-    from eval.scoring import score_generations
+    from eval.decoding.dial import OperatingPoint
+    from eval.scoring.scorer import score_generations
 
     def generator(structure: bool, bias: float):
         return predict._hf_generator(args, tokenizer, template, structure=structure, recall_bias=bias)

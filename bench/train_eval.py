@@ -33,6 +33,7 @@ def capture_trainer(
     from llamafactory.train.tuner import run_exp
 
     import plugins.trainer as plugin_trainer
+    from bench.fixtures import tiny_recipe
 
     captured = []
     stock_factory = plugin_trainer.plugin_trainer_class
@@ -50,25 +51,17 @@ def capture_trainer(
     plugin_trainer.plugin_trainer_class = capturing
     try:
         run_exp(
-            {
-                "model_name_or_path": str(model_dir),
-                "stage": "sft",
-                "do_train": False,
-                "do_eval": False,
-                "finetuning_type": "full",
-                "dataset_dir": str(data_dir),
-                "eval_dataset": "pii_synth_val",
-                "template": "qwen3",
-                "enable_thinking": False,
-                "cutoff_len": 384,
-                "overwrite_cache": True,
-                "preprocessing_num_workers": 1,
-                "output_dir": str(out),
-                "report_to": "none",
-                "use_cpu": True,
-                "per_device_eval_batch_size": eval_batch,
-                "disable_tqdm": True,
-                "pii_factory": {
+            tiny_recipe(
+                model_dir,
+                data_dir,
+                out,
+                do_train=False,
+                do_eval=False,
+                cutoff_len=384,
+                dataset=None,
+                per_device_eval_batch_size=eval_batch,
+                disable_tqdm=True,
+                pii_factory={
                     "entity_metrics": {
                         "eval_samples": rows,
                         "batch_size": eval_batch,
@@ -77,7 +70,7 @@ def capture_trainer(
                     },
                     "preflight": {"mode": "off"},
                 },
-            }
+            )
         )
     finally:
         plugin_trainer.plugin_trainer_class = stock_factory
@@ -111,8 +104,8 @@ def compare(trainer, rounds: int) -> dict[str, float]:
 
 
 def run(scale: float) -> list[Row]:
+    from bench.fixtures import write_alpaca_splits
     from bench.train_loss import build_model
-    from piifactory.testing import write_alpaca_splits
 
     rounds = scaled(6, scale, 2)
     with tempfile.TemporaryDirectory(prefix="bench-train-eval-") as tmp:

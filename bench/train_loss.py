@@ -23,12 +23,13 @@ import json
 import os
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
+import bench.train_loss
 from bench.common import Row, scaled
+from piifactory.child import python_m
 
 REPO = Path(__file__).resolve().parents[1]
 BATCH, SEQ = 8, 256
@@ -37,7 +38,7 @@ WARMUP = 3  # the first steps on CPU are several times slower (allocator, kernel
 
 
 def build_model(where: Path) -> Path:
-    from piifactory.tiny_model import build
+    from piifactory.models.tiny_model import build
 
     return build(where / "tiny-qwen3")
 
@@ -152,9 +153,7 @@ def peak_added(model_dir: Path, variant: str, steps: int, batch: int = BATCH) ->
     env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": "65536"}
     proc = subprocess.run(
         [
-            sys.executable,
-            "-m",
-            "bench.train_loss",
+            *python_m(bench.train_loss),
             "--child",
             str(model_dir),
             variant,

@@ -7,13 +7,13 @@ Library API (the CLI ``python -m converters convert|stats`` is a thin layer over
 """
 
 from converters.balance import Balance
-from converters.checks import build_sample
 from converters.chunking import chunk_sample
+from converters.dataset_info import file_name_for, merge_registry
 from converters.label_presets import PRESETS, LabelPreset, get_preset
 from converters.pipeline import ConvertOptions, Summary, convert
 from converters.readers import read_records
+from converters.record_checks import build_sample
 from converters.records import Chat, Record, RecordError, Rejected
-from converters.registry import file_name_for, merge_registry
 from converters.split import SplitPlan, file_keys, find_leaks
 from converters.stats import Stats, compute_stats, template_measure
 from converters.writers import (

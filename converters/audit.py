@@ -7,7 +7,7 @@ that both are right. ``audit`` reads every format the converters read (through
 - ``repeat``: a labelled value occurring again in the same text, unlabelled and not inside another
   labelled span (occurrences as :func:`piifactory.offsets.mentions` finds them);
 - ``unlabelled_elsewhere``: a surface labelled in other records, unlabelled in this one;
-- ``rule_hit``: a checksum-valid rule hit (:mod:`piifactory.recognizers`) that no gold span covers;
+- ``rule_hit``: a checksum-valid rule hit (:mod:`piifactory.rules.recognizers`) that no gold span covers;
 - ``type_conflict``: a labelled surface whose type is not the label it has most often (a label
   the map drops counts: ``卢浮宫`` as ``address`` once and ``scene`` twice);
 - ``overlap``: two labelled spans that cross or nest (or one span with two types).
@@ -34,14 +34,14 @@ from typing import IO, Any
 import ahocorasick
 from tqdm import tqdm
 
-from converters.checks import LabelMap
 from converters.conll import TokenForm
 from converters.readers import read_records
+from converters.record_checks import LabelMap
 from converters.records import Record, Rejected
 from piifactory.io import atomic_open
 from piifactory.masking import mask
 from piifactory.offsets import mentions
-from piifactory.recognizers import RecognizerRegistry, default_registry
+from piifactory.rules.recognizers import RecognizerRegistry, default_registry
 from piifactory.schema import IDENTIFIER_TYPES, Entity, Sample
 
 KINDS: dict[str, str] = {

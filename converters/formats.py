@@ -1,7 +1,7 @@
 """Field layouts of the JSON input formats, and detection of a format from one record.
 
 Each parser only reads fields and checks their JSON types; offsets, values and labels are checked
-in :mod:`converters.checks`, the same way for every format.
+in :mod:`converters.record_checks`, the same way for every format.
 """
 
 from __future__ import annotations

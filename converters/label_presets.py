@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from piifactory.errors import PiiFactoryError
-from piifactory.schema import PII_TYPES
+from piifactory.schema import PII_TYPES, UnknownLabelError, canonical_type
 
 _NOMINAL = "a nominal mention (老师, 公司, 这里), not a name: it identifies no one"
 _TITLE_OF_WORK = "the title of a work, not personal data"
@@ -38,13 +38,21 @@ class LabelPreset:
         bad = {label: t for label, t in self.maps.items() if t not in PII_TYPES}
         if bad or set(self.maps) & set(self.drops):
             raise ValueError(f"preset {self.name}: types {bad} not in PII_TYPES, or a label both mapped and dropped")
+        repeated = sorted(label for label, t in self.maps.items() if _builtin(label) == t)
+        if repeated:
+            raise ValueError(f"preset {self.name}: {repeated} repeat the schema's aliases (piifactory.schema)")
 
     def label_map(self) -> dict[str, str | None]:
         """The mapping ``canonical_type`` takes: dropped labels map to None."""
         return {**self.maps, **dict.fromkeys(self.drops)}
 
-    def why_dropped(self, label: str) -> str | None:
-        return self.drops.get(label)
+
+def _builtin(label: str) -> str | None:
+    """The type the schema's own aliases give ``label`` (a preset maps only what they do not)."""
+    try:
+        return canonical_type(label)
+    except UnknownLabelError:
+        return None
 
 
 def _preset(
@@ -57,7 +65,7 @@ _ALL = (
     _preset(
         "cluener",
         "CLUENER2020 (10 fine-grained labels, lower case)",
-        {"name": "PERSON", "address": "ADDRESS", "company": "ORG", "organization": "ORG", "government": "ORG"},
+        {},
         {
             "book": _TITLE_OF_WORK,
             "movie": _TITLE_OF_WORK,
@@ -75,7 +83,7 @@ _ALL = (
     _preset(
         "resume",
         "Resume NER (Zhang & Yang 2018, BMES)",
-        {"NAME": "PERSON", "ORG": "ORG", "LOC": "ADDRESS"},
+        {},
         {
             "TITLE": "a job title (董事长): shared by many people, identifies no one",
             "EDU": "a degree (本科, 硕士), not an identifier",
@@ -88,9 +96,6 @@ _ALL = (
         "msra",
         "MSRA / People's Daily 1998 NER (PER, LOC, ORG; also nr, ns, nt)",
         {
-            "PER": "PERSON",
-            "LOC": "ADDRESS",
-            "ORG": "ORG",
             "NR": "PERSON",
             "NS": "ADDRESS",
             "NT": "ORG",
@@ -105,16 +110,7 @@ _ALL = (
         "presidio-research",
         "presidio-research InputSample (English, Faker templates)",
         {
-            "PERSON": "PERSON",
-            "STREET_ADDRESS": "ADDRESS",
-            "ADDRESS": "ADDRESS",
-            "LOCATION": "ADDRESS",
             "GPE": "ADDRESS",
-            "ORGANIZATION": "ORG",
-            "PHONE_NUMBER": "PHONE",
-            "EMAIL_ADDRESS": "EMAIL",
-            "CREDIT_CARD": "BANK_CARD",
-            "IP_ADDRESS": "IP",
         },
         {
             "DATE_TIME": "a date or time alone identifies no one",
@@ -132,14 +128,9 @@ _ALL = (
         "ai4privacy",
         "ai4privacy pii-masking-200k/300k/400k (labels as documented on its dataset card)",
         {
-            "FIRSTNAME": "PERSON",
-            "LASTNAME": "PERSON",
             "MIDDLENAME": "PERSON",
             "GIVENNAME": "PERSON",
             "SURNAME": "PERSON",
-            "PHONENUMBER": "PHONE",
-            "TELEPHONENUM": "PHONE",
-            "EMAIL": "EMAIL",
             "STREET": "ADDRESS",
             "BUILDINGNUMBER": "ADDRESS",
             "BUILDINGNUM": "ADDRESS",
@@ -148,12 +139,6 @@ _ALL = (
             "STATE": "ADDRESS",
             "COUNTY": "ADDRESS",
             "COMPANYNAME": "ORG",
-            "CREDITCARDNUMBER": "BANK_CARD",
-            "IDCARDNUM": "ID_CARD",
-            "PASSPORTNUM": "PASSPORT",
-            "IP": "IP",
-            "IPV4": "IP",
-            "IPV6": "IP",
             "VEHICLEVRM": "LICENSE_PLATE",
         },
         {
@@ -208,9 +193,7 @@ _ALL = (
         "multipriv",
         "MultiPriv person records (attributes of one person; values without offsets)",
         {
-            "name": "PERSON",
             "doctor": "PERSON",
-            "location": "ADDRESS",
             "idCardNumbers": "ID_CARD",
             "emailAddress": "EMAIL",
             "phoneNumbers": "PHONE",

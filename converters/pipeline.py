@@ -19,13 +19,13 @@ from typing import IO, Any, Iterator, Mapping
 from tqdm import tqdm
 
 from converters.balance import Balance
-from converters.checks import OverlapPolicy
 from converters.chunking import chunk_sample
 from converters.conll import TokenForm
+from converters.dataset_info import check_registry, file_name_for, merge_registry
 from converters.label_presets import LabelPreset, label_map_of
 from converters.readers import read_records
+from converters.record_checks import OverlapPolicy
 from converters.records import Chat, Record, Rejected
-from converters.registry import check_registry, file_name_for, merge_registry
 from converters.split import (
     SPLITS,
     SplitPlan,

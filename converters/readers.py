@@ -11,9 +11,9 @@ import os
 from pathlib import Path
 from typing import Any, Iterator
 
-from converters.checks import LabelMap, OverlapPolicy, build_sample
 from converters.conll import TokenForm, read_conll
 from converters.formats import FORMATS, PARSERS, detect
+from converters.record_checks import LabelMap, OverlapPolicy, build_sample
 from converters.records import Chat, RawEntity, Record, RecordError, Rejected
 from piifactory.io import InputError, iter_json_lines, parse_json, read_text
 

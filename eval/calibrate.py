@@ -19,11 +19,11 @@ from pathlib import Path
 
 import numpy as np
 
-from eval.dial import OperatingPoint, apply_point, write_point
+from eval.decoding.dial import OperatingPoint, apply_point, write_point
 from eval.inputs import load_generated
-from eval.matching import entity_key
-from eval.metrics import f_beta, prf
-from eval.scoring import score_generations
+from eval.scoring.matching import entity_key
+from eval.scoring.metrics import f_beta, prf
+from eval.scoring.scorer import score_generations
 from piifactory.errors import PiiFactoryError
 from piifactory.io import InputError, iter_jsonl
 from piifactory.schema import PII_TYPES, Entity
@@ -32,7 +32,7 @@ from piifactory.schema import PII_TYPES, Entity
 @dataclass(frozen=True)
 class Candidates:
     """Every entity the biased pass wrote: its type, score, and whether keeping it makes a true
-    positive (the multiset matching of :mod:`eval.matching`: of the predictions with one match key,
+    positive (the multiset matching of :mod:`eval.scoring.matching`: of the predictions with one match key,
     the best-scored ones take the gold mentions), plus the gold count per type."""
 
     types: np.ndarray  # index into PII_TYPES
@@ -169,7 +169,7 @@ def plot(c: Candidates, point: OperatingPoint, chosen: dict, path: str | Path, t
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from eval.report import save_png
+    from eval.scoring.markdown_report import save_png
 
     fig, ax = plt.subplots(figsize=(7.5, 5.5))
     for i, name in enumerate(PII_TYPES):
@@ -250,7 +250,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if ns.recipe is not None:
             from eval import predict
-            from eval.recipe import load_recipe
+            from eval.inference_args import load_recipe
 
             predict.run(
                 load_recipe(ns.recipe, ns.overrides),

@@ -9,10 +9,10 @@ import sys
 
 import numpy as np
 
-from eval.bootstrap import interval
 from eval.inputs import Samples, load
-from eval.matching import entity_key
-from eval.scoring import bootstrap_stats, report_dict, score_samples
+from eval.scoring.bootstrap import interval
+from eval.scoring.matching import entity_key
+from eval.scoring.scorer import bootstrap_stats, report_dict, score_samples
 from piifactory.errors import PiiFactoryError, UsageError
 
 METRICS = ("f1", "precision", "recall", "f2", "macro_f1", "any_pii_f1")

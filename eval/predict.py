@@ -2,7 +2,7 @@
 
 Prompts are rendered by LLaMA-Factory's own converter and template (the processor its
 ``do_predict`` uses), so they are the training prompts token for token. Greedy decoding goes
-through :func:`eval.generation.generate_answers`. Output lines follow LLaMA-Factory's
+through :func:`eval.decoding.generation.generate_answers`. Output lines follow LLaMA-Factory's
 ``generated_predictions.jsonl`` (``prompt``, ``predict``, ``label``) plus ``id``; finished ids are
 skipped on a rerun, so an interrupted run resumes.
 """
@@ -20,17 +20,17 @@ from typing import Callable, Sequence
 
 from tqdm.auto import tqdm
 
-from eval.dial import OperatingPoint, apply_point, parse_min_score, read_point, scored_entities
-from eval.generation import Answer
-from eval.recipe import infer_args, load_recipe
-from eval.second_look import masked_row, masked_text, union
-from eval.vllm_backend import require_vllm, vllm_generator
+from eval.decoding.dial import OperatingPoint, apply_point, parse_min_score, read_point, scored_entities
+from eval.decoding.generation import Answer
+from eval.decoding.second_look import masked_row, masked_text, union
+from eval.decoding.vllm_backend import require_vllm, vllm_generator
+from eval.inference_args import infer_args, load_recipe
 from piifactory import lf_compat
 from piifactory.answer import target_text
 from piifactory.errors import PiiFactoryError, UsageError
-from piifactory.hybrid import canonical_policy, merge_answer, to_prediction
 from piifactory.io import InputError, iter_jsonl
 from piifactory.iterate import batched
+from piifactory.rules.hybrid import canonical_policy, merge_answer, to_prediction
 from piifactory.schema import input_text
 
 
@@ -127,7 +127,7 @@ def run(
     report: Callable[[str], None] | None = None,
 ) -> int:
     """Predict every not-yet-done sample into ``out``; returns how many were written now. With
-    ``rules`` other than ``off`` the answer is merged with rule hits (:func:`piifactory.hybrid.merge_answer`)
+    ``rules`` other than ``off`` the answer is merged with rule hits (:func:`piifactory.rules.hybrid.merge_answer`)
     and the model's own answer is kept as ``raw_predict``."""
     rules = canonical_policy(rules)
     if backend == "vllm":
@@ -153,7 +153,7 @@ def run(
     if not todo:
         return 0
     if backend == "llamacpp":
-        from eval.llamacpp_backend import LlamaCppGenerate
+        from eval.decoding.llamacpp_backend import LlamaCppGenerate
 
         generate = LlamaCppGenerate(
             gguf,
@@ -209,7 +209,7 @@ def _second_look(
     batch_size: int,
 ) -> tuple[list[Answer], list[int]]:
     """Each answer plus what a second pass finds with the first pass's kept values masked
-    (:mod:`eval.second_look`), and how many entities that added per sample."""
+    (:mod:`eval.decoding.second_look`), and how many entities that added per sample."""
     masked = []
     for prompt, answer in zip(chunk, answers):
         kept = [
@@ -229,7 +229,7 @@ def _second_look(
 def _record(tokenizer, prompt: Prompt, answer: Answer, point: OperatingPoint, rules: str) -> dict:
     """One output line: the served answer in ``predict``; the model's own in ``raw_predict`` when
     score thresholds or rules apply; each entity's score under ``scores``; with rules, which
-    source won each served entity under ``sources`` (:mod:`piifactory.hybrid`)."""
+    source won each served entity under ``sources`` (:mod:`piifactory.rules.hybrid`)."""
     record = {
         "id": prompt.id,
         "prompt": tokenizer.decode(prompt.input_ids, skip_special_tokens=True),
@@ -275,7 +275,7 @@ Generate = Callable[[list[list[int]], int, int, "list[str] | None"], list[Answer
 def _hf_generator(args, tokenizer, template, *, structure: bool = False, recall_bias: float = 0.0) -> Generate:
     from llamafactory.model import load_model
 
-    from eval.generation import generate_answers
+    from eval.decoding.generation import generate_answers
 
     model = load_model(tokenizer, args.model, args.finetuning, is_trainable=False)
     stops = template.get_stop_token_ids(tokenizer)
@@ -320,7 +320,7 @@ def main(argv: list[str] | None = None) -> int:
         "--backend",
         choices=("hf", "vllm", "llamacpp"),
         default="hf",
-        help="llamacpp: the --gguf file on CPU through llama.cpp (eval/llamacpp_backend.py)",
+        help="llamacpp: the --gguf file on CPU through llama.cpp (eval/decoding/llamacpp_backend.py)",
     )
     parser.add_argument(
         "--gguf",

@@ -1,7 +1,7 @@
 """``python -m eval.score PREDICTIONS [--gold GOLD] [--json] [--report report.md] [--misses]``
 
 Scores a ``generated_predictions.jsonl`` (label vs predict), or a gold file against a
-predictions file. Uses :func:`eval.scoring.score_generations`'s implementation, nothing else.
+predictions file. Uses :func:`eval.scoring.scorer.score_generations`'s implementation, nothing else.
 """
 
 from __future__ import annotations
@@ -11,12 +11,12 @@ import json
 import sys
 from pathlib import Path
 
-from eval import misses
 from eval.inputs import load
-from eval.matching import MISSED, SPURIOUS, unmatched
-from eval.report import write_report
-from eval.scoring import Scored, report_dict, score_samples
-from eval.tables import terminal_report
+from eval.scoring import misses
+from eval.scoring.markdown_report import write_report
+from eval.scoring.matching import MISSED, SPURIOUS, unmatched
+from eval.scoring.score_tables import terminal_report
+from eval.scoring.scorer import Scored, report_dict, score_samples
 from piifactory.errors import PiiFactoryError
 from piifactory.masking import mask
 

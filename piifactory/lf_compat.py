@@ -284,7 +284,7 @@ def launch_board(host: str, port: int) -> None:
 
 
 if __name__ == "__main__":
-    check_version("piifactory.lf_compat")
+    check_version(__name__)
     check_all()
     print(
         f"llamafactory {installed_version()}: all {len(INTERNALS)} internals the pack reaches have the expected shape"

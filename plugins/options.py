@@ -70,7 +70,8 @@ class EntityMetricsOptions(_Strict):
         "free: plain greedy",
     )
     structure: bool = Field(
-        True, description="with copy: the whole answer held to the format (eval.structure), as `eval.predict` does"
+        True,
+        description="with copy: the whole answer held to the format (eval.decoding.structure), as `eval.predict` does",
     )
     operating_point: str | None = Field(
         None, description="op.json of `eval.calibrate`: metrics at its recall bias and score thresholds"

@@ -12,7 +12,9 @@ from typing import NamedTuple
 
 import pytest
 
-from piifactory.testing import tiny_recipe  # noqa: F401 - the tests import it from here too
+import workflows.demo.plan
+from bench.fixtures import tiny_recipe  # noqa: F401 - the tests import it from here too
+from piifactory.child import python_m
 
 REPO = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent
@@ -26,7 +28,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A freshly built tiny Qwen3 (random weights, local tokenizer); built once per session."""
-    from piifactory.tiny_model import build
+    from piifactory.models.tiny_model import build
 
     return build(tmp_path_factory.mktemp("models") / "tiny-qwen3")
 
@@ -34,7 +36,7 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def qwen_tokenizer_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Qwen3's real tokenizer (151,669 tokens) built from dashscope's BPE ranks; built once per session."""
-    from piifactory.qwen_tokenizer import build
+    from piifactory.models.qwen_tokenizer import build
 
     return build("qwen3", tmp_path_factory.mktemp("qwen"))
 
@@ -42,7 +44,7 @@ def qwen_tokenizer_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def qwen_vocab_model(qwen_tokenizer_dir: Path) -> Path:
     """The tiny Qwen3 layers with Qwen3's real tokenizer and 151,936 embedding rows (~20M parameters)."""
-    from piifactory.tiny_model import build
+    from piifactory.models.tiny_model import build
 
     return build(
         qwen_tokenizer_dir.parent / "tiny-qwen3-vocab", qwen_vocab="qwen3", cache_dir=qwen_tokenizer_dir.parent
@@ -50,7 +52,7 @@ def qwen_vocab_model(qwen_tokenizer_dir: Path) -> Path:
 
 
 class QuickDemo(NamedTuple):
-    """A finished ``python -m piifactory.demo --quick`` workspace and the run's output."""
+    """A finished ``python -m workflows.demo.plan --quick`` workspace and the run's output."""
 
     root: Path
     result: subprocess.CompletedProcess[str]
@@ -73,7 +75,7 @@ def quick_demo(tmp_path_factory: pytest.TempPathFactory) -> QuickDemo:
     """The quick demo, run once per session: tests/test_demo.py checks the run, tests/test_export_gguf.py
     exports its trained model (training it twice would cost CI the demo's minutes again)."""
     root = tmp_path_factory.mktemp("quick-demo")
-    args = [sys.executable, "-m", "piifactory.demo", "--quick", *QUICK_DEMO_SIZE, "--root", str(root)]
+    args = [*python_m(workflows.demo.plan), "--quick", *QUICK_DEMO_SIZE, "--root", str(root)]
     return QuickDemo(root, run_cli(args, cwd=REPO, timeout=1500))
 
 

@@ -3,7 +3,7 @@ import re
 
 import pytest
 
-from eval.scoring import score_generations
+from eval.scoring.scorer import score_generations
 from piifactory.answer import VALUE_OPEN, GoldError, extract, parse_gold, target_text
 from piifactory.schema import Entity
 

@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 
-from bench import audit as bench_audit
+from bench import audit_speed as bench_audit
 from converters.audit import audit
 from converters.audit_report import render
 from converters.cli import main
-from piifactory.checksums import id_card_check_char
+from piifactory.rules.checksums import id_card_check_char
 from piifactory.synth import generate
 
 ID = "11010519491231002" + id_card_check_char("11010519491231002")

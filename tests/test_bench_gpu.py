@@ -13,7 +13,9 @@ from pathlib import Path
 
 import pytest
 
+import bench.gpu
 from bench import gpu, gpu_wheels
+from piifactory.child import python_m
 from plugins.preflight.models import QWEN_SPECS, config_json, spec_from_config
 from tests.conftest import REPO
 
@@ -154,7 +156,7 @@ def test_without_cuda_the_real_check_refuses_and_names_the_dry_run() -> None:
 
     if torch.cuda.is_available():
         pytest.skip("a CUDA device is present: the real check would run")
-    result = subprocess.run([sys.executable, "-m", "bench.gpu"], cwd=REPO, capture_output=True, text=True)
+    result = subprocess.run([*python_m(bench.gpu)], cwd=REPO, capture_output=True, text=True)
     assert result.returncode == 2 and "--dry-run" in result.stderr
 
 
@@ -165,9 +167,7 @@ def test_dry_run_trains_every_recipe_and_reports(tmp_path: Path) -> None:
     out = tmp_path / "out"
     result = subprocess.run(
         [
-            sys.executable,
-            "-m",
-            "bench.gpu",
+            *python_m(bench.gpu),
             "--dry-run",
             "--steps",
             "2",

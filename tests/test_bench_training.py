@@ -6,14 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from bench import runner, train_eval, train_gpu, train_loss
+from bench import suite as runner
+from bench import train_eval, train_gpu, train_loss
 
 
 def test_registered_in_the_runner() -> None:
     assert {runner.BENCHMARKS[k] for k in ("focal-loss", "entity-eval", "training-gpu")} == {
-        "bench.train_loss",
-        "bench.train_eval",
-        "bench.train_gpu",
+        train_loss,
+        train_eval,
+        train_gpu,
     }
 
 
@@ -40,7 +41,7 @@ def test_the_answer_logits_variant_trains_on_the_same_loss(tiny_model: Path) -> 
 @pytest.mark.slow
 def test_entity_eval_bench(tiny_model: Path, tmp_path: Path) -> None:
     """The pieces of ``run`` on 4 rows and 8 new tokens (run itself: `make bench`)."""
-    from piifactory.testing import write_alpaca_splits
+    from bench.fixtures import write_alpaca_splits
 
     data = write_alpaca_splits(tmp_path, {"val": 4})
     trainer = train_eval.capture_trainer(tiny_model, data, tmp_path / "out", eval_batch=4, rows=4, max_new_tokens=8)

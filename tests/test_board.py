@@ -10,12 +10,14 @@ from pathlib import Path
 import pytest
 import yaml
 
+import workflows.board
+from bench.fixtures import write_alpaca_splits
 from piifactory import lf_compat
-from piifactory.board import BoardSettings, prepare
-from piifactory.board.__main__ import parse_args
-from piifactory.board.recipes import BOARD_OWNED, TEXT_WIDGETS, WIDGETS, load_recipes, to_board_config
-from piifactory.testing import write_alpaca_splits
+from piifactory.child import python_m
 from tests.conftest import REPO
+from workflows.board import BoardSettings, prepare
+from workflows.board.__main__ import parse_args
+from workflows.board.recipes import BOARD_OWNED, TEXT_WIDGETS, WIDGETS, load_recipes, to_board_config
 
 PII_DATASETS = ["pii_synth_train", "pii_synth_val", "pii_synth_test"]
 BLOCK = {"focal_loss": {"gamma": 2.0}, "entity_metrics": {"enabled": True, "eval_samples": 4}}
@@ -136,10 +138,10 @@ def test_launch_with_a_broken_recipe_is_one_line_with_file_and_line(tmp_path: Pa
     (tmp_path / "dataset_info.json").write_text("{}", encoding="utf-8")
     (tmp_path / "llamafactory_configs").mkdir()
     (tmp_path / "llamafactory_configs/broken.yaml").write_text("model_name_or_path: x\ndataset: [a\n", encoding="utf-8")
-    result = run_cli([sys.executable, "-m", "piifactory.board", "--root", str(tmp_path), "--port", "7999"], timeout=120)
+    result = run_cli([*python_m(workflows.board), "--root", str(tmp_path), "--port", "7999"], timeout=120)
     assert result.returncode == 2
     assert "broken.yaml:" in result.stderr and "Traceback" not in result.stderr, result.stderr
-    missing = run_cli([sys.executable, "-m", "piifactory.board", "--root", str(tmp_path / "nowhere")], timeout=120)
+    missing = run_cli([*python_m(workflows.board), "--root", str(tmp_path / "nowhere")], timeout=120)
     assert (
         missing.returncode == 2
         and "dataset_info.json not found" in missing.stderr
@@ -151,7 +153,7 @@ def test_board_waits_for_its_own_server_on_a_slow_machine(monkeypatch: pytest.Mo
     """Gradio's one 3 s self-check must not end the board on a loaded machine: it is retried."""
     from gradio import networking
 
-    from piifactory.board import patient_self_check
+    from workflows.board import patient_self_check
 
     answers = iter([False, False, True])
     monkeypatch.setattr(networking, "url_ok", lambda url: next(answers))

@@ -11,7 +11,6 @@ import os
 import shutil
 import socket
 import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -29,6 +28,8 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
 
+import workflows.board
+from piifactory.child import python_m
 from tests.test_board import BLOCK, PII_DATASETS, write_pack
 
 pytestmark = pytest.mark.browser
@@ -99,10 +100,10 @@ def wait_for_http(url: str, proc: subprocess.Popen, log: Path, timeout: float = 
 
 @pytest.fixture
 def board(tmp_path: Path):
-    """`python -m piifactory.board` on a free port over a tiny pack; stopped in teardown."""
+    """`python -m workflows.board` on a free port over a tiny pack; stopped in teardown."""
     (tmp_path / "pack").mkdir()
     root, port, log = write_pack(tmp_path / "pack"), free_port(), tmp_path / "board.log"
-    cmd = [sys.executable, "-m", "piifactory.board", "--root", str(root), "--port", str(port)]
+    cmd = [*python_m(workflows.board), "--root", str(root), "--port", str(port)]
     with log.open("w") as out:
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, "HF_HUB_OFFLINE": "1"})
     try:

@@ -1,6 +1,6 @@
 import pytest
 
-from piifactory.checksums import (
+from piifactory.rules.checksums import (
     id_card_check_char,
     is_valid_id_card,
     is_valid_luhn,

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from bench.fixtures import write_alpaca_splits
 from converters import Balance, ConvertOptions, chunk_sample, convert, file_keys, find_leaks, iter_rows
 from converters.cli import main
 from converters.tokens import char_spans
 from piifactory.schema import DEFAULT_INSTRUCTION, Entity, Sample
 from piifactory.synth import generate
-from piifactory.testing import write_alpaca_splits
 
 FIXTURES = Path(__file__).parent / "fixtures" / "converters"
 

@@ -16,7 +16,7 @@ from converters.label_presets import PRESETS, get_preset
 from converters.readers import read_records
 from converters.records import Record, Rejected
 from piifactory.io import InputError
-from piifactory.schema import PII_TYPES
+from piifactory.schema import PII_TYPES, canonical_type
 
 FIXTURES = Path(__file__).parent / "fixtures" / "converters"
 
@@ -156,6 +156,14 @@ def test_presets_map_only_to_pii_types_and_say_why_they_drop() -> None:
         assert set(preset.maps.values()) <= set(PII_TYPES)
         assert all(reason.strip() for reason in preset.drops.values())
         assert preset.label_map().keys() == preset.maps.keys() | preset.drops.keys()
+
+
+def test_a_preset_maps_only_what_the_schema_aliases_do_not() -> None:
+    from converters.label_presets import LabelPreset
+
+    assert canonical_type("PHONE_NUMBER", PRESETS["presidio-research"].label_map()) == "PHONE"  # from the schema
+    with pytest.raises(ValueError, match="repeat the schema's aliases"):
+        LabelPreset("x", "a corpus", {"PHONE_NUMBER": "PHONE"}, {})
 
 
 def test_label_map_option_takes_a_preset_and_the_summary_says_what_it_dropped(

@@ -8,8 +8,8 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from eval.copy_constraint import CopyConstraint, escaped_source, open_value, token_bytes, unescaped_quote
-from eval.generation import generate_answers
+from eval.decoding.copy_constraint import CopyConstraint, escaped_source, open_value, token_bytes, unescaped_quote
+from eval.decoding.generation import generate_answers
 
 
 def greedy_generate(*args, **kwargs) -> list[str]:

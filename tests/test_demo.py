@@ -7,7 +7,11 @@ import math
 
 import pytest
 
-from piifactory.demo import (
+from piifactory.machine import cpu_model
+from piifactory.recipe_file import read_recipe
+from piifactory.synth import VARIED_GENRES
+from tests.conftest import QuickDemo
+from workflows.demo.plan import (
     GLOBAL_BATCH,
     HEADLINE,
     RECIPE,
@@ -17,11 +21,7 @@ from piifactory.demo import (
     training_processes,
     write_summary,
 )
-from piifactory.machine import cpu_model
-from piifactory.recipe_file import read_recipe
-from piifactory.stages import Stages
-from piifactory.synth import VARIED_GENRES
-from tests.conftest import QuickDemo
+from workflows.demo.stages import Stages
 
 
 @pytest.mark.slow

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from eval.dial import OperatingPoint, apply_point, parse_min_score, read_point, write_point
+from eval.decoding.dial import OperatingPoint, apply_point, parse_min_score, read_point, write_point
 from piifactory.answer import target_text
 from piifactory.io import InputError
 from piifactory.schema import Entity
@@ -91,7 +91,7 @@ def _biased_pass(path: Path) -> None:
 
 def test_the_sweep_counts_what_the_scorer_counts_at_every_threshold(tmp_path: Path) -> None:
     from eval.calibrate import curve, read_candidates, totals
-    from eval.scoring import score_generations
+    from eval.scoring.scorer import score_generations
 
     _biased_pass(tmp_path / "val.jsonl")
     c, texts, gold, answers, scores = read_candidates(tmp_path / "val.jsonl")
@@ -107,7 +107,7 @@ def test_the_sweep_counts_what_the_scorer_counts_at_every_threshold(tmp_path: Pa
 
 def test_choose_meets_the_target_and_per_type_does_at_least_as_well(tmp_path: Path) -> None:
     from eval.calibrate import choose, read_candidates, recall_at_precision, totals
-    from eval.metrics import prf
+    from eval.scoring.metrics import prf
 
     _biased_pass(tmp_path / "val.jsonl")
     c = read_candidates(tmp_path / "val.jsonl")[0]

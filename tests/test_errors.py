@@ -12,8 +12,8 @@ import converters.cli
 import eval.calibrate
 import eval.compare
 import eval.predict
+import eval.rules_vs_model
 import eval.score
-import piifactory.rules_vs_model
 import plugins.preflight.__main__ as preflight_cli
 from converters.label_presets import UnknownPresetError
 from converters.records import RecordError
@@ -21,7 +21,7 @@ from piifactory.answer import GoldError
 from piifactory.errors import PiiFactoryError, UsageError
 from piifactory.io import InputError
 from piifactory.lf_compat import ChangedInternalsError, UnsupportedVersionError
-from piifactory.qwen_tokenizer import TokenizerSourceError
+from piifactory.models.qwen_tokenizer import TokenizerSourceError
 from piifactory.schema import UnknownLabelError
 from plugins.activation import PreflightFailed
 from plugins.options import OptionsError
@@ -71,8 +71,8 @@ CLIS: dict[str, tuple[Callable[[list[str]], int], object, str, Callable[[Path], 
     ),
     "plugins.preflight": (preflight_cli.main, preflight_cli, "read_recipe", lambda tmp: [str(tmp / "r.yaml")]),
     "rules_vs_model": (
-        piifactory.rules_vs_model.main,
-        piifactory.rules_vs_model,
+        eval.rules_vs_model.main,
+        eval.rules_vs_model,
         "generate",
         lambda tmp: ["--synthetic", "3"],
     ),

@@ -2,7 +2,7 @@ import json
 
 from eval.compare import compare
 from eval.inputs import Samples
-from eval.scoring import score_generations
+from eval.scoring.scorer import score_generations
 from piifactory.answer import target_text
 from piifactory.synth import generate
 

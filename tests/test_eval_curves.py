@@ -1,6 +1,6 @@
 import json
 
-from eval.curves import log_history, main, series
+from eval.scoring.curves import log_history, main, series
 
 
 def _state(tmp_path, history):

@@ -3,11 +3,13 @@ from pathlib import Path
 
 import pytest
 
+import eval.predict
+from bench.fixtures import write_alpaca_splits
 from converters import iter_rows
 from eval import predict
-from eval.scoring import score_generations
+from eval.scoring.scorer import score_generations
+from piifactory.child import python_m
 from piifactory.errors import UsageError
-from piifactory.testing import write_alpaca_splits
 from tests.conftest import run_cli
 
 
@@ -88,7 +90,7 @@ def test_vllm_backend_absent_is_a_clear_error(recipe: dict, tmp_path: Path) -> N
 
 
 def _fake_vllm(monkeypatch: pytest.MonkeyPatch, version: str) -> list[dict]:
-    """A stand-in ``vllm`` package with the names eval.vllm_backend uses; records every call. vLLM
+    """A stand-in ``vllm`` package with the names eval.decoding.vllm_backend uses; records every call. vLLM
     installs only with CUDA, so its real engine runs in the GPU check, not here."""
     import importlib.machinery
     import sys
@@ -158,7 +160,7 @@ def test_cli_rules_union_adds_rule_hits_and_keeps_raw_answer(recipe: dict, tmp_p
     import yaml
 
     from piifactory.answer import extract
-    from piifactory.recognizers import analyze
+    from piifactory.rules.recognizers import analyze
 
     recipe_path = tmp_path / "recipe.yaml"
     recipe_path.write_text(yaml.safe_dump(recipe, allow_unicode=True), encoding="utf-8")
@@ -204,7 +206,7 @@ def test_cli_bad_override_is_one_line_exit_2(tmp_path: Path, capsys: pytest.Capt
 def test_cli_malformed_recipe_is_file_line_column_not_a_traceback(tmp_path: Path) -> None:
     recipe = tmp_path / "broken.yaml"
     recipe.write_text("model_name_or_path: x\ntemplate: qwen3\n  cutoff_len: 8\n", encoding="utf-8")
-    result = run_cli(["python", "-m", "eval.predict", str(recipe), "--out", str(tmp_path / "p.jsonl")], timeout=120)
+    result = run_cli([*python_m(eval.predict), str(recipe), "--out", str(tmp_path / "p.jsonl")], timeout=120)
     assert result.returncode == 2
     assert f"{recipe}:3: invalid YAML: mapping values are not allowed here (column 13)" in result.stderr
     assert "Traceback" not in result.stderr and not (tmp_path / "p.jsonl").exists()
@@ -212,7 +214,7 @@ def test_cli_malformed_recipe_is_file_line_column_not_a_traceback(tmp_path: Path
 
 @pytest.mark.slow
 def test_predict_with_the_dial_writes_scores_and_serves_the_kept_entities(recipe: dict, tmp_path: Path) -> None:
-    from eval.dial import OperatingPoint
+    from eval.decoding.dial import OperatingPoint
     from piifactory.answer import extract
 
     out = tmp_path / "dial.jsonl"
@@ -231,8 +233,8 @@ def test_predict_with_the_dial_writes_scores_and_serves_the_kept_entities(recipe
 
 
 def test_second_look_renders_the_masked_text_as_training_would(recipe: dict) -> None:
-    from eval.generation import Answer
-    from eval.second_look import MASK, masked_row, masked_text, union
+    from eval.decoding.generation import Answer
+    from eval.decoding.second_look import MASK, masked_row, masked_text, union
 
     prompts, tokenizer, _, args = predict.render_prompts(recipe)
     for prompt in prompts:  # the row renders again to the very prompt
@@ -258,7 +260,7 @@ def test_second_look_renders_the_masked_text_as_training_would(recipe: dict) -> 
 
 @pytest.mark.slow
 def test_predict_second_look_adds_entities_and_keeps_scores_aligned(recipe: dict, tmp_path: Path) -> None:
-    from eval.dial import OperatingPoint
+    from eval.decoding.dial import OperatingPoint
 
     out = tmp_path / "look.jsonl"
     assert (
@@ -335,7 +337,7 @@ def test_vllm_environment_file_pins_what_the_backend_accepts() -> None:
     imports it at start-up) and the same training-side pins as constraints.txt."""
     from packaging.version import Version
 
-    from eval.vllm_backend import VLLM_MAX, VLLM_MIN
+    from eval.decoding.vllm_backend import VLLM_MAX, VLLM_MIN
     from tests.conftest import REPO
 
     def pins(name: str) -> dict[str, str]:

@@ -2,8 +2,8 @@ import random
 
 from nervaluate import Evaluator
 
-from eval import spans
-from eval.scoring import score_generations
+from eval.scoring import spans
+from eval.scoring.scorer import score_generations
 from piifactory.answer import target_text
 from piifactory.schema import Entity
 from piifactory.synth import generate

@@ -1,4 +1,4 @@
-"""``python -m piifactory.experiments run`` for real on CPU: a local Ray with 2 CPUs, four tiny-model
+"""``python -m workflows.experiments run`` for real on CPU: a local Ray with 2 CPUs, four tiny-model
 trials with one CPU each (A, a longer B, a hopeless one with learning rate 0, a broken override).
 The runner is killed with -9 once A has finished and B has a checkpoint, then run again: A is not redone, B continues
 from its checkpoint, the scheduler stops the hopeless one at a rung, the broken one is
@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -17,8 +16,10 @@ import psutil
 import pytest
 import yaml
 
-from piifactory.experiments.spec import override_arg
-from piifactory.testing import tiny_recipe, write_alpaca_splits
+import workflows.experiments
+from bench.fixtures import tiny_recipe, write_alpaca_splits
+from piifactory.child import python_m
+from workflows.experiments.spec import override_arg
 
 pytestmark = pytest.mark.slow
 # The hopeless trial is as long as B: after the rerun B resumes from step 20 and reports every 20
@@ -88,7 +89,7 @@ def _ours(root: Path) -> list[psutil.Process]:
 def killed_then_rerun(tiny_model: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
     root = tmp_path_factory.mktemp("experiment")
     runs = _experiment(root, tiny_model)
-    command = [sys.executable, "-m", "piifactory.experiments", "run", "experiment.yaml", "--num-cpus", "2"]
+    command = [*python_m(workflows.experiments), "run", "experiment.yaml", "--num-cpus", "2"]
     with open(root / "first.log", "wb") as log:
         first = subprocess.Popen(command, cwd=root, stdout=log, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 1500

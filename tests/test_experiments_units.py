@@ -11,10 +11,13 @@ import yaml
 from omegaconf import OmegaConf
 
 from eval.compare import samples_to_separate
-from piifactory.experiments.__main__ import main
-from piifactory.experiments.report import pick_pair, summarize, trial_rows, write_report
-from piifactory.experiments.runner import param_space, pin_experiment_file, scheduler, search_algorithm
-from piifactory.experiments.spec import (
+from piifactory.io import InputError
+from piifactory.recipe_file import apply_overrides
+from tests.conftest import REPO
+from workflows.experiments.__main__ import main
+from workflows.experiments.report import pick_pair, summarize, trial_rows, write_report
+from workflows.experiments.runner import param_space, pin_experiment_file, scheduler, search_algorithm
+from workflows.experiments.spec import (
     Experiment,
     ExperimentError,
     check_recipes,
@@ -22,11 +25,8 @@ from piifactory.experiments.spec import (
     override_arg,
     trial_overrides,
 )
-from piifactory.experiments.trainer_log import LogTail, cut_log_at, evaluations
-from piifactory.experiments.trial import TrialFailed, TrialPlan, train_command, train_env, trial_label, write_outcome
-from piifactory.io import InputError
-from piifactory.recipe_file import apply_overrides
-from tests.conftest import REPO
+from workflows.experiments.trainer_log import LogTail, cut_log_at, evaluations
+from workflows.experiments.trial import TrialFailed, TrialPlan, train_command, train_env, trial_label, write_outcome
 
 AB = {
     "name": "ab",
@@ -271,8 +271,8 @@ def test_the_runner_imports_neither_torch_nor_transformers() -> None:
     import sys
 
     code = (
-        "import sys, piifactory.experiments.runner, piifactory.experiments.report, piifactory.experiments.trial, "
-        "piifactory.experiments.progress; print(sorted({'torch', 'transformers'} & set(sys.modules)))"
+        "import sys, workflows.experiments.runner, workflows.experiments.report, workflows.experiments.trial, "
+        "workflows.experiments.progress; print(sorted({'torch', 'transformers'} & set(sys.modules)))"
     )
     assert (
         subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "[]"

@@ -6,15 +6,15 @@ from __future__ import annotations
 from pathlib import Path
 
 from eval import predict
-from piifactory.export.__main__ import main
-from piifactory.export.gguf import merge_config
 from tests.conftest import REPO
+from workflows.export.__main__ import main
+from workflows.export.gguf import merge_config
 
 QA_RECIPE = REPO / "llamafactory_configs/qwen2.5_3b_qlora_qa.yaml"
 
 
 def test_a_qlora_recipe_merges_into_the_unquantised_base() -> None:
-    from eval.recipe import load_recipe
+    from eval.inference_args import load_recipe
 
     recipe = load_recipe(QA_RECIPE, ["adapter_name_or_path=saves/qa"])
     config = merge_config(recipe, Path("out/hf"))
@@ -35,7 +35,7 @@ def test_predict_llamacpp_needs_a_gguf(tmp_path: Path, capsys) -> None:
 def test_a_native_build_with_other_cmake_options_is_not_reused(tmp_path) -> None:
     """The stamp of the llama.cpp build names its CMake options: the earlier -march=native cache
     (whose q8_0 kernels died with SIGILL here) is rebuilt, not reused."""
-    from piifactory.llamacpp import NATIVE_BUILD_ID, Toolchain
+    from piifactory.models.llamacpp import NATIVE_BUILD_ID, Toolchain
 
     tools = Toolchain(tmp_path)
     (tmp_path / ".source.done").write_text("1")

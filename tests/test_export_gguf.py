@@ -15,13 +15,14 @@ The first test here builds the llama.cpp toolchain if it is not cached (``make l
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
 
-from bench import runner
+import workflows.export
+from bench import suite as runner
 from piifactory.answer import extract
+from piifactory.child import python_m
 from tests.conftest import REPO, QuickDemo, run_cli
 
 pytestmark = pytest.mark.slow
@@ -40,9 +41,7 @@ def demo_export(quick_demo: QuickDemo, tmp_path_factory: pytest.TempPathFactory)
     out = tmp_path_factory.mktemp("export") / "pii-tiny"
     result = run_cli(
         [
-            sys.executable,
-            "-m",
-            "piifactory.export",
+            *python_m(workflows.export),
             "gguf",
             str(REPO / "llamafactory_configs/tiny_cpu_demo.yaml"),
             f"model_name_or_path={model}",

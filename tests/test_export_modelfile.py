@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from piifactory.export.modelfile import ModelfileSpec, ollama_template, render_modelfile
+from workflows.export.modelfile import ModelfileSpec, ollama_template, render_modelfile
 
 RENDERER = Path(__file__).parent / "tools" / "ollama_render.go"
 SYSTEM = "你是个人信息识别助手。"

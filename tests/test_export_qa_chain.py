@@ -1,7 +1,7 @@
 """The users' second project end to end, as the README shows it: instruction/output JSONL ->
 converters -> QLoRA (the Qwen2.5-3B Q&A recipe on the tiny model) -> merge -> GGUF -> answers.
 
-What it proves: one ``python -m piifactory.export gguf`` takes a QLoRA recipe plus its adapter,
+What it proves: one ``python -m workflows.export gguf`` takes a QLoRA recipe plus its adapter,
 merges into the unquantised base (LLaMA-Factory's export), converts and quantises with llama.cpp's
 own tools, writes a Modelfile with the ``qwen`` template's default system prompt, and llama.cpp then
 answers the held-out questions (no entity F1: these are not PII answers). The answers' quality is
@@ -11,13 +11,15 @@ not judged (a few QLoRA steps on a tiny model).
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
-from piifactory.testing import shrunk_for_cpu
+import converters
+import workflows.export
+from bench.fixtures import shrunk_for_cpu
+from piifactory.child import python_m
 from plugins.preflight import load_llamafactory_config
 from tests.conftest import REPO, run_cli
 
@@ -38,9 +40,7 @@ def test_domain_qa_qlora_chain_ends_in_a_gguf_that_answers(tiny_model: Path, tmp
     data = tmp_path / "data"
     result = run_cli(
         [
-            sys.executable,
-            "-m",
-            "converters",
+            *python_m(converters),
             "convert",
             str(tmp_path / "qa.jsonl"),
             "--name",
@@ -73,9 +73,7 @@ def test_domain_qa_qlora_chain_ends_in_a_gguf_that_answers(tiny_model: Path, tmp
     out = tmp_path / "gguf"
     result = run_cli(
         [
-            sys.executable,
-            "-m",
-            "piifactory.export",
+            *python_m(workflows.export),
             "gguf",
             str(recipe),
             f"adapter_name_or_path={tmp_path / 'adapter'}",

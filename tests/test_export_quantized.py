@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+import workflows.export
+from piifactory.child import python_m
 from tests.conftest import REPO, run_cli
 
 pytestmark = pytest.mark.slow
@@ -20,7 +22,7 @@ pytestmark = pytest.mark.slow
 # Runs in its own process so an illegal instruction is a failed run, not a dead test session.
 EVALUATE = """
 import json, sys
-from piifactory.llamacpp import bindings
+from piifactory.models.llamacpp import bindings
 llama_cpp = bindings()
 llm = llama_cpp.Llama(model_path=sys.argv[1], n_ctx=256, n_threads=2, verbose=False)
 ids = llm.tokenize("客户张伟的手机号是13812345678，请回电。".encode(), add_bos=False, special=False)
@@ -33,9 +35,7 @@ def test_quantised_ggufs_run_here_and_q8_0_follows_f16(tiny_model: Path, tmp_pat
     out = tmp_path / "gguf"
     result = run_cli(
         [
-            sys.executable,
-            "-m",
-            "piifactory.export",
+            *python_m(workflows.export),
             "gguf",
             str(REPO / "llamafactory_configs/qwen3_0.6b_lora.yaml"),
             f"model_name_or_path={tiny_model}",

@@ -2,7 +2,7 @@
 training token ids: what ollama feeds the model is what LLaMA-Factory trained it on.
 
 The model is a one-layer Qwen3 with random weights and Qwen3's full 151,669-token tokenizer (built
-offline by piifactory.qwen_tokenizer): weights do not matter for tokenization, the vocabulary and
+offline by piifactory.models.qwen_tokenizer): weights do not matter for tokenization, the vocabulary and
 pre-tokenizer do. It is exported WITHOUT ``--pre-tokenizer``: the converter recognises Qwen's
 pre-tokenizer by its hash (the known trap is that it refuses unknown ones). Then, for synthetic PII
 prompts rendered by LLaMA-Factory's template, (1) llama.cpp tokenizing the decoded prompt text and
@@ -12,12 +12,13 @@ the ids LLaMA-Factory encoded.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 
-from piifactory.testing import write_alpaca_splits
+import workflows.export
+from bench.fixtures import write_alpaca_splits
+from piifactory.child import python_m
 from tests.conftest import REPO, run_cli
 from tests.test_export_modelfile import go_render
 
@@ -61,9 +62,7 @@ def qwen_vocab_export(qwen_tokenizer_dir: Path, tmp_path_factory: pytest.TempPat
     out = root / "gguf"
     result = run_cli(
         [
-            sys.executable,
-            "-m",
-            "piifactory.export",
+            *python_m(workflows.export),
             "gguf",
             str(REPO / "llamafactory_configs/qwen3_0.6b_lora.yaml"),
             *(f"{k}={v}" for k, v in recipe.items() if k != "eval_dataset"),
@@ -82,7 +81,7 @@ def qwen_vocab_export(qwen_tokenizer_dir: Path, tmp_path_factory: pytest.TempPat
 
 
 def test_gguf_tokenizer_reproduces_the_training_ids(qwen_vocab_export) -> None:
-    from eval.llamacpp_backend import gguf_token_ids, load
+    from eval.decoding.llamacpp_backend import gguf_token_ids, load
     from eval.predict import render_prompts
 
     recipe, out = qwen_vocab_export
@@ -95,9 +94,9 @@ def test_gguf_tokenizer_reproduces_the_training_ids(qwen_vocab_export) -> None:
 
 def test_modelfile_prompt_tokenizes_to_the_training_ids(qwen_vocab_export) -> None:
     """The whole ollama path: Go renders the TEMPLATE for the user message, llama.cpp tokenizes it."""
-    from eval.llamacpp_backend import load
+    from eval.decoding.llamacpp_backend import load
     from eval.predict import render_prompts
-    from piifactory.export.modelfile import ollama_template
+    from workflows.export.modelfile import ollama_template
 
     recipe, out = qwen_vocab_export
     prompts, tokenizer, template, _ = render_prompts(recipe)

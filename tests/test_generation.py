@@ -2,7 +2,7 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from eval.generation import generate_answers
+from eval.decoding.generation import generate_answers
 
 
 def greedy_generate(*args, **kwargs) -> list[str]:

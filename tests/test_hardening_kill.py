@@ -8,7 +8,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Callable
@@ -16,15 +15,16 @@ from typing import Callable
 import pytest
 import yaml
 
+import converters
+import eval.predict
 from bench.convert import write_input
-from piifactory.testing import tiny_recipe, write_alpaca_splits
+from bench.fixtures import tiny_recipe, write_alpaca_splits
+from piifactory.child import python_m
 from tests.conftest import REPO
 
 TARGETS = ("info.json", "out/kd_train.json", "out/kd_val.json", "out/kd_test.json", "out/kd_rejects.jsonl")
 CONVERT = [
-    sys.executable,
-    "-m",
-    "converters",
+    *python_m(converters),
     "convert",
     "in.jsonl",
     "--name",
@@ -102,9 +102,7 @@ def test_kill_9_during_prediction_resumes_without_duplicates(tiny_model: Path, t
     recipe = tiny_recipe(tiny_model, tmp_path, tmp_path / "out", finetuning_type="lora", cutoff_len=384)
     (tmp_path / "recipe.yaml").write_text(yaml.safe_dump(recipe), encoding="utf-8")
     argv = lambda out: [
-        sys.executable,
-        "-m",
-        "eval.predict",
+        *python_m(eval.predict),
         str(tmp_path / "recipe.yaml"),
         "--out",
         str(out),

@@ -6,17 +6,18 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
+import eval.predict
+from bench.fixtures import tiny_recipe, write_alpaca_splits
 from converters import cli
 from eval import score
 from piifactory.answer import target_text
+from piifactory.child import python_m
 from piifactory.synth import generate
-from piifactory.testing import tiny_recipe, write_alpaca_splits
 from tests.conftest import REPO
 from tests.test_hardening_fuzz import call
 
@@ -127,9 +128,7 @@ def test_predict_logs_show_no_values(tiny_model: Path, tmp_path: Path) -> None:
     out = tmp_path / "preds.jsonl"
     done = subprocess.run(
         [
-            sys.executable,
-            "-m",
-            "eval.predict",
+            *python_m(eval.predict),
             str(tmp_path / "recipe.yaml"),
             "--out",
             str(out),

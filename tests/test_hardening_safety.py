@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+import plugins.preflight
+from piifactory.child import python_m
 from piifactory.io import InputError
 from tests.conftest import REPO
 from tests.test_board import board_state, write_pack  # noqa: F401  (fixture and helper)
@@ -47,7 +49,7 @@ def evil_recipe(tmp_path: Path) -> tuple[Path, Path]:
 
 
 def _board_loader(path: Path):
-    from piifactory.board.recipes import load_recipes
+    from workflows.board.recipes import load_recipes
 
     return load_recipes(path.parent)
 
@@ -59,7 +61,7 @@ def _preflight_loader(path: Path):
 
 
 def _eval_loader(path: Path):
-    from eval.recipe import load_recipe
+    from eval.inference_args import load_recipe
 
     return load_recipe(path)
 
@@ -67,7 +69,7 @@ def _eval_loader(path: Path):
 @pytest.mark.parametrize(
     "loader",
     [_preflight_loader, _board_loader, _eval_loader],
-    ids=["plugins.preflight", "piifactory.board", "eval.recipe"],
+    ids=["plugins.preflight", "workflows.board", "eval.inference_args"],
 )
 def test_python_tag_is_refused_with_file_and_line(loader, evil_recipe) -> None:
     recipe, marker = evil_recipe
@@ -95,7 +97,7 @@ def test_preflight_command_reports_the_tag_without_a_traceback(evil_recipe) -> N
 
     recipe, marker = evil_recipe
     result = subprocess.run(
-        [sys.executable, "-m", "plugins.preflight", str(recipe)], cwd=REPO, capture_output=True, text=True, timeout=120
+        [*python_m(plugins.preflight), str(recipe)], cwd=REPO, capture_output=True, text=True, timeout=120
     )
     assert result.returncode != 0
     assert f"{recipe}:3: " in result.stdout + result.stderr
@@ -153,7 +155,7 @@ def test_board_serve_launches_on_the_settings_host(tmp_path: Path, monkeypatch, 
     import llamafactory.extras.misc as misc
     import llamafactory.webui.interface as interface
 
-    from piifactory.board import BoardSettings, serve
+    from workflows.board import BoardSettings, serve
 
     launched = {}
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from piifactory.testing import write_alpaca_splits
+from bench.fixtures import write_alpaca_splits
 from tests.conftest import REPO, VENV_BIN, tiny_recipe
 
 CONFIGS = REPO / "llamafactory_configs"

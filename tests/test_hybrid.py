@@ -9,9 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from piifactory.answer import target_text
-from piifactory.checksums import id_card_check_char, luhn_check_digit, uscc_check_char
-from piifactory.hybrid import RULE_TYPES, align, apply, canonical_policy, merge, postprocessor, to_prediction
-from piifactory.recognizers import analyze, passes_checksum
+from piifactory.rules.checksums import id_card_check_char, luhn_check_digit, uscc_check_char
+from piifactory.rules.hybrid import RULE_TYPES, align, apply, canonical_policy, merge, to_prediction
+from piifactory.rules.recognizers import analyze, passes_checksum
 from piifactory.schema import Entity
 
 ID17 = "37011219990122942"
@@ -130,15 +130,6 @@ def test_apply_reads_raw_answers_and_leaves_off_untouched():
     assert json.loads(apply(TEXT, "not json", "union"))["entities"][0]["type"] == "ID_CARD"
 
 
-def test_postprocessor_is_the_predict_seam():
-    assert postprocessor("off") is None
-    process = postprocessor("both")
-    out = process(TEXT, [Entity("PERSON", "陈玉珍"), Entity("ID_CARD", BAD_ID)])
-    assert all(isinstance(e, Entity) for e in out)
-    assert [e.type for e in out] == ["PERSON", "ID_CARD", "BANK_CARD", "PHONE"]
-    assert out[1].value == ID
-
-
 def test_policy_names():
     assert canonical_policy("both") == "union+verify"
     with pytest.raises(ValueError, match="unknown rules policy"):
@@ -165,7 +156,7 @@ def _broken(entity: Entity, how: int) -> Entity:
 def test_union_never_scores_below_rules_alone_on_the_rule_types(seed: int, how: list[int]) -> None:
     """Whatever the model writes over the values the rules find, union keeps every rule hit, so on
     each rule type it scores at least what rules alone score."""
-    from eval.scoring import score_generations
+    from eval.scoring.scorer import score_generations
     from piifactory.synth import generate
 
     samples = generate(12, seed=seed)

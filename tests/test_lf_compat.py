@@ -95,7 +95,7 @@ def test_predict_and_the_board_check_the_version(monkeypatch, tmp_path, capsys) 
     from llamafactory.extras import env
 
     from eval.predict import main
-    from piifactory.board import BoardSettings, prepare
+    from workflows.board import BoardSettings, prepare
 
     monkeypatch.setattr(env, "VERSION", "0.9.6")
     recipe = tmp_path / "r.yaml"

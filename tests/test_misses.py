@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from eval import score
-from eval.misses import analyze_misses, shape_mask, value_shape
-from eval.scoring import score_samples
+from eval.scoring.misses import analyze_misses, shape_mask, value_shape
+from eval.scoring.scorer import score_samples
 from piifactory.answer import target_text
 from piifactory.schema import Entity
 
@@ -65,7 +65,7 @@ def test_examples_show_shape_and_cue_words_not_values() -> None:
     report = analyze_misses(scored, texts)
     phone = next(m for m in report.misses if m.entity.type == "PHONE" and m.sample == 0)
     assert phone.context == "汉汉的电话："  # the name before it is gold: masked by its shape
-    from eval.misses import example_rows
+    from eval.scoring.misses import example_rows
 
     rows = example_rows(report, show_values=False, limit=10)
     assert ["0", "PHONE", "999-9999-9999", "digits in groups", "汉汉的电话："] in rows

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from converters.checks import build_sample
+from converters.record_checks import build_sample
 from converters.records import RawEntity, RecordError
-from eval import spans
-from piifactory import hybrid
+from eval.scoring import spans
 from piifactory.offsets import fold_width, holds, mentions, occurrences, place
+from piifactory.rules import hybrid
 from piifactory.schema import Entity, order_by_appearance
 
 

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from bench.fixtures import write_alpaca_splits
 from piifactory.answer import target_text
 from piifactory.schema import DEFAULT_INSTRUCTION, Entity
-from piifactory.testing import write_alpaca_splits
 from tests.conftest import VENV_BIN, run_cli, tiny_recipe
 
 pytestmark = pytest.mark.slow

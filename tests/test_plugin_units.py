@@ -8,7 +8,7 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from eval.scoring import score_generations
+from eval.scoring.scorer import score_generations
 from piifactory.answer import target_text
 from piifactory.lf_compat import UnsupportedVersionError
 from piifactory.schema import DEFAULT_INSTRUCTION, Entity
@@ -188,7 +188,7 @@ def test_entity_metric_checks_values_against_the_input_not_the_instruction(tiny_
 def test_entity_metric_at_the_operating_point_scores_what_predict_serves(tiny_model, tmp_path) -> None:
     """With an operating point the metric is that of the served answers: the biased model's
     answers with only the entities at or above the thresholds."""
-    from eval.dial import OperatingPoint, write_point
+    from eval.decoding.dial import OperatingPoint, write_point
     from piifactory.answer import extract
     from piifactory.errors import UsageError
     from piifactory.synth import generate

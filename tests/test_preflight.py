@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from bench.fixtures import write_alpaca_splits
 from piifactory.io import InputError
 from piifactory.recipe_file import parse_yaml
-from piifactory.testing import write_alpaca_splits
 from plugins.options import FOCAL_CHUNK_BYTES
 from plugins.preflight import apply_overrides, load_recipe, run_preflight
 from plugins.preflight.__main__ import main

@@ -6,7 +6,9 @@ from pathlib import Path
 import pytest
 from transformers import AutoTokenizer
 
-from piifactory import qwen_tokenizer
+import piifactory.models.qwen_tokenizer
+from piifactory.child import python_m
+from piifactory.models import qwen_tokenizer
 from piifactory.synth import generate
 from tests.conftest import run_cli
 
@@ -98,7 +100,7 @@ def test_llamafactory_templates_render_like_the_hub_tokenizer(tok, tmp_path: Pat
 
 
 def test_cli_builds_once_then_reuses(tmp_path: Path) -> None:
-    first = run_cli(["python", "-m", "piifactory.qwen_tokenizer", "--flavor", "qwen3", "--cache-dir", str(tmp_path)])
+    first = run_cli([*python_m(piifactory.models.qwen_tokenizer), "--flavor", "qwen3", "--cache-dir", str(tmp_path)])
     assert first.returncode == 0, first.stderr
     out = Path(first.stdout.strip())
     assert out == tmp_path / "qwen3-tokenizer" and {p.name for p in tmp_path.iterdir()} == {"qwen3-tokenizer"}

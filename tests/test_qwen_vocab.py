@@ -9,9 +9,9 @@ from pathlib import Path
 import torch
 
 from converters import ConvertOptions, Prompting, compute_stats, convert, template_measure
-from piifactory.demo import INSTRUCTION
 from piifactory.synth import main as synth_main
 from tests.test_converters_llamafactory import _load
+from workflows.demo.plan import INSTRUCTION
 
 
 def test_stats_and_preflight_cutoff_truncates_no_demo_answer(qwen_vocab_model: Path, tmp_path: Path) -> None:
@@ -83,11 +83,12 @@ def test_focal_loss_keeps_less_than_the_default_loss_for_backward_at_152k() -> N
 
 def test_qwen_vocab_bench_replays_the_constraint_on_cpu_and_on_meta(qwen_vocab_model: Path, tmp_path: Path) -> None:
     """The pieces of ``bench.qwen_vocab.run`` on 4 prompts (run itself: `make bench`)."""
-    from bench import predict as bench_predict
-    from bench import runner
+    from bench import batched_generation as bench_predict
+    from bench import qwen_vocab as bench_qwen_vocab
+    from bench import suite as runner
     from eval import predict
 
-    assert runner.BENCHMARKS["qwen-vocab"] == "bench.qwen_vocab"
+    assert runner.BENCHMARKS["qwen-vocab"] is bench_qwen_vocab
     prompts, tokenizer, _, _ = predict.render_prompts(bench_predict._recipe(qwen_vocab_model, tmp_path, 4))
     on_cpu, steps = bench_predict._replay_constraint(tokenizer, prompts)
     on_host, same_steps = bench_predict._replay_constraint(tokenizer, prompts, "meta")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from piifactory.testing import write_alpaca_splits
+from bench.fixtures import write_alpaca_splits
 from plugins.preflight import load_llamafactory_config, load_recipe, run_preflight
 from plugins.preflight.models import template_rule
 from tests.conftest import REPO

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from piifactory.testing import shrunk_for_cpu, write_alpaca_splits
+from bench.fixtures import shrunk_for_cpu, write_alpaca_splits
 from plugins.preflight import load_llamafactory_config
 from tests.conftest import REPO, run_cli
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from piifactory.checksums import id_card_check_char, luhn_check_digit, uscc_check_char
-from piifactory.recognizers import (
+from piifactory.rules.checksums import id_card_check_char, luhn_check_digit, uscc_check_char
+from piifactory.rules.recognizers import (
     BankCardRecognizer,
     EmailRecognizer,
     IdCardRecognizer,
@@ -354,6 +354,6 @@ def test_analyze_filters_entity_types():
 
 def test_id_with_wrong_check_digit_is_not_taken_for_a_uscc() -> None:
     # 18 digits that pass the GB 32100 check by chance but read as province + birth date
-    from piifactory.recognizers import analyze
+    from piifactory.rules.recognizers import analyze
 
     assert analyze("编号441502200609129794的档案校验失败，请重新录入。") == []

@@ -9,7 +9,8 @@ import datetime as dt
 import pytest
 from stdnum.cn import ric, uscc
 
-from piifactory.checksums import (
+from eval.rules_vs_model import main as compare_main
+from piifactory.rules.checksums import (
     id_birth_date,
     id_card_check_char,
     is_valid_id_card,
@@ -17,16 +18,15 @@ from piifactory.checksums import (
     luhn_check_digit,
     uscc_check_char,
 )
-from piifactory.hybrid import merge
-from piifactory.recognizers import (
+from piifactory.rules.hybrid import merge
+from piifactory.rules.recognizers import (
     BankCardRecognizer,
     FirstGenIdCardRecognizer,
     IdCardRecognizer,
     analyze,
     passes_checksum,
 )
-from piifactory.recognizers.identity import has_id_layout
-from piifactory.rules_vs_model import main as compare_main
+from piifactory.rules.recognizers.identity import has_id_layout
 from piifactory.schema import Entity
 
 ID = "33010619880715234" + id_card_check_char("33010619880715234")

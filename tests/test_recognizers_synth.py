@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import json
 
+import eval.rules_vs_model
+from eval.rules_vs_model import main as compare_main
 from piifactory.answer import target_text
-from piifactory.recognizers import analyze
-from piifactory.rules_vs_model import main as compare_main
+from piifactory.child import python_m
+from piifactory.rules.recognizers import analyze
 from piifactory.synth import NEGATIVE_TEMPLATES, VARIED_GENRES, SyntheticPII, generate
 from tests.conftest import run_cli
 
@@ -102,9 +104,7 @@ def test_compare_command_scores_model_rules_and_hybrids(tmp_path):
     out = tmp_path / "table.md"
     result = run_cli(
         [
-            "python",
-            "-m",
-            "piifactory.rules_vs_model",
+            *python_m(eval.rules_vs_model),
             "--predictions",
             str(preds),
             "--gold",

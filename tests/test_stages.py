@@ -1,4 +1,4 @@
-"""piifactory.stages: stages timed to their own ends, in the foreground, the background or several at
+"""workflows.demo.stages: stages timed to their own ends, in the foreground, the background or several at
 once, and a stopped run (Ctrl-C, SIGTERM) that leaves none of their processes behind."""
 
 import os
@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from piifactory.stages import Stages
 from tests.conftest import REPO
+from workflows.demo.stages import Stages
 
 
 def test_a_background_stage_is_timed_to_its_own_end(tmp_path) -> None:
@@ -52,7 +52,7 @@ _DRIVER = """
 import sys
 from pathlib import Path
 import signal
-from piifactory.stages import Stages, stop_on_terminate
+from workflows.demo.stages import Stages, stop_on_terminate
 stop_on_terminate()
 signal.signal(signal.SIGINT, signal.default_int_handler)  # a background CI shell starts us with SIGINT ignored
 stages, tree = Stages(Path(sys.argv[1])), [sys.executable, "-c", sys.argv[2], sys.argv[3]]

@@ -8,9 +8,9 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from eval.generation import generate_answers
-from eval.scoring import score_generations
-from eval.structure import StructureConstraint, answer_frame, budget_reserve, frame_index
+from eval.decoding.generation import generate_answers
+from eval.decoding.structure import StructureConstraint, answer_frame, budget_reserve, frame_index
+from eval.scoring.scorer import score_generations
 from piifactory.answer import extract, target_text
 from piifactory.schema import PII_TYPES, Entity
 

@@ -2,7 +2,7 @@ import json
 import re
 from collections import Counter
 
-from piifactory.checksums import is_valid_id_card, is_valid_luhn, is_valid_uscc
+from piifactory.rules.checksums import is_valid_id_card, is_valid_luhn, is_valid_uscc
 from piifactory.schema import PII_TYPES
 from piifactory.synth import SyntheticPII, generate, main
 

@@ -9,9 +9,9 @@ from collections import Counter
 
 import pytest
 
-from piifactory.checksums import is_valid_id_card, is_valid_luhn
 from piifactory.errors import UsageError
-from piifactory.recognizers import analyze
+from piifactory.rules.checksums import is_valid_id_card, is_valid_luhn
+from piifactory.rules.recognizers import analyze
 from piifactory.schema import PII_TYPES, normalize_value
 from piifactory.synth import GENRES, VARIED_GENRES, SyntheticPII, generate, main
 from piifactory.synth.generator import template_types

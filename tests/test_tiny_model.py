@@ -2,7 +2,7 @@ import json
 
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from piifactory.tiny_model import SPECIAL_TOKENS, THINK_TOKENS
+from piifactory.models.tiny_model import SPECIAL_TOKENS, THINK_TOKENS
 
 
 def test_tokenizer_carries_qwen_special_tokens(tiny_model) -> None:

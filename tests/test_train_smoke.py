@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from piifactory.testing import write_alpaca_splits
+from bench.fixtures import write_alpaca_splits
 from tests.conftest import REPO, run_cli
 
 

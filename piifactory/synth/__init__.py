@@ -10,7 +10,7 @@ to chats, logs, forms, tables and OCR noise; values (:mod:`piifactory.synth.valu
 formats people write.
 """
 
-from piifactory.synth.cli import main
+from piifactory.synth.command import main
 from piifactory.synth.generator import SyntheticPII, generate
 from piifactory.synth.genres import GENRES, NEGATIVE_TEMPLATES, POSITIVE_TEMPLATES, VARIED_GENRES
 

@@ -1,3 +1,3 @@
-from piifactory.synth.cli import main
+from piifactory.synth.command import main
 
 raise SystemExit(main())

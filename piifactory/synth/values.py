@@ -15,7 +15,7 @@ from typing import Callable
 
 from faker import Faker
 
-from piifactory.checksums import USCC_ALPHABET, id_card_check_char, luhn_check_digit, uscc_check_char
+from piifactory.rules.checksums import USCC_ALPHABET, id_card_check_char, luhn_check_digit, uscc_check_char
 
 # Fixed date ranges: Faker's relative ones ("-3y", minimum_age) move with today's date, and the
 # same seed must give the same samples on any day.

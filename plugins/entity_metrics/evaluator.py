@@ -30,10 +30,10 @@ import torch
 import torch.distributed as dist
 from llamafactory.extras.constants import IGNORE_INDEX
 
-from eval.dial import OperatingPoint, apply_point, read_point
-from eval.generation import Answer, generate_answers
-from eval.scoring import score_generations
-from eval.structure import budget_reserve
+from eval.decoding.dial import OperatingPoint, apply_point, read_point
+from eval.decoding.generation import Answer, generate_answers
+from eval.decoding.structure import budget_reserve
+from eval.scoring.scorer import score_generations
 from piifactory.errors import UsageError
 from piifactory.io import atomic_write_lines
 from piifactory.schema import input_text

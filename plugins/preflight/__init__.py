@@ -3,8 +3,8 @@
 from piifactory.recipe_file import apply_overrides
 from piifactory.recipe_file import read_recipe as load_recipe
 from plugins.preflight.core import run_preflight
+from plugins.preflight.findings import PreflightReport
 from plugins.preflight.recipe import load_llamafactory_config, split_plugin_block
-from plugins.preflight.report import PreflightReport
 
 __all__ = [
     "PreflightReport",

@@ -11,8 +11,8 @@ from piifactory.io import InputError
 from piifactory.recipe_file import read_recipe
 from plugins.options import BLOCK_KEY, METRIC_NAMES
 from plugins.preflight import data as ds
+from plugins.preflight.findings import PreflightReport
 from plugins.preflight.models import ModelSpec, template_rule
-from plugins.preflight.report import PreflightReport
 
 HF_DEFAULT_EVAL_BATCH = 8  # transformers' per_device_eval_batch_size default
 

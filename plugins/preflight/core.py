@@ -9,9 +9,9 @@ from typing import Any
 from plugins.options import BLOCK_KEY
 from plugins.preflight import checks, memory
 from plugins.preflight.data import token_counter
+from plugins.preflight.findings import PreflightReport
 from plugins.preflight.models import resolve_spec
 from plugins.preflight.recipe import split_plugin_block
-from plugins.preflight.report import PreflightReport
 
 NEAR_FULL = 0.9  # above this share of the card, fragmentation and spikes make OOM likely
 

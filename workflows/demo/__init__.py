@@ -1,0 +1,1 @@
+"""``make demo``: synthetic data -> tiny Qwen3 -> ``llamafactory-cli train`` -> predict -> score."""

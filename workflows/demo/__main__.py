@@ -1,0 +1,3 @@
+from workflows.demo.plan import main
+
+raise SystemExit(main())
