@@ -10,7 +10,7 @@ RUNTIME_STAMP := $(VENV)/.pii-factory-runtime
 # parallel downloads and unpacking (docs/demo.md). It is itself pinned in constraints.txt.
 UV_INSTALL := $(PY) -m uv pip install --quiet --python $(PY) -c constraints.txt
 
-.PHONY: demo test test-fast lint test-browser board bench gpu-check gpu-wheels gpu-rehearsal vllm-env rules-peers conformance venv clean llamacpp gotools
+.PHONY: demo test test-fast test-compat compat-venv lint test-browser board bench gpu-check gpu-wheels gpu-rehearsal vllm-env rules-peers conformance venv clean llamacpp gotools
 
 venv: $(STAMP)
 
@@ -76,6 +76,29 @@ gpu-wheels: $(STAMP)
 gpu-rehearsal: $(STAMP)
 	bash bench/gpu_rehearsal.sh
 
+# The second tested stack (docs/install.md): LLaMA-Factory 0.9.5 on torch 2.8.0 + transformers
+# 4.57.1, pinned in constraints-compat.txt, in .venv-compat (installed with uv like .venv). The fast
+# suite runs there, then the compat tests (tests/test_compat_stack.py): every shipped recipe through
+# LLaMA-Factory's parser, and the built wheel installed with plain pip into a fresh venv of the same
+# stack, a shipped recipe trained there by the stock CLI with the plugin, predicted and scored.
+COMPAT_VENV := .venv-compat
+COMPAT_PY := $(COMPAT_VENV)/bin/python
+COMPAT_STAMP := $(COMPAT_VENV)/.pii-factory-installed
+
+compat-venv: $(COMPAT_STAMP)
+
+$(COMPAT_STAMP): pyproject.toml constraints-compat.txt
+	@test -x $(COMPAT_PY) || $(PYTHON) -m venv $(COMPAT_VENV)
+	$(COMPAT_PY) -m pip install --quiet -c constraints-compat.txt uv
+	$(COMPAT_PY) -m uv pip install --quiet --python $(COMPAT_PY) -c constraints-compat.txt -e '.[dev]'
+	$(COMPAT_PY) -c "import llamafactory, torch, transformers; print('llamafactory', llamafactory.__version__, 'torch', torch.__version__, 'transformers', transformers.__version__)"
+	$(COMPAT_PY) -c "import sys; assert 'pii_factory_startup' in sys.modules, 'pii_factory_hook.pth was not installed (plugins/_build.py)'"
+	@touch $@
+
+test-compat: $(COMPAT_STAMP) gotools
+	$(COMPAT_PY) -m pytest -m 'not slow and not browser'
+	$(COMPAT_PY) -m pytest -m compat -p no:cacheprovider tests/test_compat_stack.py
+
 # vLLM's serving environment (.venv-vllm): vllm 0.11 pins torch 2.8 and transformers 4.x, so it is
 # never the training venv. CUDA machines (vLLM's wheels are CUDA builds).
 VLLM_VENV := .venv-vllm
@@ -110,4 +133,4 @@ demo: $(RUNTIME_STAMP)
 	$(PY) -m workflows.demo
 
 clean:
-	rm -rf $(VENV) $(VLLM_VENV) outputs .cache data
+	rm -rf $(VENV) $(VLLM_VENV) $(COMPAT_VENV) outputs .cache data

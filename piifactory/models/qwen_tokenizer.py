@@ -32,6 +32,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from piifactory.errors import PiiFactoryError, UsageError
+from piifactory.extras import require
 from piifactory.io import atomic_folder
 
 # Qwen2's pre-tokenizer split (the official tokenizer.json's Split regex): unlike GPT-4's pattern,
@@ -89,11 +90,10 @@ class TokenizerSourceError(PiiFactoryError):
 def tiktoken_path() -> Path:
     """``qwen.tiktoken`` inside the installed ``dashscope`` package (found without importing it:
     dashscope's ``__init__`` pulls in its whole API client)."""
-    spec = importlib.util.find_spec("dashscope")
-    if spec is None or not spec.submodule_search_locations:
-        raise TokenizerSourceError("the dashscope package is not installed: pip install -c constraints.txt dashscope")
-    path = Path(next(iter(spec.submodule_search_locations))) / "resources" / "qwen.tiktoken"
-    if not path.is_file():
+    require("dashscope", "qwen-tokenizer", "Qwen's tokenizer (piifactory.models.qwen_tokenizer)")
+    package = importlib.util.find_spec("dashscope").origin  # its __init__.py
+    path = Path(package or "dashscope").parent / "resources" / "qwen.tiktoken"
+    if package is None or not path.is_file():
         raise TokenizerSourceError(f"{path}: missing; dashscope 2.0.2 ships Qwen's BPE ranks there")
     return path
 

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from piifactory.errors import PiiFactoryError
+from piifactory.extras import require
 from piifactory.io import InputError
 
 STORAGE = "outputs/experiments"
@@ -33,6 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     report.add_argument("--storage", default=STORAGE)
     ns = parser.parse_args(argv)
     try:
+        require("ray", "ray", "python -m workflows.experiments")
         if ns.command == "run":
             from workflows.experiments.runner import run as run_experiment
 
