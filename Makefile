@@ -97,7 +97,7 @@ $(COMPAT_STAMP): pyproject.toml constraints-compat.txt
 
 test-compat: $(COMPAT_STAMP) gotools
 	$(COMPAT_PY) -m pytest -m 'not slow and not browser'
-	$(COMPAT_PY) -m pytest -m compat -p no:cacheprovider tests/test_compat_stack.py
+	$(COMPAT_PY) -m pytest -m compat tests/test_compat_stack.py
 
 # vLLM's serving environment (.venv-vllm): vllm 0.11 pins torch 2.8 and transformers 4.x, so it is
 # never the training venv. CUDA machines (vLLM's wheels are CUDA builds).
