@@ -65,6 +65,16 @@ def test_train_recipe_passes_get_train_args(name: str, tiny_model: Path, tmp_pat
         assert model.quantization_bit == 4 and model.quantization_type == "nf4" and model.double_quantization
 
 
+def test_warmup_is_written_for_both_transformers_majors() -> None:
+    """transformers 4.x takes only an integer ``warmup_steps`` (a fraction is 5.x only): a ratio is
+    ``warmup_ratio``, which both read (docs/install.md). The parser tests above catch this only on
+    the 4.x stack (make test-compat); this one catches it on either."""
+    for path in sorted(CONFIGS.glob("*.yaml")):
+        recipe = load_recipe(path)
+        assert isinstance(recipe.get("warmup_steps", 0), int), f"{path.name}: warmup_steps must be an int"
+        assert 0 <= recipe.get("warmup_ratio", 0) < 1, path.name
+
+
 def test_pii_recipes_carry_the_plugin_block() -> None:
     for name in PII_TRAIN:
         block = load_recipe(CONFIGS / f"{name}.yaml")["pii_factory"]
