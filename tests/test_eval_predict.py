@@ -339,12 +339,9 @@ def test_vllm_environment_file_pins_what_the_backend_accepts() -> None:
 
     from eval.decoding.vllm_backend import VLLM_MAX, VLLM_MIN
     from tests.conftest import REPO
+    from tests.test_locks import lock_pins
 
-    def pins(name: str) -> dict[str, str]:
-        lines = (REPO / name).read_text(encoding="utf-8").splitlines()
-        return dict(line.split("==") for line in lines if "==" in line and not line.startswith("#"))
-
-    serving, training = pins("requirements-vllm.txt"), pins("constraints.txt")
+    serving, training = lock_pins(REPO / "requirements-vllm.txt"), lock_pins(REPO / "constraints.txt")
     assert Version(VLLM_MIN) <= Version(serving["vllm"]) <= Version(VLLM_MAX)
     assert Version(serving["transformers"]).major == 4 and serving["transformers"] != "4.57.0"
     assert serving["torchaudio"].split(".")[:2] == serving["torch"].split(".")[:2]
