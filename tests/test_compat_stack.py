@@ -26,6 +26,7 @@ from piifactory.child import python_m
 from plugins._build import PTH_NAME
 from plugins.preflight import load_recipe
 from tests.conftest import REPO, run_cli
+from workflows.command_table import COMMANDS
 
 pytestmark = [pytest.mark.slow, pytest.mark.compat]
 
@@ -136,7 +137,13 @@ def test_the_wheel_carries_the_hook_the_data_and_the_command(user_env: dict, out
     assert found["pth"] == "import pii_factory_startup\n" and found["hook_ran"] is True
     assert Path(found["pack"]).is_relative_to(venv) and found["converter_pins"] is True  # the wheel's copy
     assert found["scripts"] == ["workflows.pii_factory:main"]
-    assert (venv / "bin" / "pii-factory").is_file()
+
+
+def test_the_pii_factory_command_runs_from_the_wheel(user_env: dict, outside_repo: Path) -> None:
+    command = str(user_env["python"].parent / "pii-factory")
+    listing = checked(run_cli([command, "--help"], cwd=outside_repo)).stdout
+    assert all(f"  {name} " in listing for name in COMMANDS), listing
+    assert checked(run_cli([command, "--version"], cwd=outside_repo)).stdout.strip() == "pii-factory 0.1.0"
 
 
 @pytest.fixture(scope="module")

@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     report.add_argument("--storage", default=STORAGE, help="experiments folder the run wrote to")
     ns = parser.parse_args(argv)
     try:
-        require("ray", "ray", "python -m workflows.experiments")
+        require("ray", "ray", "experiments (Ray Tune)")
         if ns.command == "run":
             from workflows.experiments.runner import run as run_experiment
 
