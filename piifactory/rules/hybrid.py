@@ -42,24 +42,29 @@ def canonical_policy(policy: str) -> str:
     return name
 
 
-def align(text: str, entities: Sequence[Entity]) -> list[Detection]:
+def align(text: str, entities: Sequence[Entity], scores: Sequence[float] | None = None) -> list[Detection]:
     """The model's entities with offsets, placed by :func:`piifactory.offsets.place` (given
     offsets kept when they hold the value; repeats take the next occurrences; width, case and
-    identifier separators may differ). A value absent from the text is kept without offsets."""
+    identifier separators may differ), each with its model score (1.0 when decoding gave none).
+    A value absent from the text is kept without offsets."""
     aligned: list[Detection] = []
-    for entity, span in zip(entities, place(text, entities)):
+    scores = [1.0] * len(entities) if scores is None else scores
+    for entity, span, score in zip(entities, place(text, entities), scores, strict=True):
         if span is None:
-            aligned.append(Detection(Entity(entity.type, entity.value), "model"))
+            aligned.append(Detection(Entity(entity.type, entity.value), "model", score))
         else:
-            aligned.append(Detection(Entity(entity.type, text[span[0] : span[1]], *span), "model"))
+            aligned.append(Detection(Entity(entity.type, text[span[0] : span[1]], *span), "model", score))
     return aligned
 
 
-def merge(text: str, model_entities: Sequence[Entity], policy: str) -> list[Detection]:
+def merge(
+    text: str, model_entities: Sequence[Entity], policy: str, scores: Sequence[float] | None = None
+) -> list[Detection]:
     """The merged entities of one text in order of position (entities without offsets last);
-    see the module docstring for how a rule hit and overlapping model entities resolve."""
+    see the module docstring for how a rule hit and overlapping model entities resolve.
+    ``scores``: the model's score of each entity (a merged ``both`` takes the higher of its two)."""
     policy = canonical_policy(policy)
-    merged = align(text, model_entities)
+    merged = align(text, model_entities, scores)
     if "verify" in policy:
         merged = [d for d in merged if passes_checksum(d.entity)]
     if "union" in policy:
@@ -75,11 +80,10 @@ def _resolve(merged: list[Detection], hit: Detection) -> list[Detection]:
     rivals = [d for d in merged if d.type in RULE_TYPES and d.overlaps(hit)]
     rest = [d for d in merged if not (d.type in RULE_TYPES and d.overlaps(hit))]
     key = match_key(hit.type, hit.value)
-    if any(d.type == hit.type and match_key(d.type, d.value) == key for d in rivals):
-        source = "both"
-    else:
-        source = "rules-over-model" if rivals else "rules"
-    return [*rest, Detection(hit.entity, source, hit.score, hit.recognizer)]
+    agreeing = [d.score for d in rivals if d.type == hit.type and match_key(d.type, d.value) == key]
+    if agreeing:
+        return [*rest, Detection(hit.entity, "both", max(hit.score, *agreeing), hit.recognizer)]
+    return [*rest, Detection(hit.entity, "rules-over-model" if rivals else "rules", hit.score, hit.recognizer)]
 
 
 def to_prediction(text: str, merged: Sequence[Detection]) -> str:

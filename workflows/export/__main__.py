@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-from eval.inference_args import infer_args, load_recipe
+from eval.detection.inference_args import infer_args, load_recipe
 from piifactory.errors import PiiFactoryError, UsageError
 from piifactory.io import atomic_write_text
 from piifactory.models.llamacpp import build_seconds, ensure
