@@ -18,7 +18,7 @@ from typing import Callable
 
 from tqdm.auto import tqdm
 
-from eval.decoding.dial import OperatingPoint, parse_min_score, read_point
+from eval.detection.arguments import add_arguments, operating_point, options
 from eval.detection.detector import Decision, Detector, Options
 from eval.detection.inference_args import load_recipe
 from eval.detection.prompts import Prompt, render_prompts
@@ -113,95 +113,20 @@ def record(detector: Detector, decision: Decision) -> dict:
     return line
 
 
-def operating_point(path: Path | None, recall_bias: float | None, min_score: str | None) -> OperatingPoint:
-    """The point from a calibration file, with ``--recall-bias`` / ``--min-score`` overriding it."""
-    point = read_point(path) if path is not None else OperatingPoint()
-    if recall_bias is not None:
-        point = OperatingPoint(recall_bias, point.min_score, point.per_type)
-    if min_score is not None:
-        default, per_type = parse_min_score(min_score)
-        point = OperatingPoint(point.recall_bias, default, per_type)
-    return point
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m eval.predict", description=__doc__.split("\n\n")[0])
     parser.add_argument("recipe", help="training recipe YAML (model, adapter, template, thinking, cutoff)")
     parser.add_argument("overrides", nargs="*", help="key=value overrides, e.g. adapter_name_or_path=outputs/x")
     parser.add_argument("--out", required=True, type=Path, help="predictions JSONL (appended to; done ids skipped)")
     parser.add_argument("--dataset", help="dataset name from dataset_info.json or a data file (default: eval_dataset)")
-    parser.add_argument("--batch-size", type=int, default=8)
-    parser.add_argument("--max-new-tokens", type=int, default=512)
     parser.add_argument("--limit", type=int, help="first N samples only")
-    parser.add_argument(
-        "--backend",
-        choices=("hf", "vllm", "llamacpp"),
-        default="hf",
-        help="llamacpp: the --gguf file on CPU through llama.cpp (eval/decoding/llamacpp_backend.py)",
-    )
-    parser.add_argument(
-        "--gguf",
-        type=Path,
-        help="GGUF model for --backend llamacpp (the recipe still gives the "
-        "tokenizer and template: point model_name_or_path at the exported HF model)",
-    )
-    parser.add_argument(
-        "--values",
-        choices=("copy", "free"),
-        default="copy",
-        help="copy: a value can only be text of the input (copy-constrained decoding, hf and "
-        "llamacpp backends); "
-        "free: plain greedy decoding, the model's raw answer",
-    )
-    parser.add_argument(
-        "--no-structure",
-        action="store_true",
-        help="copy-constrained values only, without holding the rest of the answer to the format "
-        "(structure-safe decoding is on by default with --values copy)",
-    )
-    parser.add_argument(
-        "--operating-point",
-        type=Path,
-        help="recall bias and score thresholds chosen by python -m eval.calibrate (flags below win)",
-    )
-    parser.add_argument(
-        "--recall-bias",
-        type=float,
-        help="logit offset against closing the entity list: > 0 makes the model propose more entities",
-    )
-    parser.add_argument("--min-score", help="keep entities scoring at least S: S, or S,TYPE=S,... per type")
-    parser.add_argument(
-        "--second-look",
-        action="store_true",
-        help="predict again with the found values masked and add what that finds (twice the time)",
-    )
-    parser.add_argument(
-        "--rules",
-        choices=("off", "union", "verify", "both"),
-        default="off",
-        help="merge checksum-verified rule hits: union adds missed ones (recall), verify drops "
-        "predictions failing their checksum (precision), both does the two",
-    )
+    add_arguments(parser)
     parser.add_argument("--no-progress", action="store_true")
     ns = parser.parse_args(argv)
     try:
         recipe = load_recipe(ns.recipe, ns.overrides)
-        count = run(
-            recipe,
-            ns.out,
-            dataset=ns.dataset,
-            limit=ns.limit,
-            progress=not ns.no_progress,
-            batch_size=ns.batch_size,
-            max_new_tokens=ns.max_new_tokens,
-            backend=ns.backend,
-            gguf=ns.gguf,
-            values=ns.values,
-            structure=not ns.no_structure,
-            point=operating_point(ns.operating_point, ns.recall_bias, ns.min_score),
-            rules=ns.rules,
-            second_look=ns.second_look,
-        )
+        detector = Detector.from_recipe(recipe, options(ns))
+        count = predict(detector, ns.out, dataset=ns.dataset, limit=ns.limit, progress=not ns.no_progress)
     except (PiiFactoryError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

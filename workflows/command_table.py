@@ -45,5 +45,9 @@ COMMANDS: dict[str, Command] = {
     ),
     "demo": Command("workflows.demo.plan", "synthetic data -> tiny Qwen3 -> train -> predict -> score, on CPU"),
     "board": Command("workflows.board.__main__", "LLaMA-Board with the pack's datasets and recipes"),
+    "scan": Command(
+        "workflows.scan.__main__", "find (and redact) PII in JSONL/CSV/Parquet/text files; resumable, on Ray Data"
+    ),
+    "serve": Command("workflows.serve.__main__", "an HTTP service: /analyze and /anonymize with the trained detector"),
     "tiny-model": Command("piifactory.models.tiny_model", "build the tiny local Qwen3 the tests and the demo train"),
 }

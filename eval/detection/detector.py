@@ -113,6 +113,11 @@ class Detector:
         return cls(options, recipe, renderer(recipe))
 
     @classmethod
+    def build(cls, recipe: dict | None, options: Options = Options()) -> Detector:
+        """From the recipe, or the rules alone when there is none (what a Ray actor rebuilds)."""
+        return cls.from_recipe(recipe, options) if recipe is not None else cls.rules_only(options.rules)
+
+    @classmethod
     def rules_only(cls, policy: str = "union") -> Detector:
         """The recognizers alone: every rule hit (``verify`` has no model value to check)."""
         if "union" not in canonical_policy(policy):

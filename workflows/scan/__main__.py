@@ -1,0 +1,5 @@
+import sys
+
+from workflows.scan.command import main
+
+sys.exit(main())
