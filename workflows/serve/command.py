@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
             detector = Detector.rules_only()
         else:
             detector = Detector.from_recipe(load_recipe(ns.recipe, ns.overrides), options(ns))
-            detector.prompts([""])  # the prompt template loads now, not on the first request
+            detector.prompts([""]), detector.generate  # the prompt row and the model load now, not on a request
         app = create_app(detector, api_key=key, max_body=ns.max_body)
     except (PiiFactoryError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
