@@ -167,3 +167,27 @@ def test_scan_on_local_ray_with_two_actors_equals_one_process(tmp_path: Path) ->
     assert main([*common, "--out", str(here)]) == 0
     assert main([*common, "--out", str(on_ray), "--ray", "local", "--actors", "2", "--batch-size", "2"]) == 0
     assert on_ray.read_bytes() == here.read_bytes()
+
+
+@pytest.mark.slow
+def test_scan_with_a_model_recipe_and_rules_both(tiny_model: Path, tmp_path: Path) -> None:
+    import yaml
+
+    from bench.fixtures import tiny_inference_recipe, write_alpaca_splits
+
+    data = write_alpaca_splits(tmp_path, {"train": 2})
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(
+        yaml.safe_dump(tiny_inference_recipe(tiny_model, data, dataset="pii_synth_train")), encoding="utf-8"
+    )
+    source = tmp_path / "in.jsonl"
+    texts = [TEXT, *_write_jsonl(tmp_path / "more.jsonl", 5)]
+    source.write_text("".join(json.dumps({"input": t}, ensure_ascii=False) + "\n" for t in texts), encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    argv = [str(recipe), "--input", str(source), "--out", str(out), "--rules", "both", "--recall-bias", "6"]
+    assert main([*argv, "--max-new-tokens", "32", "--batch-size", "3", "--no-progress"]) == 0
+    rows = _rows(out)
+    assert [r["input"] for r in rows] == texts
+    assert ("PHONE", 11, 22) in {(e["type"], e["start"], e["end"]) for e in rows[0]["entities"]}
+    for row in rows:
+        assert all(row["input"][e["start"] : e["end"]] == e["value"] for e in row["entities"])
