@@ -1,15 +1,15 @@
-"""``python -m eval.predict RECIPE.yaml [key=value ...] --out preds.jsonl``
+"""Predict a dataset with the prompts and decoding the model was trained with: copy-constrained
+values, structure-safe decoding, the recall dial and the rules; resumes by id.
 
 Prompts are rendered by LLaMA-Factory's own converter and template (the processor its
-``do_predict`` uses), so they are the training prompts token for token. Greedy decoding goes
-through :func:`eval.decoding.generation.generate_answers`. Output lines follow LLaMA-Factory's
+``do_predict`` uses), so they are the training prompts token for token. Decoding, the operating
+point and the rules merge are the detector's (:mod:`eval.detection.detector`). Output lines follow LLaMA-Factory's
 ``generated_predictions.jsonl`` (``prompt``, ``predict``, ``label``) plus ``id``; finished ids are
 skipped on a rerun, so an interrupted run resumes.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
@@ -22,6 +22,7 @@ from eval.detection.arguments import add_arguments, operating_point, options
 from eval.detection.detector import Decision, Detector, Options
 from eval.detection.inference_args import load_recipe
 from eval.detection.prompts import Prompt, render_prompts
+from piifactory.command_line import command_parser
 from piifactory.errors import PiiFactoryError
 from piifactory.io import iter_jsonl
 from piifactory.iterate import batched
@@ -114,14 +115,18 @@ def record(detector: Detector, decision: Decision) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m eval.predict", description=__doc__.split("\n\n")[0])
+    parser = command_parser(
+        __name__,
+        __doc__,
+        "llamafactory_configs/qwen4b_lora.yaml adapter_name_or_path=saves/qwen3-4b/pii --dataset pii_test --out preds.jsonl",
+    )
     parser.add_argument("recipe", help="training recipe YAML (model, adapter, template, thinking, cutoff)")
     parser.add_argument("overrides", nargs="*", help="key=value overrides, e.g. adapter_name_or_path=outputs/x")
     parser.add_argument("--out", required=True, type=Path, help="predictions JSONL (appended to; done ids skipped)")
     parser.add_argument("--dataset", help="dataset name from dataset_info.json or a data file (default: eval_dataset)")
     parser.add_argument("--limit", type=int, help="first N samples only")
     add_arguments(parser)
-    parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     ns = parser.parse_args(argv)
     try:
         recipe = load_recipe(ns.recipe, ns.overrides)

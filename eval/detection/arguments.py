@@ -11,8 +11,8 @@ from eval.detection.detector import BACKENDS, Options
 
 def add_arguments(parser: argparse.ArgumentParser, *, second_look: bool = True) -> None:
     """Backend, decoding, operating point and rules flags (``--batch-size``, ``--max-new-tokens`` too)."""
-    parser.add_argument("--batch-size", type=int, default=8)
-    parser.add_argument("--max-new-tokens", type=int, default=512)
+    parser.add_argument("--batch-size", type=int, default=8, help="prompts generated together")
+    parser.add_argument("--max-new-tokens", type=int, default=512, help="answer length limit")
     parser.add_argument(
         "--backend",
         choices=BACKENDS,

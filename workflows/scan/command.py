@@ -1,10 +1,12 @@
-"""``pii-factory scan [RECIPE [key=value ...]] --input PATH --out FILE``
+"""Find (and redact) PII in JSONL, CSV, Parquet or text files, or a folder of them, with the
+trained detector or the rules alone; resumable, in one process or on Ray Data.
 
-Finds PII in every row of a file or folder with the detector (the recipe's model with the pack's
-decoding, operating point and rules; ``--rules-only`` for the recognizers alone, no model) and
+``pii-factory scan [RECIPE [key=value ...]] --input PATH --out FILE``: the recipe's model with the
+pack's decoding, operating point and rules (``--rules-only``: the recognizers alone, no model)
 writes JSONL: each input row with its fields plus ``entities`` (spans with offsets into the text)
-and, with ``--redact``, ``redacted``. Parts are written atomically: a scan killed and run again with
-the same command finishes the same file. ``--ray`` runs the detector as a Ray Data actor pool.
+and, with ``--redact``, ``redacted``. Parts are written atomically: a scan killed and run again
+with the same command finishes the same file. ``--ray`` runs the detector as a Ray Data actor
+pool (docs/detector.md).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from eval.detection.arguments import add_arguments, options
 from eval.detection.detector import Detector, Options
 from eval.detection.inference_args import load_recipe
 from eval.detection.operators import check_operators
+from piifactory.command_line import command_parser
 from piifactory.errors import PiiFactoryError, UsageError
 from piifactory.io import InputError
 from piifactory.iterate import batched
@@ -79,7 +82,13 @@ def read_operators(path: Path | None) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="pii-factory scan", description=__doc__.split("\n\n")[0])
+    parser = command_parser(
+        __name__,
+        __doc__,
+        "llamafactory_configs/qwen4b_lora.yaml adapter_name_or_path=saves/qwen3-4b/pii --rules both "
+        "--input records.jsonl --out found.jsonl --redact",
+    )
+    parser.allow_abbrev = False
     parser.add_argument(
         "recipe", nargs="?", help="training recipe YAML (model, adapter, template); none with --rules-only"
     )
@@ -100,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ray", metavar="ADDRESS", help="run on Ray Data: local, auto, or HOST:PORT of a cluster")
     parser.add_argument("--actors", type=int, default=1, help="with --ray: detectors (one model each)")
     parser.add_argument("--gpus-per-actor", type=float, default=0.0, help="with --ray: GPUs each actor holds")
-    parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_arguments(parser)
     ns = parser.parse_args(argv)
     try:

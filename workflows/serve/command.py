@@ -1,15 +1,15 @@
-"""``pii-factory serve [RECIPE [key=value ...]] [--host 127.0.0.1] [--port 8000]``
+"""Serve the detector over HTTP: POST /analyze and /anonymize (Presidio's operators), GET
+/health; on 127.0.0.1 unless told otherwise, with an API key on any other address.
 
-The detector as an HTTP service: ``POST /analyze`` ``{"text"}`` or ``{"texts": [...]}`` ->
-``{"entities"}``, ``POST /anonymize`` ``{"text", "operators"?}`` -> ``{"text", "items",
-"entities"}``, ``GET /health``. It listens on 127.0.0.1 unless told otherwise; on any other
-address it needs an API key from ``--api-key-file`` or ``PII_FACTORY_API_KEY`` (never the command
-line, where other users of the machine can read it). TLS belongs to a reverse proxy in front.
+``pii-factory serve [RECIPE [key=value ...]] [--host 127.0.0.1] [--port 8000]``: ``POST /analyze``
+``{"text"}`` or ``{"texts": [...]}`` -> ``{"entities"}``, ``POST /anonymize`` ``{"text",
+"operators"?}`` -> ``{"text", "items", "entities"}``. Off loopback it needs an API key from
+``--api-key-file`` or ``PII_FACTORY_API_KEY`` (never the command line, where other users of the
+machine can read it). TLS belongs to a reverse proxy in front (docs/detector.md).
 """
 
 from __future__ import annotations
 
-import argparse
 import ipaddress
 import logging
 import os
@@ -19,6 +19,7 @@ from pathlib import Path
 from eval.detection.arguments import add_arguments, options
 from eval.detection.detector import Detector
 from eval.detection.inference_args import load_recipe
+from piifactory.command_line import command_parser
 from piifactory.errors import PiiFactoryError, UsageError
 from workflows.serve.app import MAX_BODY_BYTES, create_app
 
@@ -45,12 +46,17 @@ def api_key(path: Path | None) -> str | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="pii-factory serve", description=__doc__.split("\n\n")[0], allow_abbrev=False)
+    parser = command_parser(
+        __name__,
+        __doc__,
+        "llamafactory_configs/qwen4b_lora.yaml adapter_name_or_path=saves/qwen3-4b/pii --rules both --port 8000",
+    )
+    parser.allow_abbrev = False
     parser.add_argument("recipe", nargs="?", help="training recipe YAML; none with --rules-only")
     parser.add_argument("overrides", nargs="*", help="key=value overrides, e.g. adapter_name_or_path=outputs/x")
     parser.add_argument("--rules-only", action="store_true", help="the recognizers alone: no model")
-    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: this machine only)")
-    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1: this machine only)")
+    parser.add_argument("--port", type=int, default=8000, help="port to listen on")
     parser.add_argument(
         "--api-key-file", type=Path, help=f"file holding the API key (or set {KEY_VARIABLE}); needed off loopback"
     )
