@@ -1,5 +1,5 @@
-"""Serve the detector over HTTP: POST /analyze and /anonymize (Presidio's operators), GET
-/health; on 127.0.0.1 unless told otherwise, with an API key on any other address.
+"""Serve the detector over HTTP (POST /analyze, POST /anonymize with Presidio's operators, GET
+/health), on 127.0.0.1 unless told otherwise and with an API key on any other address.
 
 ``pii-factory serve [RECIPE [key=value ...]] [--host 127.0.0.1] [--port 8000]``: ``POST /analyze``
 ``{"text"}`` or ``{"texts": [...]}`` -> ``{"entities"}``, ``POST /anonymize`` ``{"text",
