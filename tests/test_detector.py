@@ -132,3 +132,25 @@ def test_model_detector_renders_any_text_as_training_did_and_its_spans_hold(reci
         assert all(text[s.start : s.end] == s.value and s.source in {"model", "rules", "both"} for s in spans)
     assert ("PHONE", 11, 22) in {(s.type, s.start, s.end) for s in results[0]}  # rules never lost
     assert any(s.source in ("model", "both") for spans in results for s in spans)  # the biased model spoke
+
+
+@pytest.mark.slow
+def test_a_text_longer_than_the_prompt_allows_is_decoded_in_windows(recipe: dict) -> None:
+    detector = Detector.from_recipe(
+        recipe, Options(point=OperatingPoint(recall_bias=8.0), rules="both", max_new_tokens=32, batch_size=4)
+    )
+    filler = "今天开会讨论了项目进度，大家都发表了意见。"
+    text = (filler * 12 + TEXT + "\n") * 4
+    windows = detector.windows(text)
+    assert len(windows) > 1 and "".join(piece for _, piece in windows) == text
+    assert all(text[start : start + len(piece)] == piece for start, piece in windows)
+    budget = recipe["cutoff_len"]
+    for _, piece in windows:  # every window's prompt fits the cutoff, so nothing is truncated
+        assert len(detector.prompts([piece])[0].input_ids) <= budget
+    (spans,) = detector.analyze([text])
+    phones = [s for s in spans if s.type == "PHONE" and s.value == "13812345678"]
+    assert len(phones) == 4  # the rules run on the whole text
+    assert all(text[s.start : s.end] == s.value for s in spans)
+    later = windows[1][0]  # the model's values of later windows come back with offsets into the whole text
+    assert any(s.source in ("model", "both") and s.start >= later for s in spans)
+    assert detector.windows(TEXT) == [(0, TEXT)]

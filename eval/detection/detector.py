@@ -9,6 +9,7 @@ The model loads on first use, so building a detector (and a rerun with nothing l
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections import defaultdict
 from dataclasses import dataclass, replace
@@ -22,12 +23,15 @@ from piifactory.answer import extract
 from piifactory.errors import UsageError
 from piifactory.rules.hybrid import canonical_policy, merge, to_prediction
 from piifactory.rules.recognizers import Detection
+from piifactory.schema import Entity
 
 if TYPE_CHECKING:
     from eval.decoding.generation import Answer
     from eval.detection.backends import Generate
 
 BACKENDS = ("hf", "vllm", "llamacpp")
+WINDOW_MARGIN = 8
+"""Tokens kept free in a window's prompt: a text and its window boundary may tokenize differently."""
 
 
 @dataclass(frozen=True)
@@ -162,8 +166,9 @@ class Detector:
             self._reference = first[0]
         return [self.render.like(self._reference, text, str(i)) for i, text in enumerate(texts)]  # type: ignore[union-attr]
 
-    def decide(self, prompts: Sequence[Prompt]) -> list[Decision]:
-        """Decode ``prompts`` (a second look when asked) and serve each answer."""
+    def decide(self, prompts: Sequence[Prompt], policy: str | None = None) -> list[Decision]:
+        """Decode ``prompts`` (a second look when asked) and serve each answer (with the options'
+        rules policy, or ``policy``)."""
         if not prompts:
             return []
         o = self.options
@@ -173,7 +178,7 @@ class Detector:
         if o.second_look:
             answers, counts = self.second_look(prompts, answers)
             added = list(counts)
-        return [self.serve(p, a, n) for p, a, n in zip(prompts, answers, added)]
+        return [self.serve(p, a, n, policy) for p, a, n in zip(prompts, answers, added)]
 
     def second_look(self, prompts: Sequence[Prompt], answers: list[Answer]) -> tuple[list[Answer], list[int]]:
         """Each answer plus what a second pass finds with the first pass's kept values masked
@@ -196,9 +201,10 @@ class Detector:
         ]
         return [answer for answer, _ in merged], [count for _, count in merged]
 
-    def serve(self, prompt: Prompt, answer: Answer, added: int | None = None) -> Decision:
+    def serve(self, prompt: Prompt, answer: Answer, added: int | None = None, policy: str | None = None) -> Decision:
         """The decision on one answer: the operating point, then the rules policy."""
         point, text = self.options.point, prompt.text
+        policy = self.options.rules if policy is None else canonical_policy(policy)
         served, scores = answer.text, None
         if answer.scores is not None:
             items = json.loads(answer.text)["entities"]
@@ -208,18 +214,64 @@ class Detector:
             ]
             served = apply_point(answer.text, scores, point, text)
         entities = list(extract(served, text).entities)
-        merged = merge(text, entities, self.options.rules, scores=_scores_for(entities, scores))
-        if self.options.rules != "off":
+        merged = merge(text, entities, policy, scores=_scores_for(entities, scores))
+        if policy != "off":
             served = to_prediction(text, merged)
         return Decision(prompt, answer, served, scores, merged, added)
 
     # -- any texts -----------------------------------------------------------------------------
 
     def analyze(self, texts: Sequence[str]) -> list[list[Span]]:
-        """Per text, the spans found (offsets into that text), in order of position."""
+        """Per text, the spans found (offsets into that text), in order of position.
+
+        A text longer than the model's prompt allows is decoded in windows of whole sentences (or
+        lines); the model's values come back with offsets into the whole text, and the rules
+        policy merges them with the rule hits of the whole text."""
         if not self.uses_model:
             return [spans_of(merge(text, [], self.options.rules)) for text in texts]
-        return [decision.spans for decision in self.decide(self.prompts(texts))]
+        windows = [(index, start, piece) for index, text in enumerate(texts) for start, piece in self.windows(text)]
+        decisions = self.decide(self.prompts([piece for _, _, piece in windows]), policy="off")
+        found: list[list[Detection]] = [[] for _ in texts]
+        for (index, start, _), decision in zip(windows, decisions):
+            found[index] += [
+                Detection(Entity(d.type, d.value, d.start + start, d.end + start), d.source, d.score)  # type: ignore[operator]
+                for d in decision.merged
+                if d.entity.has_span
+            ]
+        return [
+            spans_of(merge(text, [d.entity for d in model], self.options.rules, [d.score for d in model]))
+            for text, model in zip(texts, found)
+        ]
+
+    def windows(self, text: str) -> list[tuple[int, str]]:
+        """``text`` as (start, piece) windows whose prompts fit the recipe's ``cutoff_len``: whole
+        sentences or lines packed together, a sentence too long on its own cut by characters."""
+        tokenizer, budget = self.render.tokenizer, self._input_budget()  # type: ignore[union-attr]
+
+        def size(piece: str) -> int:
+            return len(tokenizer.encode(piece, add_special_tokens=False))
+
+        if size(text) <= budget:
+            return [(0, text)]
+        sentences = [
+            m.span() for m in re.finditer(r"[^。！？!?；;\n]*(?:[。！？!?；;\n]+|$)", text) if m.end() > m.start()
+        ]
+        pieces: list[tuple[int, int]] = []
+        for start, end in sentences:
+            if size(text[start:end]) > budget:  # a token spans at least one character (at most 4 bytes)
+                step = max(1, budget // 4)
+                pieces += [(i, min(i + step, end)) for i in range(start, end, step)]
+            elif pieces and size(text[pieces[-1][0] : end]) <= budget:
+                pieces[-1] = (pieces[-1][0], end)
+            else:
+                pieces.append((start, end))
+        return [(start, text[start:end]) for start, end in pieces]
+
+    def _input_budget(self) -> int:
+        """Tokens the input text may take: the cutoff less the prompt around the input."""
+        reference = self.prompts([""])[0]
+        around = len(reference.input_ids)
+        return max(16, int(self.render.args.data.cutoff_len) - around - WINDOW_MARGIN)  # type: ignore[union-attr]
 
     def report(self, say: Callable[[str], None] | None = None) -> None:
         """What the backend noticed while decoding (llama.cpp: prompts its GGUF tokenizer renders otherwise)."""
