@@ -38,14 +38,15 @@ def _recipe(model: Path, data: Path, n: int) -> dict:
 
 
 def run(scale: float) -> list[Row]:
-    from eval import predict
+    from eval.detection.backends import hf_generator
+    from eval.detection.prompts import render_prompts
     from piifactory.models.tiny_model import build
 
     n = scaled(FULL_SAMPLES, scale, 2 * BATCH)
     with tempfile.TemporaryDirectory(prefix="bench-predict-") as tmp, contextlib.redirect_stdout(sys.stderr):
         model = build(Path(tmp) / "tiny-qwen3")
-        prompts, tokenizer, template, args = predict.render_prompts(_recipe(model, Path(tmp), n))
-        generate_fn = predict._hf_generator(args, tokenizer, template)
+        prompts, tokenizer, template, args = render_prompts(_recipe(model, Path(tmp), n))
+        generate_fn = hf_generator(args, tokenizer, template)
         ids = [p.input_ids for p in prompts]
         generate_fn(ids[:BATCH], 4, BATCH, None)  # warm-up: first-call allocations are not generation
         batched = single = float("inf")

@@ -34,7 +34,7 @@ NOTES: list[str] = []
 def run(scale: float) -> list[Row]:
     import torch
 
-    from eval.inference_args import load_recipe
+    from eval.detection.inference_args import load_recipe
     from piifactory.models.llamacpp import ensure
     from workflows.export.gguf import QUANTS, ExportPlan, export_ggufs
     from workflows.export.verify import measure

@@ -40,17 +40,18 @@ LOSS_BATCH = 2  # x 256 tokens: 151,936 fp32 logits are 0.3 GB per 2x256 batch, 
 def run(scale: float) -> list[Row]:
     import torch
 
-    from eval import predict
     from eval.decoding.copy_constraint import token_bytes
+    from eval.detection.backends import hf_generator
+    from eval.detection.prompts import render_prompts
     from piifactory.models.tiny_model import build
 
     n = scaled(FULL_SAMPLES, scale, 2 * BATCH)
     steps = scaled(12, scale, 4)
     with tempfile.TemporaryDirectory(prefix="bench-qwen-vocab-") as tmp, contextlib.redirect_stdout(sys.stderr):
         model_dir = build(Path(tmp) / "tiny-qwen3-vocab", qwen_vocab="qwen3", cache_dir=tmp)
-        prompts, tokenizer, template, args = predict.render_prompts(_recipe(model_dir, Path(tmp), n))
+        prompts, tokenizer, template, args = render_prompts(_recipe(model_dir, Path(tmp), n))
         _, index_seconds = timed(lambda: token_bytes(tokenizer))
-        generate_fn = predict._hf_generator(args, tokenizer, template)
+        generate_fn = hf_generator(args, tokenizer, template)
         ids = [p.input_ids for p in prompts]
         generate_fn(ids[:BATCH], 4, BATCH, None)  # warm-up
         model_run = constraint_cpu = constraint_host = float("inf")

@@ -37,8 +37,8 @@ def _trained() -> bool:
 
 
 def run(scale: float) -> list[Row]:
-    from eval import predict
-    from eval.inference_args import load_recipe
+    from eval.detection.inference_args import load_recipe
+    from eval.detection.prompts import render_dataset, renderer
     from piifactory.models.tiny_model import build
 
     n = scaled(FULL_SAMPLES, scale, 8)
@@ -55,18 +55,24 @@ def run(scale: float) -> list[Row]:
             NOTES.append(
                 "quality rows need `make demo` first (outputs/tiny_cpu_demo); this run timed an untrained model"
             )
-        val, tokenizer, template, args = predict.render_prompts(recipe, "pii_synth_val")
-        test = predict.render_prompts(recipe, "pii_synth_test")[0]
-        return _measure(predict, val[:n], test[:n], tokenizer, template, args, trained, model_note)
+        render = renderer(recipe)
+        val = render_dataset(recipe, render, "pii_synth_val")
+        test = render_dataset(recipe, render, "pii_synth_test")
+        return _measure(recipe, render, val[:n], test[:n], trained, model_note)
 
 
-def _measure(predict, val, test, tokenizer, template, args, trained: bool, note: str) -> list[Row]:
+def _measure(recipe, render, val, test, trained: bool, note: str) -> list[Row]:
     from eval.calibrate import choose, read_candidates, recall_at_precision
     from eval.decoding.dial import OperatingPoint
+    from eval.detection.backends import hf_generator
+    from eval.detection.detector import Detector, Options
+    from eval.predict import record
     from eval.scoring.scorer import score_generations
 
+    tokenizer = render.tokenizer
+
     def generator(structure: bool, bias: float):
-        return predict._hf_generator(args, tokenizer, template, structure=structure, recall_bias=bias)
+        return hf_generator(render.args, tokenizer, render.template, structure=structure, recall_bias=bias)
 
     budget = MAX_NEW_TOKENS if trained else 64
 
@@ -75,7 +81,8 @@ def _measure(predict, val, test, tokenizer, template, args, trained: bool, note:
         return timed(lambda: generate([p.input_ids for p in prompts], budget, BATCH, sources))
 
     def records(prompts, answers, point, rules="off"):
-        return [predict._record(tokenizer, p, a, point, rules) for p, a in zip(prompts, answers)]
+        detector = Detector(Options(point=point, rules=rules), recipe, render)
+        return [record(detector, detector.serve(p, a)) for p, a in zip(prompts, answers)]
 
     def score(prompts, recs):
         return score_generations([p.text for p in prompts], [p.label for p in prompts], [r["predict"] for r in recs])
@@ -113,9 +120,8 @@ def _measure(predict, val, test, tokenizer, template, args, trained: bool, note:
     steps[f"+ recall bias {BIAS:g}, thresholds chosen on validation"] = per_token(test_biased, seconds)
     served = records(test, test_biased, point)
     results[f"+ recall bias {BIAS:g}, thresholds chosen on validation"] = (score(test, served), seconds)
-    looked, extra = timed(
-        lambda: predict._second_look(test, test_biased, point, args.processor, biased, budget, BATCH)[0]
-    )
+    looker = Detector(Options(point=point, batch_size=BATCH, max_new_tokens=budget), recipe, render, biased)
+    looked, extra = timed(lambda: looker.second_look(test, test_biased)[0])
     results["+ second look"] = (score(test, records(test, looked, point)), seconds + extra)
     ruled, merge_seconds = timed(lambda: records(test, looked, point, "union"))
     results["+ rules union"] = (score(test, ruled), seconds + extra + merge_seconds)

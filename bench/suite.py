@@ -16,7 +16,9 @@ from bench import (
     gguf_vs_hf,
     qwen_vocab,
     recall,
+    scan_ray,
     scoring_speed,
+    serve_load,
     train_eval,
     train_gpu,
     train_loss,
@@ -39,6 +41,8 @@ BENCHMARKS: dict[str, ModuleType] = {
     "experiments": experiments,
     "recall-dial": recall,
     "gguf": gguf_vs_hf,
+    "serve-load": serve_load,
+    "scan-ray": scan_ray,
 }
 QUICK_SCALE = 0.1
 RESULTS = Path(__file__).with_name("results.md")

@@ -255,16 +255,17 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         if ns.recipe is not None:
-            from eval import predict
-            from eval.inference_args import load_recipe
+            from eval.detection.detector import Detector, Options
+            from eval.detection.inference_args import load_recipe
+            from eval.predict import predict
 
-            predict.run(
-                load_recipe(ns.recipe, ns.overrides),
-                ns.predictions,
-                dataset=ns.dataset,
+            options = Options(
                 batch_size=ns.batch_size,
                 max_new_tokens=ns.max_new_tokens,
                 point=OperatingPoint(recall_bias=ns.recall_bias),
+            )
+            predict(
+                Detector.from_recipe(load_recipe(ns.recipe, ns.overrides), options), ns.predictions, dataset=ns.dataset
             )
         result = calibrate(
             ns.predictions, objective, target, ns.per_type, ns.out, ns.plot or ns.out.with_suffix(".png")

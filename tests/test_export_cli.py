@@ -14,7 +14,7 @@ QA_RECIPE = REPO / "llamafactory_configs/qwen2.5_3b_qlora_qa.yaml"
 
 
 def test_a_qlora_recipe_merges_into_the_unquantised_base() -> None:
-    from eval.inference_args import load_recipe
+    from eval.detection.inference_args import load_recipe
 
     recipe = load_recipe(QA_RECIPE, ["adapter_name_or_path=saves/qa"])
     config = merge_config(recipe, Path("out/hf"))

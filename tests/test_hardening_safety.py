@@ -61,7 +61,7 @@ def _preflight_loader(path: Path):
 
 
 def _eval_loader(path: Path):
-    from eval.inference_args import load_recipe
+    from eval.detection.inference_args import load_recipe
 
     return load_recipe(path)
 
@@ -69,7 +69,7 @@ def _eval_loader(path: Path):
 @pytest.mark.parametrize(
     "loader",
     [_preflight_loader, _board_loader, _eval_loader],
-    ids=["plugins.preflight", "workflows.board", "eval.inference_args"],
+    ids=["plugins.preflight", "workflows.board", "eval.detection.inference_args"],
 )
 def test_python_tag_is_refused_with_file_and_line(loader, evil_recipe) -> None:
     recipe, marker = evil_recipe

@@ -96,6 +96,9 @@ def test_mobile_recognizer_validate_strips_country_code():
         ("总机（021）62345678转123", "（021）62345678转123"),
         ("电话0571-88886666-801", "0571-88886666-801"),
         ("座机01088886666", "01088886666"),  # bare digits need a context word
+        ("电话：0755-8888 1234", "0755-8888 1234"),  # the subscriber number split 4-4
+        ("办公电话 010-6552 9988。", "010-6552 9988"),
+        ("传真0512-6788-5566", "0512-6788-5566"),
     ],
 )
 def test_landline_valid(text, expected):

@@ -33,6 +33,8 @@ COMMANDS: dict[str, Command] = {
     "experiments": Command("workflows.experiments.__main__"),
     "demo": Command("workflows.demo.plan"),
     "board": Command("workflows.board.__main__"),
+    "scan": Command("workflows.scan.command"),
+    "serve": Command("workflows.serve.command"),
     "tiny-model": Command("piifactory.models.tiny_model"),
     "qwen-tokenizer": Command("piifactory.models.qwen_tokenizer"),
 }

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import copy
 import json
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
-from eval.decoding.generation import Answer
 from piifactory.answer import target_text
 from piifactory.schema import Entity
+
+if TYPE_CHECKING:
+    from eval.decoding.generation import Answer
 
 MASK = "＊"
 """Stands in for each character of a found value: the text keeps its length and layout, and a
@@ -37,6 +39,8 @@ def masked_row(row: dict, text: str, masked: str) -> dict:
 def union(first: Answer, second: Answer) -> tuple[Answer, int]:
     """(the first answer plus the second's entities that are new and hold no mask, how many were
     added); entities keep the order written, scores follow them."""
+    from eval.decoding.generation import Answer  # torch: only where answers exist already
+
     entities = [Entity(e["type"], e["value"]) for e in json.loads(first.text)["entities"]]
     scores = list(first.scores or ())
     seen = {(e.type, e.value) for e in entities}

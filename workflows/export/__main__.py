@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from eval.inference_args import infer_args, load_recipe
+from eval.detection.inference_args import infer_args, load_recipe
 from piifactory.command_line import add_command, command_parser
 from piifactory.errors import PiiFactoryError, UsageError
 from piifactory.io import atomic_write_text

@@ -16,6 +16,7 @@ from piifactory.rules.recognizers.registry import (
     analyze,
     default_registry,
     passes_checksum,
+    shapes,
 )
 from piifactory.rules.recognizers.travel import PassportRecognizer, TravelPermitRecognizer
 
@@ -39,5 +40,6 @@ __all__ = [
     "analyze",
     "default_registry",
     "passes_checksum",
+    "shapes",
     "fold_width",
 ]

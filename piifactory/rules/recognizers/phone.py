@@ -38,7 +38,8 @@ class LandlineRecognizer(PatternRecognizer):
     code and the number's length for it are checked by phonenumbers.
 
     A bare run of digits is weak evidence on its own (it may be any number), so it needs a
-    context word; a separator or brackets after the area code are enough on their own.
+    context word; a separator or brackets after the area code are enough on their own. The
+    subscriber number may be split 4-4 (``0755-8888 1234``, ``010-6552 9988``).
     """
 
     entity_type = "PHONE"
@@ -47,7 +48,7 @@ class LandlineRecognizer(PatternRecognizer):
             "landline-separated",
             NOT_AFTER
             + r"(?:\((?:010|02[0-9])\)[ -]?[2-9][0-9]{7}|\(0[3-9][0-9]{2}\)[ -]?[2-9][0-9]{6,7}|"
-            + r"(?:010|02[0-9])[ -][2-9][0-9]{7}|0[3-9][0-9]{2}[ -][2-9][0-9]{6,7})"
+            + r"(?:010|02[0-9])[ -][2-9][0-9]{3}[ -]?[0-9]{4}|0[3-9][0-9]{2}[ -][2-9][0-9]{2,3}[ -]?[0-9]{4})"
             + r"(?:(?:-|转)[0-9]{1,4})?"
             + NOT_BEFORE,
             0.6,
@@ -66,5 +67,7 @@ class LandlineRecognizer(PatternRecognizer):
         if len(set(digits[-7:])) == 1:
             return False  # a subscriber number of one repeated digit is a placeholder, not a line
         # phonenumbers knows which area codes exist and how long their numbers are (0755 has 8
-        # digits, 0891 7); it is asked about the number without the extension.
+        # digits, 0891 7); it is asked about the number without the extension. A number it calls
+        # possible but not valid (0755-2345678: Shenzhen's numbers have had 8 digits since 1996)
+        # is not accepted, even after a context word.
         return phonenumbers.is_valid_number(phonenumbers.parse(digits, "CN"))

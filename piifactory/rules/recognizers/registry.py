@@ -51,6 +51,18 @@ class RecognizerRegistry:
                 kept.append(hit)
         return sorted(kept, key=lambda d: d.start)  # type: ignore[arg-type, return-value]
 
+    def shapes(self, text: str, entity_type: str) -> set[tuple[int, int]]:
+        """Where the type's recognizers accept a match in ``text``, before any score threshold or
+        overlap resolution: their pattern, its look-arounds and ``accept`` (a bare landline without
+        a context word is there; a fragment, a longer number's middle or a failed checksum is not)."""
+        folded = fold_width(text)
+        return {
+            (hit.start, hit.end)  # type: ignore[misc]
+            for recognizer in self.recognizers
+            if recognizer.entity_type == entity_type
+            for hit in recognizer.analyze(text, folded)
+        }
+
     def passes_checksum(self, entity: Entity) -> bool:
         """False only for a value of a type that has a check digit (one of its recognizers
         ``has_checksum``) when none of the type's recognizers validates it: a 15-digit ID passes
@@ -96,6 +108,11 @@ def analyze(
 ) -> list[Detection]:
     """Rule hits in ``text`` from the default registry (built once)."""
     return _default().analyze(text, entities=entities, threshold=threshold)
+
+
+def shapes(text: str, entity_type: str) -> set[tuple[int, int]]:
+    """The default registry's :meth:`RecognizerRegistry.shapes`."""
+    return _default().shapes(text, entity_type)
 
 
 def passes_checksum(entity: Entity) -> bool:
