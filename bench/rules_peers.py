@@ -1,7 +1,7 @@
-"""``python -m bench.rules_peers [REAL_DATA]``: the recognizers against test suites
+"""``python -m bench.rules_peers REAL_DATA``: the recognizers against test suites
 other projects keep, as a peer test suite.
 
-Two suites of ``../shared/real-data`` (or the folder given) are read: ``cn-identifiers/`` (bare
+Two suites of the folder given are read: ``cn-identifiers/`` (bare
 identifiers with a valid/invalid verdict from python-stdnum's and validator.js's tests) and
 ``cn-intext-cases/`` (sentences with a count of PII of one type, from cn_pii_anonymization's
 tests). An identifier agrees when our verdict is theirs (found = one hit of its type covering the
@@ -217,9 +217,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.rules_peers", description=__doc__.splitlines()[0])
     parser.add_argument(
         "real_data",
-        nargs="?",
         type=Path,
-        default=Path("../shared/real-data"),
         help="folder holding cn-identifiers/ and cn-intext-cases/",
     )
     parser.add_argument("--out", type=Path, help="also write the report to this Markdown file")

@@ -120,11 +120,9 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("--template", default="qwen3", help="LLaMA-Factory template (default qwen3)")
     st.add_argument("--enable-thinking", action="store_true", help="as the template's enable_thinking (default false)")
     st.add_argument("--json", action="store_true", help="print the stats as JSON")
-    conf = sub.add_parser(
-        "conformance", help="convert every corpus of the outside real-data folder and print one table"
-    )
+    conf = sub.add_parser("conformance", help="convert every corpus of a real-data folder and print one table")
     conf.add_argument(
-        "folder", type=Path, nargs="?", default=Path("../shared/real-data"), help="default ../shared/real-data"
+        "folder", type=Path, help="the folder of real corpora the manifest names (converters/conformance.py)"
     )
     conf.add_argument("--out", type=Path, help="also write the Markdown report here")
     aud = sub.add_parser(
