@@ -21,6 +21,9 @@ from workflows.command_table import COMMANDS
 REPO = Path(__file__).resolve().parents[1]
 RECIPES = REPO / "llamafactory_configs"
 CPU_RESULTS = REPO / "bench" / "results.md"
+# `python -m bench --only NAME --out bench/results-NAME.md`: a benchmark that needs what `make bench`
+# does not make (the demo's trained model), committed from a run of its own
+STUDY_RESULTS = sorted((REPO / "bench").glob("results-*.md"))
 GPU_RESULTS = REPO / "bench" / "gpu_results.json"
 HELP_COLUMNS = "100"  # argparse wraps help to $COLUMNS: one width whatever terminal builds the site
 
@@ -67,12 +70,6 @@ def command_parser(name: str) -> argparse.ArgumentParser:
     return parser
 
 
-def _module_command(name: str) -> str:
-    command = COMMANDS[name]
-    module = command.module.removesuffix(".__main__")
-    return " ".join(["python -m", module, *command.prefix])
-
-
 def _help(parser: argparse.ArgumentParser, prog: str) -> str:
     parser.prog = prog
     previous = os.environ.get("COLUMNS")
@@ -87,7 +84,10 @@ def _help(parser: argparse.ArgumentParser, prog: str) -> str:
 
 
 def command_reference() -> str:
-    """Every ``pii-factory`` subcommand: its line of summary, its module and its ``--help``."""
+    """Every ``pii-factory`` subcommand: its line of summary, the ``python -m`` command it also is (the
+    parser's own ``prog``) and its ``--help``."""
+    parsers = {name: command_parser(name) for name in COMMANDS}
+    module_commands = {name: parser.prog for name, parser in parsers.items()}
     lines = [
         "# Command reference",
         "",
@@ -97,13 +97,15 @@ def command_reference() -> str:
         "",
         markdown_table(
             ["command", "what it does", "also"],
-            [[f"[`{name}`](#{name})", c.summary, f"`{_module_command(name)}`"] for name, c in COMMANDS.items()],
+            [[f"[`{name}`](#{name})", c.summary, f"`{module_commands[name]}`"] for name, c in COMMANDS.items()],
         ),
     ]
     for name, command in COMMANDS.items():
-        parser = command_parser(name)
+        parser = parsers[name]
         prog = f"pii-factory {name}"
-        lines += ["", f"## {name}", "", f"{command.summary}. Also `{_module_command(name)}`.", ""]
+        summary = command.summary[0].upper() + command.summary[1:]
+        stop = "" if summary[-1] in ".?!" else "."
+        lines += ["", f"## {name}", "", f"{summary}{stop} Also `{module_commands[name]}`.", ""]
         lines += ["```text", _help(parser, prog), "```"]
         for word, subparser in _subcommands(parser).items():
             lines += ["", f"### {name} {word}", "", "```text", _help(subparser, f"{prog} {word}"), "```"]
@@ -195,19 +197,27 @@ def recorded_in(path: Path) -> str:
     return found or "unknown"
 
 
-def cpu_results() -> str:
-    """``bench/results.md`` as a page: its own machine table and figures, headings one level down."""
-    body = CPU_RESULTS.read_text(encoding="utf-8").split("\n", 1)[1]
+def results_page(path: Path, title: str) -> str:
+    """A results file of ``python -m bench`` as a page: its own machine table and figures."""
+    body = path.read_text(encoding="utf-8").split("\n", 1)[1]
     return "\n".join(
         [
-            "# CPU benchmark results",
+            f"# {title}",
             "",
-            "Generated from `bench/results.md`, which `make bench` writes with the machine it ran on;"
-            f" the file was committed in {recorded_in(CPU_RESULTS)}. How each figure is taken:"
+            f"Generated from `{path.relative_to(REPO)}`, which `python -m bench` writes with the machine it ran"
+            f" on; the file was committed in {recorded_in(path)}. How each figure is taken:"
             " [how the benchmarks are measured](../bench.md).",
             body.replace("\n# ", "\n## "),
         ]
     )
+
+
+def cpu_results() -> str:
+    return results_page(CPU_RESULTS, "CPU benchmark results")
+
+
+def _study_name(path: Path) -> str:
+    return path.stem.removeprefix("results-")
 
 
 def gpu_results() -> str:
@@ -249,6 +259,12 @@ PAGES: dict[str, Callable[[], str]] = {
     "benchmarks/index.md": cpu_results,
     "benchmarks/gpu.md": gpu_results,
     "development/layers.md": layers,
+    **{
+        f"benchmarks/{_study_name(path)}.md": lambda path=path: results_page(
+            path, f"Benchmark results: {_study_name(path)}"
+        )
+        for path in STUDY_RESULTS
+    },
 }
 
 
