@@ -145,7 +145,15 @@ def _method(recipe: dict) -> str:
     return ", ".join(parts)
 
 
+def _measured(results: dict[str, dict], name: str) -> str:
+    """``train / eval+gen`` live GiB of the committed GPU check, where it measured the recipe."""
+    row = results.get(name) or {}
+    cells = [row.get("train_live_gib"), row.get("eval_live_gib")]
+    return " / ".join("-" if v is None else f"{v:.1f}" for v in cells) if any(cells) else ""
+
+
 def recipe_rows() -> list[list[str]]:
+    results = {r["recipe"]: r for r in json.loads(GPU_RESULTS.read_text(encoding="utf-8"))["results"]}
     rows = []
     for path in sorted(RECIPES.glob("*.yaml")):
         recipe = read_recipe(path)
@@ -162,6 +170,7 @@ def recipe_rows() -> list[list[str]]:
                 str(recipe.get("template", "")),
                 datasets,
                 _first_sentence(target) if target else "",
+                _measured(results, path.stem),
             ]
         )
     return rows
@@ -175,9 +184,12 @@ def recipe_table() -> str:
             "The recipes in `llamafactory_configs/`, read from the files when the site is built: the first sentence"
             " of each one's header, its model, method, template, datasets and target card. Memory estimates and"
             " measurements: [recipes and the preflight](../recipes.md); options of the `pii_factory:` block:"
-            " [training plugin](../plugins.md).",
+            " [training plugin](../plugins.md). The last column is the live peak the committed GPU check measured"
+            " (train / evaluation with generation, GiB; [GPU results](../benchmarks/gpu.md)).",
             "",
-            markdown_table(["recipe", "what", "model", "method", "template", "datasets", "target"], recipe_rows()),
+            markdown_table(
+                ["recipe", "what", "model", "method", "template", "datasets", "target", "measured GiB"], recipe_rows()
+            ),
             "",
         ]
     )
