@@ -1,5 +1,4 @@
-"""``python -m bench.rules_peers REAL_DATA``: the recognizers against test suites
-other projects keep, as a peer test suite.
+"""The recognizers against test suites other projects keep, as a peer test suite.
 
 Two suites of the folder given are read: ``cn-identifiers/`` (bare
 identifiers with a valid/invalid verdict from python-stdnum's and validator.js's tests) and
@@ -11,7 +10,6 @@ whole value); a sentence when we find as many of its type. Every disagreement mu
 
 from __future__ import annotations
 
-import argparse
 import re
 import sys
 from collections import Counter
@@ -21,6 +19,7 @@ from typing import Any, Callable
 
 import phonenumbers
 
+from piifactory.command_line import command_parser
 from piifactory.errors import PiiFactoryError
 from piifactory.io import InputError, atomic_write_text, parse_json
 from piifactory.rules.recognizers.registry import analyze
@@ -214,7 +213,7 @@ def report(cases: list[Case]) -> tuple[str, bool]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.rules_peers", description=__doc__.splitlines()[0])
+    parser = command_parser(__name__, __doc__, "real-data/")
     parser.add_argument(
         "real_data",
         type=Path,

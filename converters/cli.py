@@ -1,4 +1,5 @@
-"""``python -m converters convert|stats|conformance|audit``: argument parsing and error reporting only.
+"""PII data into checked, split LLaMA-Factory datasets (convert), their statistics (stats), a
+label audit (audit) and the real-corpus conformance table (conformance).
 
 Every error the user can cause is printed as one ``file:line: what is wrong`` line with exit
 status 2; no traceback.
@@ -21,6 +22,7 @@ from converters.label_presets import PRESETS, LabelPreset, get_preset, label_map
 from converters.pipeline import ConvertOptions, convert
 from converters.stats import compute_stats, template_measure
 from converters.writers import Prompting
+from piifactory.command_line import add_command, command_parser
 from piifactory.errors import PiiFactoryError, UsageError
 from piifactory.io import InputError, atomic_write_text, parse_json
 from piifactory.schema import DEFAULT_INSTRUCTION, UnknownLabelError, canonical_type
@@ -87,17 +89,26 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--system", help="system prompt of every PII row (default: none)")
 
 
+# The subcommands and what each does: the help below and ``pii-factory --help`` read this table.
+SUBCOMMANDS = {
+    "convert": "PII data (JSONL, JSON, CoNLL/BIO) -> checked, split, balanced LLaMA-Factory datasets, registered",
+    "stats": "Type counts, positive ratio, token lengths and the cutoff_len that truncates no answer",
+    "audit": "Missing and contradictory labels: repeats left unlabelled, rule hits the gold misses, ...",
+    "conformance": "Convert every corpus of a real-data folder with its label preset, in one table",
+}
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m converters", description="PII data formats into LLaMA-Factory datasets"
-    )
-    sub = parser.add_subparsers(dest="command", required=True)
-    conv = sub.add_parser("convert", help="check, split, balance and write datasets, and register them")
+    parser = command_parser(__name__, __doc__, "convert my_pii.jsonl --name pii --out-dir data")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{" + ",".join(SUBCOMMANDS) + "}")
+    conv = add_command(sub, "convert", SUBCOMMANDS["convert"], "my_pii.jsonl --name pii --out-dir data")
     _common(conv)
     conv.add_argument("--name", required=True, help="dataset name; splits are NAME_train, NAME_val, NAME_test")
-    conv.add_argument("--out-dir", type=Path, default=Path("data"))
-    conv.add_argument("--format", dest="style", choices=("alpaca", "sharegpt"), default="alpaca")
-    conv.add_argument("--file-type", choices=("json", "jsonl"), default="json")
+    conv.add_argument("--out-dir", type=Path, default=Path("data"), help="folder of the written splits")
+    conv.add_argument(
+        "--format", dest="style", choices=("alpaca", "sharegpt"), default="alpaca", help="LLaMA-Factory dataset format"
+    )
+    conv.add_argument("--file-type", choices=("json", "jsonl"), default="json", help="file type of the splits")
     conv.add_argument("--split", type=_ratios, default=(0.8, 0.1, 0.1), help="TRAIN,VAL,TEST ratios (1,0,0: one file)")
     conv.add_argument("--dataset-info", type=Path, default=Path("dataset_info.json"), help="registry to merge into")
     conv.add_argument("--no-register", action="store_true", help="do not touch dataset_info.json")
@@ -114,20 +125,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--oversample", action="append", default=[], metavar="positive=N|TYPE=N", help="copies in train (repeatable)"
     )
     conv.add_argument("--neg-ratio", type=float, help="keep at most this many negatives per positive in train")
-    st = sub.add_parser("stats", help="type counts, positive ratio, token lengths and a cutoff_len")
+    st = add_command(sub, "stats", SUBCOMMANDS["stats"], "data/pii_train.json --tokenizer Qwen/Qwen3-4B")
     _common(st)
     st.add_argument("--tokenizer", help="local tokenizer folder of the target model")
-    st.add_argument("--template", default="qwen3", help="LLaMA-Factory template (default qwen3)")
-    st.add_argument("--enable-thinking", action="store_true", help="as the template's enable_thinking (default false)")
+    st.add_argument("--template", default="qwen3", help="LLaMA-Factory template")
+    st.add_argument("--enable-thinking", action="store_true", help="as the template's enable_thinking")
     st.add_argument("--json", action="store_true", help="print the stats as JSON")
-    conf = sub.add_parser("conformance", help="convert every corpus of a real-data folder and print one table")
-    conf.add_argument(
-        "folder", type=Path, help="the folder of real corpora the manifest names (converters/conformance.py)"
-    )
+    conf = add_command(sub, "conformance", SUBCOMMANDS["conformance"], "real-data/")
+    conf.add_argument("folder", type=Path, help="a folder of corpora, one sub-folder each with its SOURCE.md")
     conf.add_argument("--out", type=Path, help="also write the Markdown report here")
-    aud = sub.add_parser(
-        "audit", help="find missing and contradictory labels (repeats left unlabelled, rule hits gold misses, ...)"
-    )
+    aud = add_command(sub, "audit", SUBCOMMANDS["audit"], "my_pii.jsonl --report audit.md --findings audit.jsonl")
     _reading(aud)
     aud.add_argument("--report", type=Path, help="write the Markdown report here (default: print it)")
     aud.add_argument("--findings", type=Path, help="write every finding here as JSONL, with file:line")

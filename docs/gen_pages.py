@@ -8,15 +8,18 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
 import json
 import os
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
+from piifactory import command_line
 from piifactory.recipe_file import read_recipe
 from piifactory.tables import markdown_table
 from workflows.command_table import COMMANDS
+from workflows.pii_factory import describe
 
 REPO = Path(__file__).resolve().parents[1]
 RECIPES = REPO / "llamafactory_configs"
@@ -59,15 +62,34 @@ def _subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.Argument
 
 
 def command_parser(name: str) -> argparse.ArgumentParser:
-    """The parser of ``pii-factory NAME``: the module's ``build_parser()`` where it has one, else the
-    one its ``main`` builds; a command that is a subcommand of its module gets that subparser."""
+    """The parser of ``pii-factory NAME`` as the dispatcher (``workflows.pii_factory``) has it built:
+    the module's ``build_parser()`` where it has one, else the one its ``main`` builds; a command
+    that is a subcommand of its module gets that subparser."""
     command = COMMANDS[name]
     module = importlib.import_module(command.module)
     builder = getattr(module, "build_parser", None)
-    parser = builder() if builder else _parser_built_by(module.main)
+    command_line.PROG = "pii-factory" if command.prefix else f"pii-factory {name}"
+    try:
+        parser = builder() if builder else _parser_built_by(module.main)
+    finally:
+        command_line.PROG = None
     for word in command.prefix:
         parser = _subcommands(parser)[word]
     return parser
+
+
+def module_command(name: str) -> str:
+    """What ``pii-factory NAME`` is with ``python -m``: the package whose ``__main__`` runs the
+    module (``converters`` for ``converters.cli``), else the module itself."""
+    command = COMMANDS[name]
+    package = command.module.rpartition(".")[0]
+    if command.module.endswith(".__main__"):
+        module = package
+    elif package and importlib.util.find_spec(package + ".__main__"):
+        module = package
+    else:
+        module = command.module
+    return " ".join(["python -m", module, *command.prefix])
 
 
 def _help(parser: argparse.ArgumentParser, prog: str) -> str:
@@ -84,10 +106,11 @@ def _help(parser: argparse.ArgumentParser, prog: str) -> str:
 
 
 def command_reference() -> str:
-    """Every ``pii-factory`` subcommand: its line of summary, the ``python -m`` command it also is (the
-    parser's own ``prog``) and its ``--help``."""
+    """Every ``pii-factory`` subcommand: its line of summary, the ``python -m`` command it also is and
+    its ``--help``."""
     parsers = {name: command_parser(name) for name in COMMANDS}
-    module_commands = {name: parser.prog for name, parser in parsers.items()}
+    module_commands = {name: module_command(name) for name in COMMANDS}
+    summaries = {name: describe(command) for name, command in COMMANDS.items()}
     lines = [
         "# Command reference",
         "",
@@ -97,13 +120,13 @@ def command_reference() -> str:
         "",
         markdown_table(
             ["command", "what it does", "also"],
-            [[f"[`{name}`](#{name})", c.summary, f"`{module_commands[name]}`"] for name, c in COMMANDS.items()],
+            [[f"[`{name}`](#{name})", summaries[name], f"`{module_commands[name]}`"] for name in COMMANDS],
         ),
     ]
-    for name, command in COMMANDS.items():
+    for name in COMMANDS:
         parser = parsers[name]
         prog = f"pii-factory {name}"
-        summary = command.summary[0].upper() + command.summary[1:]
+        summary = summaries[name][0].upper() + summaries[name][1:]
         stop = "" if summary[-1] in ".?!" else "."
         lines += ["", f"## {name}", "", f"{summary}{stop} Also `{module_commands[name]}`.", ""]
         lines += ["```text", _help(parser, prog), "```"]

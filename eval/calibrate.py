@@ -1,4 +1,5 @@
-"""``python -m eval.calibrate [RECIPE [key=value ...]] --predictions val.jsonl --out op.json``
+"""Calibrate the recall dial on validation (a precision/recall curve from one biased pass) and
+write the operating point that `predict --operating-point` reads.
 
 The recall dial's calibration: one over-generating pass on the validation split
 (``eval.predict --recall-bias B``, run here when a recipe is given; a finished file is reused),
@@ -11,7 +12,6 @@ metric (``pii_factory.entity_metrics.operating_point``).
 
 from __future__ import annotations
 
-import argparse
 import sys
 from collections import defaultdict
 from dataclasses import dataclass
@@ -24,6 +24,7 @@ from eval.inputs import load_generated
 from eval.scoring.matching import entity_key
 from eval.scoring.metrics import f_beta, prf
 from eval.scoring.scorer import score_generations
+from piifactory.command_line import command_parser
 from piifactory.errors import PiiFactoryError
 from piifactory.io import InputError, iter_jsonl
 from piifactory.schema import PII_TYPES, Entity
@@ -220,7 +221,12 @@ def calibrate(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m eval.calibrate", description=__doc__.split("\n\n")[0])
+    parser = command_parser(
+        __name__,
+        __doc__,
+        "llamafactory_configs/qwen4b_lora.yaml adapter_name_or_path=saves/qwen3-4b/pii --dataset pii_val "
+        "--predictions val_biased.jsonl --target-recall 0.95 --out op.json",
+    )
     parser.add_argument(
         "recipe", nargs="?", help="training recipe: predict the split first (else --predictions must exist)"
     )
@@ -229,9 +235,9 @@ def main(argv: list[str] | None = None) -> int:
         "--predictions", required=True, type=Path, help="the biased pass (written here with a recipe; resumes)"
     )
     parser.add_argument("--dataset", help="the validation split (default: the recipe's eval_dataset)")
-    parser.add_argument("--recall-bias", type=float, default=4.0, help="bias of the over-generating pass (default 4)")
-    parser.add_argument("--batch-size", type=int, default=8)
-    parser.add_argument("--max-new-tokens", type=int, default=512)
+    parser.add_argument("--recall-bias", type=float, default=4.0, help="bias of the over-generating pass")
+    parser.add_argument("--batch-size", type=int, default=8, help="prompts generated together")
+    parser.add_argument("--max-new-tokens", type=int, default=512, help="answer length limit")
     goal = parser.add_mutually_exclusive_group()
     goal.add_argument("--target-recall", type=float, help="best precision with at least this recall")
     goal.add_argument("--target-precision", type=float, help="best recall with at least this precision")

@@ -1,9 +1,8 @@
-"""``python -m eval.compare A B [--gold GOLD]``: paired-bootstrap deltas (B - A) between two runs
-on the same gold. The same seed gives both runs the same resampled samples."""
+"""Paired-bootstrap differences (B - A) between two runs on the same gold: the same seed gives
+both runs the same resampled samples."""
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 
@@ -13,6 +12,7 @@ from eval.inputs import Samples, load
 from eval.scoring.bootstrap import interval
 from eval.scoring.matching import entity_key
 from eval.scoring.scorer import bootstrap_stats, report_dict, score_samples
+from piifactory.command_line import command_parser
 from piifactory.errors import PiiFactoryError, UsageError
 
 METRICS = ("f1", "precision", "recall", "f2", "macro_f1", "any_pii_f1")
@@ -68,13 +68,15 @@ def _points(result: dict) -> dict[str, float]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m eval.compare", description=__doc__.split("\n\n")[0])
-    parser.add_argument("a")
-    parser.add_argument("b")
+    parser = command_parser(__name__, __doc__, "runA/preds.jsonl runB/preds.jsonl")
+    parser.add_argument("a", help="run A: generated_predictions.jsonl, or predictions with --gold")
+    parser.add_argument("b", help="run B, on the same gold samples as A")
     parser.add_argument("--gold", help="gold file when A and B are bare prediction files")
-    parser.add_argument("--bootstrap", type=int, default=1000)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--bootstrap", type=int, default=1000, help="paired bootstrap resamples")
+    parser.add_argument(
+        "--seed", type=int, default=0, help="random seed of the bootstrap (the same samples for A and B)"
+    )
+    parser.add_argument("--json", action="store_true", help="print the result as JSON")
     ns = parser.parse_args(argv)
     try:
         result = compare(load(ns.a, ns.gold), load(ns.b, ns.gold), replicates=ns.bootstrap, seed=ns.seed)

@@ -1,4 +1,5 @@
-"""``python -m eval.predict RECIPE.yaml [key=value ...] --out preds.jsonl``
+"""Predict a dataset with the prompts and decoding the model was trained with: copy-constrained
+values, structure-safe decoding, the recall dial and the rules; resumes by id.
 
 Prompts are rendered by LLaMA-Factory's own converter and template (the processor its
 ``do_predict`` uses), so they are the training prompts token for token. Greedy decoding goes
@@ -9,7 +10,6 @@ skipped on a rerun, so an interrupted run resumes.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
@@ -27,6 +27,7 @@ from eval.decoding.vllm_backend import require_vllm, vllm_generator
 from eval.inference_args import infer_args, load_recipe
 from piifactory import lf_compat
 from piifactory.answer import target_text
+from piifactory.command_line import command_parser
 from piifactory.errors import PiiFactoryError, UsageError
 from piifactory.io import InputError, iter_jsonl
 from piifactory.iterate import batched
@@ -308,13 +309,17 @@ def operating_point(path: Path | None, recall_bias: float | None, min_score: str
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m eval.predict", description=__doc__.split("\n\n")[0])
+    parser = command_parser(
+        __name__,
+        __doc__,
+        "llamafactory_configs/qwen4b_lora.yaml adapter_name_or_path=saves/qwen3-4b/pii --dataset pii_test --out preds.jsonl",
+    )
     parser.add_argument("recipe", help="training recipe YAML (model, adapter, template, thinking, cutoff)")
     parser.add_argument("overrides", nargs="*", help="key=value overrides, e.g. adapter_name_or_path=outputs/x")
     parser.add_argument("--out", required=True, type=Path, help="predictions JSONL (appended to; done ids skipped)")
     parser.add_argument("--dataset", help="dataset name from dataset_info.json or a data file (default: eval_dataset)")
-    parser.add_argument("--batch-size", type=int, default=8)
-    parser.add_argument("--max-new-tokens", type=int, default=512)
+    parser.add_argument("--batch-size", type=int, default=8, help="prompts generated together")
+    parser.add_argument("--max-new-tokens", type=int, default=512, help="answer length limit")
     parser.add_argument("--limit", type=int, help="first N samples only")
     parser.add_argument(
         "--backend",
@@ -365,7 +370,7 @@ def main(argv: list[str] | None = None) -> int:
         help="merge checksum-verified rule hits: union adds missed ones (recall), verify drops "
         "predictions failing their checksum (precision), both does the two",
     )
-    parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     ns = parser.parse_args(argv)
     try:
         recipe = load_recipe(ns.recipe, ns.overrides)

@@ -1,5 +1,5 @@
-"""``python -m eval.rules_vs_model``: rules alone, model alone and each hybrid policy,
-P / R / F1 per type in one Markdown table, all scored by ``eval.scoring.scorer.score_generations``.
+"""Rules alone, model alone and each model + rules policy on the same predictions: precision,
+recall and F1 per type in one Markdown table.
 
     --predictions generated_predictions.jsonl [--gold test.jsonl]   model, rules and hybrids
     --gold test.jsonl                                                 rules alone
@@ -8,7 +8,6 @@ P / R / F1 per type in one Markdown table, all scored by ``eval.scoring.scorer.s
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import Sequence
 
 from eval.inputs import load, load_gold
 from eval.scoring.scorer import score_generations
+from piifactory.command_line import command_parser, hidden_alias
 from piifactory.errors import PiiFactoryError
 from piifactory.io import atomic_write_text
 from piifactory.rules.hybrid import POLICIES, apply, to_prediction
@@ -62,18 +62,20 @@ def table(results: dict[str, dict], gold: Sequence[Sequence[Entity]]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m eval.rules_vs_model", description=__doc__.splitlines()[0])
+    parser = command_parser(__name__, __doc__, "--predictions preds.jsonl --out rules_vs_model.md")
     parser.add_argument("--predictions", type=Path, help="generated_predictions.jsonl (predict, label[, id])")
     parser.add_argument("--gold", type=Path, help="gold JSONL in the users' format; joined by id or line")
-    parser.add_argument("--synthetic", type=int, metavar="N", help="score rules alone on N synthetic samples")
-    parser.add_argument("--seed", type=int, default=0, help="seed of --synthetic")
+    parser.add_argument("--samples", type=int, metavar="N", help="score rules alone on N synthetic samples")
+    hidden_alias(parser, "--synthetic", "samples", type=int)
+    parser.add_argument("--seed", type=int, default=0, help="seed of the synthetic samples")
     parser.add_argument("--out", type=Path, help="also write the table to this Markdown file")
-    parser.add_argument("--json", type=Path, help="also write each system's score (micro, per type) as JSON here")
+    parser.add_argument("--out-json", type=Path, help="also write each system's score (micro, per type) as JSON here")
+    hidden_alias(parser, "--json", "out_json", type=Path)
     args = parser.parse_args(argv)
-    if sum(x is not None for x in (args.predictions, args.gold, args.synthetic)) == 0 or (
-        args.synthetic is not None and (args.predictions or args.gold)
+    if sum(x is not None for x in (args.predictions, args.gold, args.samples)) == 0 or (
+        args.samples is not None and (args.predictions or args.gold)
     ):
-        parser.error("give --predictions [--gold], --gold, or --synthetic N")
+        parser.error("give --predictions [--gold], --gold, or --samples N")
     generations = None
     try:
         if args.predictions is not None:
@@ -82,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
         elif args.gold is not None:
             texts, gold = load_gold(args.gold)
         else:
-            synthetic = generate(args.synthetic, seed=args.seed)
+            synthetic = generate(args.samples, seed=args.seed)
             texts, gold = [s.text for s in synthetic], [s.entities for s in synthetic]
     except (PiiFactoryError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -92,8 +94,8 @@ def main(argv: list[str] | None = None) -> int:
     print(markdown)
     if args.out is not None:
         atomic_write_text(args.out, markdown + "\n")
-    if args.json is not None:
-        atomic_write_text(args.json, json.dumps(results, ensure_ascii=False, indent=1) + "\n")
+    if args.out_json is not None:
+        atomic_write_text(args.out_json, json.dumps(results, ensure_ascii=False, indent=1) + "\n")
     return 0
 
 

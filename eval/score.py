@@ -1,4 +1,5 @@
-"""``python -m eval.score PREDICTIONS [--gold GOLD] [--json] [--report report.md] [--misses]``
+"""Score predictions against gold: span-level precision, recall and F1 per type and overall,
+with bootstrap intervals, a Markdown report and where recall goes.
 
 Scores a ``generated_predictions.jsonl`` (label vs predict), or a gold file against a
 predictions file. Uses :func:`eval.scoring.scorer.score_generations`'s implementation, nothing else.
@@ -6,7 +7,6 @@ predictions file. Uses :func:`eval.scoring.scorer.score_generations`'s implement
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
@@ -17,6 +17,7 @@ from eval.scoring.markdown_report import write_report
 from eval.scoring.matching import MISSED, SPURIOUS, unmatched
 from eval.scoring.score_tables import terminal_report
 from eval.scoring.scorer import Scored, report_dict, score_samples
+from piifactory.command_line import command_parser
 from piifactory.errors import PiiFactoryError
 from piifactory.masking import mask
 
@@ -38,13 +39,13 @@ def error_rows(scored: Scored, show_values: bool, limit: int) -> list[list[str]]
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m eval.score", description=__doc__.split("\n\n")[0])
+    parser = command_parser(__name__, __doc__, "preds.jsonl --report report/score.md --misses")
     parser.add_argument("predictions", help="generated_predictions.jsonl, or predictions with --gold")
     parser.add_argument("--gold", help="gold file (JSONL or JSON array): input + output.entities, joined by id or line")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     parser.add_argument("--report", help="write a Markdown report with PNG plots here")
     parser.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for 95%% CIs (0: none)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="random seed of the bootstrap")
     parser.add_argument("--show-values", action="store_true", help="show entity values in error lists (personal data)")
     parser.add_argument("--errors", type=int, default=50, help="error rows in the report")
     parser.add_argument(

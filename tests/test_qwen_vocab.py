@@ -18,7 +18,7 @@ def test_stats_and_preflight_cutoff_truncates_no_demo_answer(qwen_vocab_model: P
     from plugins.preflight import data as preflight_data
 
     users = tmp_path / "pii_synth.jsonl"
-    assert synth_main(["--n", "300", "--seed", "0", "--out", str(users)]) == 0  # the demo's data
+    assert synth_main(["--samples", "300", "--seed", "0", "--out", str(users)]) == 0  # the demo's data
     prompting = Prompting(instruction=INSTRUCTION)  # as the demo converts it
     stats = compute_stats([users], prompting=prompting, measure=template_measure(qwen_vocab_model), progress=False)
     cutoff = stats.cutoff_len

@@ -54,7 +54,7 @@ def test_rules_flag_no_hard_negative():
 
 def test_compare_rules_alone_on_synthetic_data(tmp_path, capsys):
     out, scores = tmp_path / "table.md", tmp_path / "scores.json"
-    assert compare_main(["--synthetic", "200", "--seed", "3", "--out", str(out), "--json", str(scores)]) == 0
+    assert compare_main(["--samples", "200", "--seed", "3", "--out", str(out), "--out-json", str(scores)]) == 0
     table = out.read_text(encoding="utf-8")
     assert table.strip() == capsys.readouterr().out.strip()
     micro = json.loads(scores.read_text(encoding="utf-8"))["rules"]["micro"]

@@ -17,8 +17,8 @@ def test_same_seed_same_samples_other_seed_other_samples() -> None:
 
 def test_cli_output_is_byte_identical(tmp_path) -> None:
     a, b = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
-    assert main(["--n", "100", "--seed", "3", "--out", str(a)]) == 0
-    assert main(["--n", "100", "--seed", "3", "--out", str(b)]) == 0
+    assert main(["--samples", "100", "--seed", "3", "--out", str(a)]) == 0
+    assert main(["--samples", "100", "--seed", "3", "--out", str(b)]) == 0
     assert a.read_bytes() == b.read_bytes()
     first = json.loads(a.read_text(encoding="utf-8").splitlines()[0])
     assert set(first) == {"input", "output"} and "entities" in first["output"]

@@ -140,7 +140,7 @@ def test_cli_genres_types_and_genre_field(tmp_path, capsys) -> None:
     assert (
         main(
             [
-                "--n",
+                "--samples",
                 "300",
                 "--seed",
                 "9",
@@ -162,8 +162,8 @@ def test_cli_genres_types_and_genre_field(tmp_path, capsys) -> None:
     assert main(["--list-genres"]) == 0
     listed = capsys.readouterr().out
     assert all(name in listed for name in GENRES)
-    assert main(["--n", "5", "--genres", "poetry", "--out", str(out)]) == 2
+    assert main(["--samples", "5", "--genres", "poetry", "--out", str(out)]) == 2
     assert "unknown genre poetry" in capsys.readouterr().err
     with pytest.raises(SystemExit) as exit_info:
-        main(["--n", "5", "--types", "PERSON=lots", "--out", str(out)])
+        main(["--samples", "5", "--types", "PERSON=lots", "--out", str(out)])
     assert exit_info.value.code == 2

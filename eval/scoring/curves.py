@@ -1,4 +1,4 @@
-"""``python -m eval.scoring.curves OUTPUT_DIR``: training loss and entity metrics over steps, as one PNG.
+"""Training loss and entity metrics over steps of a training output folder, as one PNG.
 
 Reads the log history LLaMA-Factory/transformers keep in ``trainer_state.json`` (the entity
 metrics of the pack's plugin are logged there), so the plot shows what picked the checkpoint.
@@ -6,12 +6,12 @@ metrics of the pack's plugin are logged there), so the plot shows what picked th
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
 
 from eval.scoring.markdown_report import save_png
+from piifactory.command_line import command_parser
 from piifactory.io import InputError
 
 
@@ -68,7 +68,7 @@ def plot_curves(history: list[dict], path: str | Path) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m eval.scoring.curves", description=__doc__.splitlines()[0])
+    parser = command_parser(__name__, __doc__, "outputs/run1 --out report/training_curves.png")
     parser.add_argument("output_dir", help="a training output_dir")
     parser.add_argument("--out", help="PNG path (default: OUTPUT_DIR/training_curves.png)")
     ns = parser.parse_args(argv)

@@ -24,13 +24,13 @@ as with the hub's files.
 
 from __future__ import annotations
 
-import argparse
 import importlib.util
 import json
 import sys
 from functools import lru_cache
 from pathlib import Path
 
+from piifactory.command_line import command_parser
 from piifactory.errors import PiiFactoryError, UsageError
 from piifactory.io import atomic_folder
 
@@ -227,10 +227,8 @@ def load(flavor: str = "qwen3", cache_dir: str | Path = ".cache"):
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m piifactory.models.qwen_tokenizer", description=__doc__.splitlines()[0]
-    )
-    parser.add_argument("--flavor", choices=FLAVORS, default="qwen3")
+    parser = command_parser(__name__, __doc__, "--flavor qwen3")
+    parser.add_argument("--flavor", choices=FLAVORS, default="qwen3", help="which model family's tokenizer")
     parser.add_argument(
         "--cache-dir", type=Path, default=Path(".cache"), help="the tokenizer goes to <cache-dir>/<flavor>-tokenizer"
     )

@@ -17,7 +17,6 @@ users' size on a CPU.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from pathlib import Path
 from typing import Iterable
 
 from piifactory.answer import target_text
+from piifactory.command_line import command_parser
 from piifactory.errors import PiiFactoryError
 from piifactory.io import atomic_folder
 from piifactory.schema import DEFAULT_INSTRUCTION
@@ -185,12 +185,16 @@ def build(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m piifactory.models.tiny_model", description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=Path(".cache/tiny-qwen3"))
-    parser.add_argument("--hidden-size", type=int, default=TinyConfig.hidden_size)
-    parser.add_argument("--layers", type=int, default=TinyConfig.num_hidden_layers)
-    parser.add_argument("--vocab-size", type=int, default=TinyConfig.vocab_size)
-    parser.add_argument("--seed", type=int, default=TinyConfig.seed)
+    parser = command_parser(__name__, __doc__, "--out .cache/tiny-qwen3")
+    parser.add_argument("--out", type=Path, default=Path(".cache/tiny-qwen3"), help="model folder to write")
+    parser.add_argument("--hidden-size", type=int, default=TinyConfig.hidden_size, help="hidden size of each layer")
+    parser.add_argument("--layers", type=int, default=TinyConfig.num_hidden_layers, help="decoder layers")
+    parser.add_argument(
+        "--vocab-size", type=int, default=TinyConfig.vocab_size, help="size of the trained tokenizer's vocabulary"
+    )
+    parser.add_argument(
+        "--seed", type=int, default=TinyConfig.seed, help="seed of the weights and the tokenizer's text"
+    )
     parser.add_argument(
         "--qwen-vocab",
         choices=("qwen3", "qwen2.5"),

@@ -1,8 +1,7 @@
-"""``python -m piifactory.synth``: write synthetic samples in the users' JSONL format.
+"""Write synthetic Chinese PII samples in the users' JSONL format.
 
-python -m piifactory.synth --n 2000 --seed 0 --out data/pii_synth.jsonl
-python -m piifactory.synth --n 5000 --genres varied --types PERSON=3,ADDRESS=2 --out data/aug.jsonl
-python -m piifactory.synth --list-genres
+``--genres varied --types PERSON=3,ADDRESS=2`` draws text unlike the one-sentence templates and
+more of some types (data augmentation); ``--list-genres`` lists the genres.
 """
 
 from __future__ import annotations
@@ -12,6 +11,7 @@ import json
 import sys
 from pathlib import Path
 
+from piifactory.command_line import command_parser, hidden_alias
 from piifactory.errors import PiiFactoryError
 from piifactory.io import atomic_write_lines
 from piifactory.synth.generator import SyntheticPII
@@ -37,14 +37,10 @@ def parse_weights(text: str, groups: dict[str, tuple[str, ...]] | None = None) -
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m piifactory.synth",
-        description=__doc__.splitlines()[0],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog=__doc__.split("\n", 1)[1],
-    )
-    parser.add_argument("--n", type=int, default=2000, help="number of samples")
-    parser.add_argument("--seed", type=int, default=0)
+    parser = command_parser(__name__, __doc__, "--samples 2000 --seed 0 --out data/pii_synth.jsonl")
+    parser.add_argument("--samples", type=int, default=2000, help="number of samples")
+    hidden_alias(parser, "--n", "samples", type=int)
+    parser.add_argument("--seed", type=int, default=0, help="random seed: the same seed writes the same samples")
     parser.add_argument("--out", type=Path, help="JSONL file in the users' format")
     parser.add_argument(
         "--genres",
@@ -59,7 +55,8 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="TYPE=WEIGHT,...: draw positive templates holding TYPE WEIGHT times as often",
     )
-    parser.add_argument("--negative-ratio", type=float, default=1 / 3, help="share of samples without PII")
+    parser.add_argument("--neg-share", type=float, default=1 / 3, help="share of samples without PII")
+    hidden_alias(parser, "--negative-ratio", "neg_share", type=float)
     parser.add_argument(
         "--genre-field",
         action="store_true",
@@ -74,8 +71,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.out is None:
         parser.error("--out is required")
     try:
-        generator = SyntheticPII(args.seed, args.negative_ratio, genres=args.genres, types=args.types)
-        records = (generator.labelled_sample() for _ in range(args.n))
+        generator = SyntheticPII(args.seed, args.neg_share, genres=args.genres, types=args.types)
+        records = (generator.labelled_sample() for _ in range(args.samples))
         lines = (
             json.dumps({**s.to_user_json(), **({"genre": g} if args.genre_field else {})}, ensure_ascii=False)
             for g, s in records
@@ -84,5 +81,5 @@ def main(argv: list[str] | None = None) -> int:
     except (PiiFactoryError, OSError) as exc:
         print(f"{args.out}: {exc}", file=sys.stderr)
         return 2
-    print(f"wrote {args.n} samples to {args.out}", file=sys.stderr)
+    print(f"wrote {args.samples} samples to {args.out}", file=sys.stderr)
     return 0

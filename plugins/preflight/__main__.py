@@ -1,19 +1,19 @@
-"""``python -m plugins.preflight RECIPE [--gpu-mem GB] [--gpus N] [key=value ...]``; exit 1 on errors,
-2 when the recipe cannot be read."""
+"""Check that a recipe fits in GPU memory and is consistent (exit 1 on errors, 2 when the
+recipe cannot be read)."""
 
 from __future__ import annotations
 
-import argparse
 import sys
 
+from piifactory.command_line import command_parser
 from piifactory.errors import PiiFactoryError
 from piifactory.recipe_file import apply_overrides, read_recipe
 from plugins.preflight.core import run_preflight
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m plugins.preflight", description=__doc__)
-    parser.add_argument("recipe")
+    parser = command_parser(__name__, __doc__, "llamafactory_configs/qwen4b_lora.yaml --gpu-mem 24")
+    parser.add_argument("recipe", help="training recipe YAML")
     parser.add_argument(
         "--gpu-mem",
         type=float,

@@ -1,4 +1,5 @@
-"""`make demo`: the main job end to end on a CPU machine, every stage timed.
+"""The main job end to end on a CPU machine, every stage timed: synthetic data, the tiny Qwen3,
+llamafactory-cli train, predict, score.
 
 synthetic data -> converters -> tiny Qwen3 -> stock `llamafactory-cli train` (focal loss and
 entity-F1 checkpoint selection from the plugin) -> `eval.predict` on the held-out test split ->
@@ -13,7 +14,6 @@ quality comes from the Qwen models the recipes fine-tune.
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import os
@@ -28,6 +28,7 @@ from eval import score
 from eval.scoring import curves
 from piifactory import synth
 from piifactory.child import python_m
+from piifactory.command_line import command_parser
 from piifactory.io import atomic_write_text
 from piifactory.machine import cpu_line
 from piifactory.models import tiny_model
@@ -143,7 +144,7 @@ def _run_stages(plan: Plan, stages: Stages) -> dict:
     )
     stages.run(
         "synthetic data",
-        python_m(synth, "--n", str(plan.samples), "--seed", "0", "--out", "data/pii_synth.jsonl"),
+        python_m(synth, "--samples", str(plan.samples), "--seed", "0", "--out", "data/pii_synth.jsonl"),
     )
     stages.run("convert + split", convert("pii_synth", "--neg-ratio", str(NEG_RATIO), "--split", SPLIT))
     # The held-out genres: a separate evaluation set (seed 1) of the generator's other genres.
@@ -151,7 +152,7 @@ def _run_stages(plan: Plan, stages: Stages) -> dict:
         "held-out genres: data",
         python_m(
             synth,
-            *("--n", str(plan.genre_samples), "--seed", "1", "--genres", "varied"),
+            *("--samples", str(plan.genre_samples), "--seed", "1", "--genres", "varied"),
             *("--out", "data/pii_synth_genres.jsonl"),
         ),
     )
@@ -240,7 +241,7 @@ def rules_vs_model(predictions: Path, stem: Path) -> list[str]:
     """Model alone, rules alone and ``--rules both`` on the same predictions (Markdown + JSON)."""
     return python_m(
         rules_vs_model_command,
-        *("--predictions", str(predictions), "--out", f"{stem}.md", "--json", f"{stem}.json"),
+        *("--predictions", str(predictions), "--out", f"{stem}.md", "--out-json", f"{stem}.json"),
     )
 
 
@@ -349,15 +350,15 @@ def print_summary(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m workflows.demo", description=__doc__.splitlines()[0])
+    parser = command_parser(__name__, __doc__, "--quick")
     parser.add_argument("--quick", action="store_true", help="a shortened run (what the tests use)")
     parser.add_argument("--samples", type=int, help="synthetic samples before the split")
-    parser.add_argument("--epochs", type=float)
+    parser.add_argument("--epochs", type=float, help="training epochs (default: the recipe's)")
     parser.add_argument(
         "--root",
         type=Path,
         default=REPO,
-        help="workspace holding data/, .cache/, outputs/ and dataset_info.json (default: the repo)",
+        help="workspace holding data/, .cache/, outputs/ and dataset_info.json",
     )
     parser.add_argument("overrides", nargs="*", help="extra key=value overrides for llamafactory-cli train")
     ns = parser.parse_args(argv)

@@ -1,11 +1,11 @@
-"""``python -m workflows.experiments run EXPERIMENT.yaml [--address ADDR]`` and ``report``."""
+"""A/B runs and sweeps on Ray Tune, resumable, with a comparison report (run, report)."""
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
+from piifactory.command_line import add_command, command_parser
 from piifactory.errors import PiiFactoryError
 from piifactory.io import InputError
 
@@ -13,14 +13,19 @@ STORAGE = "outputs/experiments"
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m workflows.experiments", description=__doc__.split("\n\n")[0])
+    parser = command_parser(__name__, __doc__, "run llamafactory_configs/experiments/tiny_cpu_sweep.yaml")
     commands = parser.add_subparsers(dest="command", required=True)
-    run = commands.add_parser("run", help="run the experiment, or resume it where it stopped; then write the report")
+    run = add_command(
+        commands,
+        "run",
+        "run the experiment, or resume it where it stopped; then write the report",
+        "llamafactory_configs/experiments/tiny_cpu_sweep.yaml --num-cpus 2",
+    )
     run.add_argument("experiment", type=Path, help="experiment YAML (docs/experiments.md)")
     run.add_argument(
         "--storage",
         default=STORAGE,
-        help=f"experiments folder (default {STORAGE}); on a cluster a folder every node sees at the same path",
+        help="experiments folder; on a cluster a folder every node sees at the same path",
     )
     run.add_argument(
         "--address",
@@ -28,9 +33,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     run.add_argument("--num-cpus", type=float, help="local Ray only: CPUs it may use (default: all)")
     run.add_argument("--num-gpus", type=float, help="local Ray only: GPUs it may use (default: all)")
-    report = commands.add_parser("report", help="write the report again from the trial folders (no training)")
-    report.add_argument("experiment", type=Path)
-    report.add_argument("--storage", default=STORAGE)
+    report = add_command(
+        commands,
+        "report",
+        "write the report again from the trial folders (no training)",
+        "llamafactory_configs/experiments/tiny_cpu_sweep.yaml",
+    )
+    report.add_argument("experiment", type=Path, help="the experiment YAML that was run")
+    report.add_argument("--storage", default=STORAGE, help="experiments folder the run wrote to")
     ns = parser.parse_args(argv)
     try:
         if ns.command == "run":

@@ -133,6 +133,7 @@ def predict_command(plan: TrialPlan, summary: TrialSummary, model_dir: Path, out
     """``python -m eval.predict RECIPE key=value ... --out`` with the trial's own overrides and its
     best weights: a LoRA adapter, or the model itself for a full fine-tune."""
     import eval.predict  # here, not at the top: the runner itself imports no torch
+
     experiment, report = plan.experiment, plan.experiment.report
     recipe_path = trial_recipe_path(experiment, summary.config)
     overrides = trial_overrides(experiment, summary.config)

@@ -1,4 +1,5 @@
-"""``python -m workflows.export gguf RECIPE [key=value ...] --out DIR`` and ``... build``.
+"""Export a trained model to GGUF (f16, q8_0, q4_k_m) with an ollama Modelfile and a model card,
+verified by llama.cpp (gguf), or build llama.cpp's tools (build).
 
 gguf: the recipe's model (merged first when it has a LoRA/QLoRA adapter) as GGUF files (f16, q8_0,
 q4_k_m), an ollama Modelfile reproducing the training template, and a model card; ``--verify N``
@@ -15,6 +16,7 @@ import time
 from pathlib import Path
 
 from eval.inference_args import infer_args, load_recipe
+from piifactory.command_line import add_command, command_parser
 from piifactory.errors import PiiFactoryError, UsageError
 from piifactory.io import atomic_write_text
 from piifactory.models.llamacpp import build_seconds, ensure
@@ -89,9 +91,12 @@ def build(_: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m workflows.export", description=__doc__.split("\n\n")[0])
+    example = "gguf llamafactory_configs/qwen4b_lora.yaml adapter_name_or_path=saves/qwen3-4b/pii --out exports/pii"
+    parser = command_parser(__name__, __doc__, example)
     commands = parser.add_subparsers(dest="command", required=True)
-    gguf = commands.add_parser("gguf", help="export a trained model to GGUF + ollama Modelfile + model card")
+    gguf = add_command(
+        commands, "gguf", "export a trained model to GGUF + ollama Modelfile + model card", example.split(" ", 1)[1]
+    )
     gguf.add_argument("recipe", help="training recipe YAML (model, adapter, template, thinking)")
     gguf.add_argument(
         "overrides",
@@ -112,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     gguf.add_argument("--dataset", help="dataset for --verify (default: the recipe's eval_dataset)")
     gguf.add_argument("--values", choices=("copy", "free"), default="copy", help="decoding of values for --verify")
-    gguf.add_argument("--max-new-tokens", type=int, default=256)
+    gguf.add_argument("--max-new-tokens", type=int, default=256, help="answer length limit for --verify")
     gguf.add_argument(
         "--pre-tokenizer",
         help="only for test models whose tokenizer llama.cpp does not know: the "
@@ -120,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
         "differently than in training",
     )
     gguf.set_defaults(func=export)
-    commands.add_parser("build", help="build the llama.cpp toolchain (cached in .cache/)").set_defaults(func=build)
+    add_command(commands, "build", "build the llama.cpp toolchain (cached in .cache/)", "").set_defaults(func=build)
     ns = parser.parse_args(argv)
     try:
         return ns.func(ns)
