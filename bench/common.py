@@ -28,7 +28,7 @@ def timed(fn: Callable[[], T]) -> tuple[T, float]:
 
 
 def best_of(repeats: int, fn: Callable[[], T]) -> tuple[T, float]:
-    """The fastest of ``repeats`` runs: on a shared machine the minimum is the least disturbed."""
+    """The fastest of ``repeats`` runs: on a busy machine the minimum is the least disturbed."""
     result, best = timed(fn)
     for _ in range(repeats - 1):
         result, seconds = timed(fn)

@@ -25,9 +25,9 @@ DEMO_MODEL = Path("outputs/tiny_cpu_demo")
 TEST_SPLIT = Path("data/pii_synth_test.json")
 FULL_SAMPLES = 64
 ROUNDS = 3
-"""HF, f16, q8_0, q4_k_m in turn, this many times; each one's fastest round counts: on a shared
-machine one run's wall time swings with what else runs (a single round at nice 19 on the loaded
-2-core machine gave 25 tokens/s for f16 and 1,008 for q4_k_m, with identical answers)."""
+"""HF, f16, q8_0, q4_k_m in turn, this many times; each one's fastest round counts: on a busy
+machine one run's wall time swings with what else runs (a single round has given f16 25 tokens/s
+and q4_k_m 1,008 with identical answers)."""
 NOTES: list[str] = []
 
 

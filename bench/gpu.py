@@ -35,6 +35,7 @@ import yaml
 import bench.gpu_probe
 import eval.predict
 from bench.gpu_probe import PROBE_ENV
+from bench.run_environment import commit
 from piifactory.child import python_m
 from piifactory.io import atomic_write_text
 from piifactory.tables import markdown_table, text_table
@@ -510,7 +511,7 @@ def device_line(dry_run: bool) -> str:
         what = f"CPU ({platform.processor() or platform.machine()}), torch {torch.__version__}: dry run, tiny shapes"
     return (
         f"{what}, transformers {transformers.__version__}; Python {platform.python_version()}; "
-        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}"
+        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; commit {commit()}"
     )
 
 
@@ -539,7 +540,7 @@ def write_report(results: list[Result], out: Path, device: str, *, steps: int) -
 
 
 def combine(parts: list[Path], out: Path) -> Path:
-    """One report from the JSON of several device calls (each call brings back its own part).
+    """One report from the JSON of several GPU runs (each run brings back its own part).
 
     Where a call's ``logs.tar.gz`` is unpacked next to its JSON (``gpu/runs/RECIPE/``), each run's
     probe fills the live peaks and its recipe is kept; every run's config is estimated again with
@@ -579,7 +580,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--budget",
         type=float,
-        help="seconds for the whole run (a device call's limit): children stop by then, and a recipe "
+        help="seconds for the whole run (the GPU machine's time limit): children stop by then, and a recipe "
         f"that would start with under {MIN_START_S:.0f} s left is skipped",
     )
     parser.add_argument(
@@ -587,7 +588,7 @@ def main(argv: list[str] | None = None) -> int:
         nargs="+",
         type=Path,
         metavar="JSON",
-        help="write one report (to --out, default bench/) from the gpu_results JSON of device calls",
+        help="write one report (to --out, default bench/) from the gpu_results JSON of GPU runs",
     )
     ns = parser.parse_args(argv)
     if ns.combine:

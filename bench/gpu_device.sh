@@ -1,19 +1,18 @@
 #!/usr/bin/env bash
-# The GPU check on the lent device machine (docs/bench-gpu.md) in ONE call: the machine gives 15
-# minutes of device time in all (its start included), 10 per command, 64 MiB carried per call.
-# First, in the checkout the device call sends:
+# The GPU check on a GPU machine without a package index (docs/bench-gpu.md), as one command
+# within a time limit. First, in the checkout that is copied there:
 #   make gpu-wheels                   # .whl/: the cp312 wheels the machine lacks (about 30 MiB)
-# then one device call: command `bash bench/gpu_device.sh`, carry [".whl"], timeout_s 600.
+# then, on the GPU machine with .whl/ copied along: bash bench/gpu_device.sh
 # It installs the wheels, puts the pack and its start-up hook on the interpreter's path as
 # `pip install -e .` does, checks the hook and the imports, then runs `python -m bench.gpu` (its
 # RUNS, most valuable first) under one budget, so the whole command ends within PII_BENCH_LIMIT
 # seconds (520). bench.gpu rewrites its report after every recipe, so a cut run still brings back
 # what finished: $OUT gets gpu_results.md, gpu_results.json and logs.tar.gz. Then, here:
-#   python -m bench.gpu --combine <files_at>/gpu_results.json     # writes bench/gpu_results.md
+#   python -m bench.gpu --combine OUT/gpu_results.json     # writes bench/gpu_results.md
 # The CPU rehearsal of all of it is bench/gpu_rehearsal.sh (PII_BENCH_DRY_RUN=1: tiny shapes on CPU).
 set -uo pipefail
 [ "${1:-all}" = all ] || { echo "usage: bash bench/gpu_device.sh [all]" >&2; exit 2; }
-LIMIT=${PII_BENCH_LIMIT:-520}     # seconds for the whole command (8.7 min); the call's timeout_s is 600
+LIMIT=${PII_BENCH_LIMIT:-520}     # seconds for the whole command (8.7 min), under a 10-minute limit
 CHILD_S=${PII_BENCH_CHILD_S:-200} # seconds per training or prediction process
 OUT=${OUT:-$PWD/outputs/gpu-device}
 WORK=${PII_BENCH_WORK:-/tmp/pii-bench}
@@ -34,7 +33,7 @@ check() {
   #    build's start-up hook file in the interpreter's site-packages (plugins._build.write_hook)
   export PYTHONPATH="$SITE:$PWD"
   if [ ! -f "$SITE/.installed" ]; then
-    ls "$WHEELS"/*.whl >/dev/null 2>&1 || { echo "no $WHEELS/*.whl: run make gpu-wheels and carry .whl" >&2; exit 3; }
+    ls "$WHEELS"/*.whl >/dev/null 2>&1 || { echo "no $WHEELS/*.whl: run make gpu-wheels and copy .whl/ along" >&2; exit 3; }
     timeout 150 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
       --target "$SITE" "$WHEELS"/*.whl || exit 3
     touch "$SITE/.installed"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# CPU rehearsal of the device call (bench/gpu_device.sh), so the one GPU run dies of nothing a CPU
+# CPU rehearsal of the GPU command (bench/gpu_device.sh), so the GPU run dies of nothing a CPU
 # could have caught: a stand-in for the machine's bare interpreter (a fresh venv holding only the
 # packages its image has, bench/device_packages.txt, linked from .venv), the carried wheels built
 # for this Python, a fake nvidia-smi and a copy of the working tree that nothing may write to; then
@@ -54,7 +54,7 @@ ver=$("$PY" -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}"
 mkdir -p "$SIM/bin"
 printf '#!/bin/sh\ncase "$*" in *memory.used*) echo 0 ;; *) echo "fake nvidia-smi (CPU rehearsal), 0 MiB, none" ;; esac\n' >"$SIM/bin/nvidia-smi"
 chmod +x "$SIM/bin/nvidia-smi"
-# what a device call sends: tracked and untracked-not-ignored files (nothing may be written there)
+# what is copied to the GPU machine: tracked and untracked-not-ignored files (nothing may be written there)
 rm -rf "$SIM/tree" "$SIM/out" "$SIM/work"
 mkdir -p "$SIM/tree" "$SIM/out"
 git ls-files -z --cached --others --exclude-standard | xargs -0 cp --parents -t "$SIM/tree"

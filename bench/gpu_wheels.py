@@ -1,14 +1,15 @@
 """``python -m bench.gpu_wheels`` (``make gpu-wheels``): the wheels a bare GPU machine needs, in ``.whl/``.
 
-The device machine (docs/bench-gpu.md) has Python 3.12 with torch 2.11, accelerate, pandas,
-pyarrow and friends, but neither llamafactory, bitsandbytes, datasets, peft nor trl, and
-transformers 5.17 where the pack is pinned to 5.6; nothing can be downloaded there. The packages
-below are what the training, ``eval.predict`` and ``bench.gpu`` import that the machine lacks or
-has at another version (read off ``sys.modules`` after those imports, against the machine's
-package list); their versions come from ``constraints.txt``, the one pin list. Everything travels
-with the working tree, 64 MiB per call: bitsandbytes' wheel carries kernels for every CUDA and
-ROCm release (43 MB), so it is repacked with the CUDA 13.0 kernels the machine's torch (cu130)
-loads, and the CPU ones, with its RECORD rewritten to match.
+The GPU image this serves (docs/bench-gpu.md, its package list in ``bench/device_packages.txt``) has
+Python 3.12 with torch 2.11, accelerate, pandas, pyarrow and friends, but neither llamafactory,
+bitsandbytes, datasets, peft nor trl, and transformers 5.17 where the pack is pinned to 5.6, and it
+has no package index. The packages below are what the training, ``eval.predict`` and ``bench.gpu``
+import that the image lacks or has at another version (read off ``sys.modules`` after those imports,
+against the image's package list); their versions come from ``constraints.txt``, the one pin list.
+Everything travels with the working tree, whose copy is limited in size (``LIMIT_BYTES``):
+bitsandbytes' wheel carries kernels for every CUDA and ROCm release (43 MB), so it is repacked with
+the CUDA 13.0 kernels the image's torch (cu130) loads, and the CPU ones, with its RECORD rewritten
+to match.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from pathlib import Path
 from piifactory.tables import text_table
 
 REPO = Path(__file__).resolve().parents[1]
-LIMIT_BYTES = 64 * 2**20  # working tree plus carried paths, per device call
+LIMIT_BYTES = 64 * 2**20  # working tree plus wheels: the largest copy to the GPU machine
 CUDA_SUFFIX = "cuda130"  # torch 2.11.0+cu130 on the machine
 PACKAGES = (
     "llamafactory",
@@ -124,7 +125,7 @@ def slim_bitsandbytes(wheel: Path) -> Path:
 
 
 def tree_bytes() -> int:
-    """Bytes of what a device call sends besides carried paths: tracked and untracked-not-ignored files."""
+    """Bytes of the working tree's copy besides the wheels: tracked and untracked-not-ignored files."""
     names = subprocess.run(
         ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
         cwd=REPO,
@@ -155,11 +156,11 @@ def main(argv: list[str] | None = None) -> int:
     rows += [
         ["(all wheels)", f"{wheel_total / 2**20:.2f}"],
         ["(working tree)", f"{tree / 2**20:.2f}"],
-        ["(one call carries)", f"{(wheel_total + tree) / 2**20:.2f} of {LIMIT_BYTES / 2**20:.0f}"],
+        ["(the copy in all)", f"{(wheel_total + tree) / 2**20:.2f} of {LIMIT_BYTES / 2**20:.0f}"],
     ]
     print(text_table(["file", "MiB"], rows, align="lr"))
     if wheel_total + tree > LIMIT_BYTES:
-        print("error: over the device call's 64 MiB", file=sys.stderr)
+        print(f"error: over the copy's limit of {LIMIT_BYTES / 2**20:.0f} MiB", file=sys.stderr)
         return 1
     return 0
 

@@ -1,6 +1,6 @@
 """The recognizers against test suites other projects keep, as a peer test suite.
 
-Two suites of ``../shared/real-data`` (or the folder given) are read: ``cn-identifiers/`` (bare
+Two suites of the folder given are read: ``cn-identifiers/`` (bare
 identifiers with a valid/invalid verdict from python-stdnum's and validator.js's tests) and
 ``cn-intext-cases/`` (sentences with a count of PII of one type, from cn_pii_anonymization's
 tests). An identifier agrees when our verdict is theirs (found = one hit of its type covering the

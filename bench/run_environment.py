@@ -5,7 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import os
 import platform
+import subprocess
 from importlib import metadata
+from pathlib import Path
 
 from piifactory.machine import cpu_model, vector_isa
 
@@ -26,6 +28,27 @@ def _version(package: str) -> str:
         return "not installed"
 
 
+REPO = Path(__file__).resolve().parents[1]
+
+
+def commit(repo: Path = REPO) -> str:
+    """The checkout's commit (``-dirty`` with uncommitted changes), or "unknown" outside a git checkout:
+    a figure is only comparable with the code that produced it."""
+    try:
+        head = subprocess.run(
+            ["git", "-C", str(repo), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(repo), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return head + ("-dirty" if dirty else "")
+
+
 def _gpu() -> str:
     import torch
 
@@ -33,9 +56,10 @@ def _gpu() -> str:
 
 
 def details() -> dict[str, str]:
-    """CPU, cores, RAM, GPU, Python and the versions that decide the figures, plus the date."""
+    """CPU, cores, RAM, GPU, Python and the versions that decide the figures, plus the date and commit."""
     return {
         "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "commit": commit(),
         "cpu": cpu_model(),
         "vector extensions": vector_isa() or "unknown",
         "cores": str(os.cpu_count()),

@@ -1,5 +1,5 @@
-"""``python -m converters conformance DIR``: convert every corpus of the outside real-data folder
-(``../shared/real-data``) with its label preset and print one Markdown table: records read,
+"""``python -m converters conformance DIR``: convert every corpus of a folder of real data (the
+files the manifest below names) with its label preset and print one Markdown table: records read,
 written and rejected, entities by type, spans dropped on purpose, and a corruption check on the
 written rows (every value is a slice of its input; no position digits left in the text; the
 entities by type are the counts the corpus's SOURCE.md gives, mapped by the preset).
@@ -220,7 +220,7 @@ def report(folder: Path, results: list[Result], strays: list[str]) -> list[str]:
 def run(folder: Path) -> tuple[list[str], bool]:
     """The report's lines and whether everything conforms."""
     if not folder.is_dir():
-        raise FileNotFoundError(f"{folder}: no such folder (the outside real-data folder, ../shared/real-data in CI)")
+        raise FileNotFoundError(f"{folder}: no such folder (the folder of real corpora the manifest names)")
     with tempfile.TemporaryDirectory(prefix="conformance-") as tmp:
         results = [check(folder, c, Path(tmp) / str(i)) for i, c in enumerate(CORPORA) if (folder / c.path).is_file()]
     missing = [c.path for c in CORPORA if not (folder / c.path).is_file()]

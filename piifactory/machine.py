@@ -35,7 +35,7 @@ _ISA_FLAGS = (("avx512f", "AVX-512"), ("avx2", "AVX2"), ("avx", "AVX"))
 
 
 def cpu_line() -> str:
-    """``AMD EPYC ..., 2 cores, AVX2, load 3.1`` (load: the 1-minute load average, where known)."""
+    """``AMD EPYC ..., 2 cores, AVX2, load 3.1`` (load: processes wanting a core over the last minute, where known)."""
     isa = vector_isa()
     try:
         load = f", load {os.getloadavg()[0]:.1f}"

@@ -48,7 +48,7 @@ def test_every_shipped_training_recipe_is_measured() -> None:
         if "do_train: true" in p.read_text(encoding="utf-8")
     } - {"tiny_cpu_demo"}
     assert {run.recipe for run in gpu.RUNS} == trains
-    # the one device call runs RUNS in order under a budget: the smallest recipe, then the users' 12 GB one
+    # the GPU command runs RUNS in order under a budget: the smallest recipe, then the users' 12 GB one
     assert [run.recipe for run in gpu.RUNS[:2]] == ["qwen3_0.6b_lora", "qwen4b_lora"]
     assert "--only" not in DEVICE_SCRIPT.read_text(encoding="utf-8")
 

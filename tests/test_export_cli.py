@@ -45,3 +45,11 @@ def test_a_native_build_with_other_cmake_options_is_not_reused(tmp_path) -> None
     assert tools.stamp("native").name == f".native-{NATIVE_BUILD_ID}.done"
     tools.stamp("native").write_text("1")
     assert tools.ready()
+
+
+def test_the_llama_cpp_build_goes_to_the_repositorys_cache(monkeypatch) -> None:
+    """`make test` and `make clean` name .cache/ at the repository root: the build must land there."""
+    from piifactory.models import llamacpp
+
+    monkeypatch.delenv("PII_LLAMACPP_DIR", raising=False)
+    assert llamacpp.cache_root() == REPO / ".cache" / f"llama.cpp-{llamacpp.VERSION}"

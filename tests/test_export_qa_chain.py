@@ -1,4 +1,4 @@
-"""The users' second project end to end, as the README shows it: instruction/output JSONL ->
+"""The users' second project end to end, as docs/export.md shows it: instruction/output JSONL ->
 converters -> QLoRA (the Qwen2.5-3B Q&A recipe on the tiny model) -> merge -> GGUF -> answers.
 
 What it proves: one ``python -m workflows.export gguf`` takes a QLoRA recipe plus its adapter,

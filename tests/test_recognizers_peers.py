@@ -1,4 +1,4 @@
-"""The peer-suite command on small suites written here in the two formats of ../shared/real-data
+"""The peer-suite command on small suites written here in the two formats it reads
 (cn-identifiers, cn-intext-cases): agreement, deliberate disagreements, unexplained ones."""
 
 from __future__ import annotations

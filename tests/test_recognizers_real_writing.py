@@ -1,4 +1,4 @@
-"""How people write identifiers in real text (issue 15): IDs and cards in groups of four with one
+"""How people write identifiers in real text: IDs and cards in groups of four with one
 or two spaces, 15-digit first-generation IDs, UnionPay cards beyond 62, exit-entry permits; and
 the one validity check per type that the rules and ``--rules verify`` share."""
 

@@ -83,7 +83,7 @@ def cache_root() -> Path:
     configured = os.environ.get("PII_LLAMACPP_DIR")
     if configured:
         return Path(configured)
-    return Path(__file__).resolve().parents[1] / ".cache" / f"llama.cpp-{VERSION}"
+    return Path(__file__).resolve().parents[2] / ".cache" / f"llama.cpp-{VERSION}"
 
 
 @dataclass(frozen=True)

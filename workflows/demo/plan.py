@@ -52,7 +52,7 @@ class Plan:
     test_limit: int | None = None
     genre_samples: int = 400  # the held-out genres' evaluation set (never trained on)
     free_limit: int = 100  # test samples decoded freely too (the model's raw answers, for comparison)
-    min_f1: float = 0.95  # issue 20: three seeds scored 0.962-0.970 (README)
+    min_f1: float = 0.95  # three seeds scored 0.959-0.973 (docs/demo.md)
     root: Path = REPO  # where data/, .cache/, outputs/ and dataset_info.json live
     overrides: list[str] = field(default_factory=list)
 
