@@ -22,7 +22,7 @@ from piifactory.child import python_m
 from piifactory.io import atomic_write_text
 from piifactory.tables import markdown_table
 from workflows.experiments.spec import LOWER_IS_BETTER, Arm, Experiment
-from workflows.experiments.trial import TrialPlan, log_tail, run_tied
+from workflows.experiments.trial import FINISHED, TrialPlan, log_tail, run_tied
 
 TIMING = "timing.json"
 SHOWN = ("precision", "recall", "f1")
@@ -85,9 +85,10 @@ def jobs(plan: TrialPlan, summaries: list, out_dir: Path) -> tuple[list[Job], li
         for seed in plan.experiment.seeds or [None]:
             label = arm.variant if seed is None else f"{arm.variant}-seed{seed}"
             summary = by_label.get(label)
-            model_dir = None
-            if summary is not None:
-                model_dir = checkpoint_by(summary, arm.checkpoint) if arm.checkpoint else best_model_dir(summary)
+            if summary is None or summary.state != FINISHED:  # a study compares whole trainings only
+                missing.append(f"{arm.name} seed {seed}: trial {label} did not finish")
+                continue
+            model_dir = checkpoint_by(summary, arm.checkpoint) if arm.checkpoint else best_model_dir(summary)
             if model_dir is None:
                 missing.append(f"{arm.name} seed {seed}: trial {label} has no weights to predict with")
                 continue
@@ -195,7 +196,7 @@ def evaluate(plan: TrialPlan, summaries: list, out_dir: Path) -> dict[str, Any]:
     loaded: dict[str, dict[int, Any]] = {}
     results: list[ArmResult] = []
     for arm in all_arms(experiment):
-        seeds = experiment.seeds or [0]
+        seeds = list(experiment.seeds) or [0]
         trials = [by_label.get(arm.variant if not experiment.seeds else f"{arm.variant}-seed{s}") for s in seeds]
         result = ArmResult(
             arm.name,
@@ -207,25 +208,25 @@ def evaluate(plan: TrialPlan, summaries: list, out_dir: Path) -> dict[str, Any]:
         errors = [timings[(arm.name, s)]["error"] for s in seeds if "error" in timings.get((arm.name, s), {})]
         ran = [s for s in seeds if (arm.name, s) in timings and "error" not in timings[(arm.name, s)]]
         if errors or len(ran) != len(seeds):
-            result.error = errors[0] if errors else "not every seed has a model"
-            results.append(result)
+            result.error = errors[0] if errors else f"seeds without a model: {sorted(set(seeds) - set(ran))}"
+        results.append(result)
+        if not ran:
             continue
         result.predict_s = _mean(
-            [timings[(arm.name, s)]["predict_s"] + timings[(arm.name, s)].get("calibrate_s", 0.0) for s in seeds]
+            [timings[(arm.name, s)]["predict_s"] + timings[(arm.name, s)].get("calibrate_s", 0.0) for s in ran]
         )
-        loaded[arm.name] = {
-            s: load(next(j.predictions for j in todo if j.arm == arm.name and j.seed == (s or 0))) for s in seeds
-        }
+        loaded[arm.name] = {s: load(next(j.predictions for j in todo if (j.arm, j.seed) == (arm.name, s))) for s in ran}
         result.per_seed = {s: _micro(samples) for s, samples in loaded[arm.name].items()}
         result.pooled = _micro(_pool(list(loaded[arm.name].values())))
-        results.append(result)
     baseline = experiment.report.baseline
-    if baseline in loaded:
-        base_pooled = _pool(list(loaded[baseline].values()))
-        for result in results:
-            if result.name in loaded and result.name != baseline:
-                pooled = _pool(list(loaded[result.name].values()))
-                result.deltas = compare(base_pooled, pooled, replicates=experiment.report.bootstrap)["deltas"]
+    for result in results:
+        if result.name == baseline or result.name not in loaded or baseline not in loaded:
+            continue
+        common = sorted(set(loaded[baseline]) & set(loaded[result.name]))  # the same (seed, sample) units
+        if common:
+            base_pooled = _pool([loaded[baseline][s] for s in common])
+            pooled = _pool([loaded[result.name][s] for s in common])
+            result.deltas = compare(base_pooled, pooled, replicates=experiment.report.bootstrap)["deltas"]
     study = {
         "baseline": baseline,
         "seeds": experiment.seeds,
@@ -270,7 +271,7 @@ def _seconds(value: float | None, base: float | None) -> tuple[str, str]:
 
 def table(study: dict[str, Any]) -> str:
     """One row per arm, the baseline first: P, R, F1 (pooled over seeds), the differences from the
-    baseline with their 95% intervals, the per-seed recall range, and the time."""
+    baseline with their 95% intervals, each seed's recall, and the time."""
     arms = sorted(study["arms"], key=lambda a: a["name"] != study["baseline"])
     base = arms[0]
     rows = []
@@ -288,7 +289,7 @@ def table(study: dict[str, Any]) -> str:
                 _delta(deltas, "recall"),
                 _delta(deltas, "precision"),
                 _delta(deltas, "f1"),
-                f"{_pct(min(recalls))}-{_pct(max(recalls))}" if recalls else "-",
+                " / ".join(_pct(r) for r in recalls) or "-",
                 train,
                 extra_train,
                 predict,
