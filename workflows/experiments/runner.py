@@ -26,10 +26,10 @@ def param_space(experiment: Experiment) -> dict[str, Any]:
     from ray import tune
 
     space: dict[str, Any] = {}
-    if experiment.seeds:  # first: every variant of the first seed before the next seed
-        space["seed"] = tune.grid_search(list(experiment.seeds))
     if experiment.variants:
         space["variant"] = tune.grid_search([v.name for v in experiment.variants])
+    if experiment.seeds:  # Tune expands the seeds innermost: a variant's seeds run one after another
+        space["seed"] = tune.grid_search(list(experiment.seeds))
     for key, axis in experiment.search.space.items() if experiment.search else ():
         if axis.kind == "grid":
             space[key] = tune.grid_search(list(axis.values))
