@@ -65,20 +65,20 @@ def test_bad_study_files_say_what_is_wrong(tmp_path: Path, change: dict, message
         load_experiment(path)
 
 
-def test_prepare_runs_each_step_once_and_again_when_its_command_changes(tmp_path: Path) -> None:
-    steps = {"prepare": [{"synth": ["--n", 3, "--seed", 0, "--out", "data/a.jsonl"]}]}
-    experiment = Experiment.model_validate({**STUDY, **steps})
-    prepare(experiment.prepare, tmp_path, tmp_path / "exp")
-    made = tmp_path / "data/a.jsonl"
-    assert len(made.read_text(encoding="utf-8").splitlines()) == 3
+def test_prepare_runs_each_step_once_and_again_from_a_changed_one_on(tmp_path: Path) -> None:
+    def steps(n: int) -> list:
+        first = {"synth": ["--n", n, "--seed", 0, "--out", "data/a.jsonl"]}
+        second = {"convert": ["data/a.jsonl", "--name", "a", "--out-dir", "data", "--split", "1,0,0", "--no-progress"]}
+        return Experiment.model_validate({**STUDY, "prepare": [first, second]}).prepare
+
+    prepare(steps(3), tmp_path, tmp_path / "exp")
+    made, converted = tmp_path / "data/a.jsonl", tmp_path / "data/a.json"
+    assert len(made.read_text(encoding="utf-8").splitlines()) == 3 and len(json.loads(converted.read_text())) == 3
     made.unlink()
-    prepare(experiment.prepare, tmp_path, tmp_path / "exp")  # done: not made again
+    prepare(steps(3), tmp_path, tmp_path / "exp")  # done: not made again
     assert not made.exists()
-    changed = Experiment.model_validate(
-        {**STUDY, "prepare": [{"synth": ["--n", 4, "--seed", 0, "--out", "data/a.jsonl"]}]}
-    )
-    prepare(changed.prepare, tmp_path, tmp_path / "exp")
-    assert len(made.read_text(encoding="utf-8").splitlines()) == 4
+    prepare(steps(4), tmp_path, tmp_path / "exp")  # the first changed: the second reads its output again
+    assert len(made.read_text(encoding="utf-8").splitlines()) == 4 and len(json.loads(converted.read_text())) == 4
     train = Experiment.model_validate({**STUDY, "prepare": [{"train": ["r.yaml", "max_steps=2"], "processes": 2}]})
     step = train.prepare[0]
     assert step_command(step)[-3:] == ["train", "r.yaml", "max_steps=2"]

@@ -2,7 +2,7 @@
 trainings, run once before any trial, in order, in the folder the command runs in, each with its
 output in ``prepare/<n>.log``. A finished step leaves its command as a marker beside its log, so a
 resumed experiment does not make its data or base model again; a step whose command differs from
-its marker runs again."""
+its marker runs again, and so does every step after it."""
 
 from __future__ import annotations
 
@@ -41,11 +41,13 @@ def step_env(step: PrepareStep) -> dict[str, str]:
 def prepare(steps: list[PrepareStep], workdir: Path, exp_dir: Path) -> None:
     """Run the steps not yet done; a failing step stops the experiment with the tail of its log."""
     folder = exp_dir / PREPARE_DIR
+    redo = False  # once a step runs, every later one runs too: it may read what that step made
     for index, step in enumerate(steps, start=1):
         marker, log = folder / f"{index}.done", folder / f"{index}.log"
         argv = step_command(step)
-        if marker.exists() and marker.read_text(encoding="utf-8") == _marker_text(argv):
+        if not redo and marker.exists() and marker.read_text(encoding="utf-8") == _marker_text(argv):
             continue
+        redo = True
         print(f"prepare {index}/{len(steps)}: {step.tool} {' '.join(step.args)}", flush=True)
         if (code := run_tied(argv, workdir, step_env(step), log)) != 0:
             raise ExperimentError(f"prepare step {index} ({step.tool}) failed (exit {code}):\n{log_tail(log, 20)}")
