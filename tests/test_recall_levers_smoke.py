@@ -20,7 +20,7 @@ from tests.conftest import REPO
 
 pytestmark = pytest.mark.slow
 STUDY = REPO / "llamafactory_configs/experiments/recall_levers_cpu.yaml"
-SMALL_N = {"10000": 60, "6000": 60, "400": 6, "100": 3}  # synth --n of each step -> smoke size
+SMALL_N = {"10000": 200, "6000": 100, "400": 6, "100": 3}  # synth --n -> smoke size (validation splits of 4-5)
 TWO_STEPS = {"max_steps": 2, "eval_steps": 1, "save_steps": 1}
 
 
