@@ -22,6 +22,7 @@ from piifactory.child import python_m
 from piifactory.io import atomic_write_text
 from piifactory.tables import markdown_table
 from workflows.experiments.spec import LOWER_IS_BETTER, Arm, Experiment
+from workflows.experiments.trainer_log import evaluations, read_log
 from workflows.experiments.trial import FINISHED, TrialPlan, log_tail, run_tied
 
 TIMING = "timing.json"
@@ -66,7 +67,11 @@ def all_arms(experiment: Experiment) -> list[Arm]:
 def checkpoint_by(summary, metric: str) -> Path | None:
     """The checkpoint saved at the trial's best evaluation by ``metric`` (None if not kept)."""
     key = f"eval_{metric}"
-    evals = [e for e in summary.evals if key in e and (summary.run_dir / f"checkpoint-{e['step']}").is_dir()]
+    # read again by this metric: the plugin logs the entity metrics on lines of their own, beside
+    # LLaMA-Factory's eval_loss line of the same step
+    evals = [
+        e for e in evaluations(read_log(summary.run_dir), key) if (summary.run_dir / f"checkpoint-{e['step']}").is_dir()
+    ]
     if not evals:
         return None
     pick = min if metric in LOWER_IS_BETTER else max
