@@ -22,6 +22,7 @@ from piifactory.io import atomic_write_text
 from piifactory.recipe_file import apply_overrides, read_recipe
 from piifactory.tables import markdown_table
 from workflows.experiments.spec import Experiment, override_arg, trial_overrides, trial_recipe_path
+from workflows.experiments.study import evaluate, plot, study_lines
 from workflows.experiments.trainer_log import evaluations, read_log
 from workflows.experiments.trial import (
     CONSOLE_LOG,
@@ -129,23 +130,28 @@ def pick_pair(experiment: Experiment, summaries: list[TrialSummary]) -> tuple[Tr
     return (ranked[0], ranked[1]) if len(ranked) >= 2 else None
 
 
+def weights_override(plan: TrialPlan, summary: TrialSummary, model_dir: Path) -> str:
+    """The trial's weights for eval.predict or eval.calibrate: a LoRA adapter, or the model itself
+    for a full fine-tune."""
+    recipe_path = trial_recipe_path(plan.experiment, summary.config)
+    recipe = apply_overrides(read_recipe(plan.workdir / recipe_path), trial_overrides(plan.experiment, summary.config))
+    weights = (
+        "model_name_or_path" if recipe.get("finetuning_type", "lora") in ("full", "freeze") else "adapter_name_or_path"
+    )
+    return override_arg(weights, str(model_dir))
+
+
 def predict_command(plan: TrialPlan, summary: TrialSummary, model_dir: Path, out: Path) -> list[str]:
     """``python -m eval.predict RECIPE key=value ... --out`` with the trial's own overrides and its
     best weights: a LoRA adapter, or the model itself for a full fine-tune."""
     import eval.predict  # here, not at the top: the runner itself imports no torch
 
     experiment, report = plan.experiment, plan.experiment.report
-    recipe_path = trial_recipe_path(experiment, summary.config)
-    overrides = trial_overrides(experiment, summary.config)
-    recipe = apply_overrides(read_recipe(plan.workdir / recipe_path), overrides)
-    weights = (
-        "model_name_or_path" if recipe.get("finetuning_type", "lora") in ("full", "freeze") else "adapter_name_or_path"
-    )
     args = [
         *python_m(eval.predict),
-        recipe_path,
-        *overrides,
-        override_arg(weights, str(model_dir)),
+        trial_recipe_path(experiment, summary.config),
+        *trial_overrides(experiment, summary.config),
+        weights_override(plan, summary, model_dir),
         "--dataset",
         str(report.dataset),
         "--out",
@@ -317,7 +323,14 @@ def write_report(plan: TrialPlan, out_dir: Path) -> Path:
     crashed = [s for s in summaries if s.state == CRASHED]
     for s in crashed:
         lines += [f"### {s.label} crashed: {s.reason}", "", "```", log_tail(s.run_dir / CONSOLE_LOG, 15), "```", ""]
-    pair = pick_pair(experiment, summaries) if experiment.report.dataset else None
+    if experiment.report.baseline is not None:
+        pair = None
+        if experiment.report.dataset:
+            study = evaluate(plan, summaries, out_dir)
+            plot(study, out_dir / "pr.png")
+            lines += study_lines(plan, study)
+    else:
+        pair = pick_pair(experiment, summaries) if experiment.report.dataset else None
     if pair is not None:
         result = compare_pair(plan, pair, out_dir)
         atomic_write_text(out_dir / "compare.json", json.dumps(result, indent=1) + "\n")

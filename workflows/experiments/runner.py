@@ -14,6 +14,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from workflows.experiments.prepare import prepare
 from workflows.experiments.spec import Experiment, ExperimentError, check_recipes, load_experiment
 from workflows.experiments.trial import TrialPlan, trial_label
 
@@ -27,6 +28,8 @@ def param_space(experiment: Experiment) -> dict[str, Any]:
     space: dict[str, Any] = {}
     if experiment.variants:
         space["variant"] = tune.grid_search([v.name for v in experiment.variants])
+    if experiment.seeds:  # Tune expands the seeds innermost: a variant's seeds run one after another
+        space["seed"] = tune.grid_search(list(experiment.seeds))
     for key, axis in experiment.search.space.items() if experiment.search else ():
         if axis.kind == "grid":
             space[key] = tune.grid_search(list(axis.values))
@@ -130,6 +133,7 @@ def run(
     check_recipes(experiment, workdir)
     exp_dir = (workdir / storage / experiment.name).resolve()
     pin_experiment_file(path, exp_dir)
+    prepare(experiment.prepare, workdir, exp_dir)
     plan = TrialPlan(experiment, workdir, exp_dir / "runs")
     os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")  # loggers() chooses them
     init_ray(address, num_cpus, num_gpus)

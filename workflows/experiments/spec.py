@@ -123,9 +123,58 @@ class Resources(_Strict):
         return value
 
 
+class PrepareStep(_Strict):
+    """One command run once before any trial, in order (a rerun skips the steps that finished):
+    the arguments of ``python -m piifactory.synth`` (``synth``), of ``python -m converters convert``
+    (``convert``), or of ``llamafactory-cli train`` (``train``: a base model the trials start
+    from, ``processes`` DDP processes of one thread each on a CPU machine)."""
+
+    synth: list[str | int | float] | None = None
+    convert: list[str | int | float] | None = None
+    train: list[str | int | float] | None = None
+    processes: int = Field(1, ge=1, description="train: torchrun processes (FORCE_TORCHRUN) when above 1")
+
+    @model_validator(mode="after")
+    def _one(self) -> PrepareStep:
+        if len(self.model_fields_set - {"processes"}) != 1:
+            raise ValueError("give exactly one of synth, convert, train")
+        if "processes" in self.model_fields_set and self.train is None:
+            raise ValueError("processes applies to a train step only")
+        return self
+
+    @property
+    def tool(self) -> Literal["synth", "convert", "train"]:
+        (tool,) = self.model_fields_set - {"processes"}
+        return tool  # type: ignore[return-value]
+
+    @property
+    def args(self) -> list[str]:
+        return [str(a) for a in getattr(self, self.tool)]
+
+
+class Arm(_Strict):
+    """One row of the study table: the models of a trained variant (every seed) predicted on the
+    test split another way: another checkpoint, extra ``eval.predict`` flags, an operating point
+    chosen on validation by ``eval.calibrate``. Needs no training of its own."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    variant: str = Field(description="the trained variant whose models it predicts with")
+    checkpoint: Literal[METRICS] | None = Field(  # type: ignore[valid-type]
+        None, description="the checkpoint of the best evaluation by this metric instead of the experiment's"
+    )
+    predict: list[str] = Field(default_factory=list, description="extra eval.predict flags, e.g. [--rules, both]")
+    calibrate: list[str] | None = Field(
+        None,
+        description="eval.calibrate flags (e.g. [--dataset, VAL, --best, f2]): its operating point is "
+        "passed to eval.predict as --operating-point",
+    )
+
+
 class Report(_Strict):
     """The comparison on the test split: predictions by ``eval.predict`` for two trials (``compare``,
-    else the two variants of an A/B, else the two best), then ``eval.compare``'s paired bootstrap."""
+    else the two variants of an A/B, else the two best), then ``eval.compare``'s paired bootstrap.
+    With ``baseline``, a study instead: every variant and every arm against the baseline, seed by
+    seed on the same test samples, pooled over the seeds."""
 
     dataset: str | None = Field(None, description="test split (dataset name or file); none: no comparison")
     compare: tuple[str, str] | None = Field(None, description="two trial labels (variant names)")
@@ -134,6 +183,8 @@ class Report(_Strict):
     max_new_tokens: int = Field(512, ge=1)
     values: Literal["copy", "free"] = "copy"
     bootstrap: int = Field(1000, ge=100)
+    baseline: str | None = Field(None, description="the variant every other variant and arm is compared with")
+    arms: list[Arm] = Field(default_factory=list, description="prediction-only arms (need baseline)")
 
 
 class Experiment(_Strict):
@@ -141,6 +192,12 @@ class Experiment(_Strict):
     recipe: str = Field(description="the base recipe every trial starts from")
     overrides: Overrides = Field(default_factory=dict, description="applied to every trial")
     variants: list[Variant] = Field(default_factory=list)
+    seeds: list[int] = Field(
+        default_factory=list, description="every variant trained once per seed (the recipe's seed key)"
+    )
+    prepare: list[PrepareStep] = Field(
+        default_factory=list, description="data and base models made once, in order, before the trials"
+    )
     search: Search | None = None
     metric: Literal[METRICS] = "entity_f1"  # type: ignore[valid-type]
     mode: Literal["max", "min"] | None = Field(None, description="default: min for loss and parse_failure_rate")
@@ -166,7 +223,28 @@ class Experiment(_Strict):
             raise ValueError(f"{', '.join(taken)}: set by the runner for each trial (runs/<trial>/, resumed there)")
         if self.report.compare and self.search is None and (unknown := set(self.report.compare) - set(names)):
             raise ValueError(f"report.compare names no variant: {', '.join(sorted(unknown))}")
+        if self.seeds and self.search is not None:
+            raise ValueError("seeds repeat the variants; with a search space, search the seed key instead")
+        if len(set(self.seeds)) != len(self.seeds):
+            raise ValueError(f"seeds repeat: {self.seeds}")
+        self._check_study(names)
         return self
+
+    def _check_study(self, names: list[str]) -> None:
+        report = self.report
+        if report.arms and report.baseline is None:
+            raise ValueError("report.arms are compared with report.baseline: name it")
+        if report.baseline is None:
+            return
+        if self.search is not None:
+            raise ValueError("report.baseline compares variants: a study has no search space")
+        if report.baseline not in names:
+            raise ValueError(f"report.baseline names no variant: {report.baseline}")
+        arm_names = [a.name for a in report.arms]
+        if clash := sorted(set(arm_names) & set(names) | {n for n in arm_names if arm_names.count(n) > 1}):
+            raise ValueError(f"arm names repeat or clash with variant names: {', '.join(clash)}")
+        if unknown := sorted({a.variant for a in report.arms} - set(names)):
+            raise ValueError(f"report.arms name no variant: {', '.join(unknown)}")
 
     @property
     def metric_key(self) -> str:

@@ -59,9 +59,10 @@ class TrialPlan:
 
 
 def trial_label(experiment: Experiment, config: dict[str, Any], trial_id: str) -> str:
-    """The variant's name for an A/B list; the trial id (after the variant, if any) for a search."""
+    """The variant's name for an A/B list (``<variant>-seed<N>`` with seeds); the trial id (after
+    the variant, if any) for a search."""
     if experiment.search is None:
-        return config["variant"]
+        return f"{config['variant']}-seed{config['seed']}" if experiment.seeds else config["variant"]
     return f"{config['variant']}-{trial_id}" if "variant" in config else trial_id
 
 
