@@ -156,7 +156,7 @@ $(DOCS_STAMP): $(RUNTIME_STAMP)
 	@touch $@
 
 docs: $(DOCS_STAMP) ## the documentation site into site/ (mkdocs build --strict)
-	NO_MKDOCS_2_WARNING=1 DISABLE_MKDOCS_2_WARNING=true $(VENV)/bin/mkdocs build --strict --site-dir site
+	PYTHONPATH=$(CURDIR) NO_MKDOCS_2_WARNING=1 DISABLE_MKDOCS_2_WARNING=true $(VENV)/bin/mkdocs build --strict --site-dir site
 
 # What the pack made, never what users wrote: data/ and outputs/ keep everything but the demo's own
 # files (named by workflows/demo/plan.py), the browser test's screenshots and the GPU check's runs.
