@@ -60,7 +60,7 @@ CLIS: dict[str, tuple[Callable[[list[str]], int], object, str, Callable[[Path], 
     "eval.predict": (
         eval.predict.main,
         eval.predict,
-        "run",
+        "load_recipe",
         lambda tmp: [str(tmp / "r.yaml"), "--out", str(tmp / "o.jsonl")],
     ),
     "converters": (
